@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/spf13/cobra"
+)
+
+func newConfigCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Print, validate and render the node configuration",
+		Args:  positional(cobra.NoArgs),
+	}
+	cmd.AddCommand(newConfigPrintCmd(g), newConfigValidateCmd(g))
+	return cmd
+}
+
+func newConfigPrintCmd(g *globals) *cobra.Command {
+	var o config.Overrides
+	var resolved bool
+	cmd := &cobra.Command{
+		Use:   "print",
+		Short: "Print the configuration as YAML: the defaults, or --config and flags applied over them",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(&o)
+			if err != nil {
+				return err
+			}
+			if resolved {
+				h, err := g.host()
+				if err != nil {
+					return err
+				}
+				if cfg, err = config.Resolve(cfg, h); err != nil {
+					return err
+				}
+			}
+			out, err := config.Marshal(cfg)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	o.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&resolved, "resolved", false, "fill in what would be detected on this host (node name, advertise address, cgroup driver)")
+	return cmd
+}
+
+func newConfigValidateCmd(g *globals) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -f FILE",
+		Short: "Validate a configuration file; exit 2 listing every problem by field path",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				file = g.configFile
+			}
+			if file == "" {
+				return usageErrorf("config validate: name the file with -f FILE (or - for stdin)")
+			}
+			g.configFile = file
+			cfg, err := g.loadConfig(nil)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (EKS-D %s-%d, role %s)\n", file, cfg.Spec.Release.Channel, cfg.Spec.Release.Number, cfg.Spec.Node.Role)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "file to validate (- for stdin)")
+	return cmd
+}

@@ -1,0 +1,143 @@
+// Package cli is the eksd-kata command line: cobra commands that parse
+// flags, load the configuration and hand a host.Host to the packages that
+// do the work.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/spf13/cobra"
+)
+
+// globals are the flags every verb shares.
+type globals struct {
+	configFile string
+	root       string
+	verbose    bool
+	logFormat  string
+
+	log   *slog.Logger
+	stdin io.Reader
+}
+
+// Main runs the command line with args (without the program name) and
+// returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := NewRoot(stdin, stdout, stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err != nil {
+		code := exitCode(err)
+		// cobra reports an unknown verb before any of our code runs.
+		if strings.HasPrefix(err.Error(), "unknown command") {
+			code = ExitUsage
+		}
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return code
+	}
+	return ExitOK
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdin: stdin}
+	root := &cobra.Command{
+		Use:   "eksd-kata",
+		Short: "Turn a Linux host into an EKS Distro node that runs pods in Kata Containers VMs",
+		Long: `eksd-kata prepares a Linux host (bare metal, a cloud VM with nested
+virtualisation, a test VM, or cloud-init) as an Amazon EKS Distro node whose
+pods can run inside Kata Containers VMs: it checks the host, tunes it,
+configures containerd with runc and Kata runtimes, installs the EKS-D
+binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return g.setup(stderr)
+		},
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+
+	pf := root.PersistentFlags()
+	pf.StringVarP(&g.configFile, "config", "c", "", "NodeConfig file (YAML); - reads stdin")
+	pf.StringVar(&g.root, "root", "/", "operate on a host file system mounted at this directory (live operations are skipped)")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
+	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+
+	root.AddCommand(
+		newCheckCmd(g),
+		newBootstrapCmd(g),
+		newJoinCmd(g),
+		newResetCmd(g),
+		newImagesCmd(g),
+		newConfigCmd(g),
+		newVersionCmd(),
+	)
+	return root
+}
+
+func (g *globals) setup(stderr io.Writer) error {
+	level := slog.LevelInfo
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch g.logFormat {
+	case "text":
+		g.log = slog.New(slog.NewTextHandler(stderr, opts))
+	case "json":
+		g.log = slog.New(slog.NewJSONHandler(stderr, opts))
+	default:
+		return usageErrorf("--log-format: %q is not supported: use text or json", g.logFormat)
+	}
+	return nil
+}
+
+// host opens the machine (or the tree under --root) the verb works on.
+func (g *globals) host() (*host.Host, error) {
+	fi, err := os.Stat(g.root)
+	if err != nil {
+		return nil, usageErrorf("--root %s: %v", g.root, err)
+	}
+	if !fi.IsDir() {
+		return nil, usageErrorf("--root %s: not a directory", g.root)
+	}
+	h, err := host.New(g.root)
+	if err != nil {
+		return nil, usageErrorf("--root %s: %v", g.root, err)
+	}
+	return h, nil
+}
+
+// loadConfig reads defaults, --config and the override flags; bad input is a usage error.
+func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
+	cfg, err := config.Load(g.configFile, g.stdin, o)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return nil, usageError(err)
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// positional wraps a cobra argument check so that a wrong argument count is a usage error.
+func positional(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError(err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,104 @@
+// Package config is the node configuration of eksd-kata: its versioned API
+// type, defaults, loading (strict) and validation.
+package config
+
+// Group, version and kind of the node configuration, versioned like
+// kubeadm's and nodeadm's so that later versions can convert from this one.
+const (
+	APIVersion = "eksd-kata.io/v1alpha1"
+	Kind       = "NodeConfig"
+)
+
+// Role is what kubeadm makes of this node.
+type Role string
+
+const (
+	RoleControlPlane Role = "control-plane"
+	RoleWorker       Role = "worker"
+)
+
+// Cgroup drivers the kubelet and containerd's runc must agree on.
+const (
+	CgroupDriverSystemd  = "systemd"
+	CgroupDriverCgroupfs = "cgroupfs"
+)
+
+// Hypervisors Kata can use; each becomes a runtime handler kata-<name>.
+var Hypervisors = []string{"qemu", "clh", "fc"}
+
+// NodeConfig is the whole configuration of one node.
+type NodeConfig struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Spec       Spec   `json:"spec"`
+}
+
+// Spec groups the settings by the part of the node they shape.
+type Spec struct {
+	Release    Release    `json:"release"`
+	Node       Node       `json:"node"`
+	Network    Network    `json:"network"`
+	Containerd Containerd `json:"containerd"`
+	Kata       Kata       `json:"kata"`
+	Images     Images     `json:"images"`
+	Addons     Addons     `json:"addons"`
+}
+
+// Release selects the EKS Distro release the node runs.
+type Release struct {
+	// Channel is the Kubernetes minor line, "1-36".
+	Channel string `json:"channel"`
+	// Number is the EKS-D release within the channel; 0 means the newest known.
+	Number int `json:"number"`
+	// Manifest is a release manifest file or https URL to use instead of the
+	// embedded release data (a newer release, or one with binary checksums).
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// Node identifies this host in the cluster.
+type Node struct {
+	// Name defaults to the host name.
+	Name string `json:"name,omitempty"`
+	Role Role   `json:"role"`
+	// AdvertiseAddress defaults to the address of the default-route interface.
+	AdvertiseAddress string `json:"advertiseAddress,omitempty"`
+	// CgroupDriver defaults to systemd when systemd is PID 1, else cgroupfs.
+	CgroupDriver string `json:"cgroupDriver,omitempty"`
+}
+
+// Network holds the cluster's address ranges.
+type Network struct {
+	PodCIDR     string `json:"podCIDR"`
+	ServiceCIDR string `json:"serviceCIDR"`
+}
+
+// Containerd locates the container runtime.
+type Containerd struct {
+	ConfigPath string `json:"configPath"`
+	Socket     string `json:"socket"`
+}
+
+// Kata configures the Kata Containers runtime handlers.
+type Kata struct {
+	Enabled bool `json:"enabled"`
+	// Hypervisors each get a handler kata-<name>; the first also backs RuntimeHandler.
+	Hypervisors []string `json:"hypervisors"`
+	// RuntimeHandler is the name of the generic Kata handler and RuntimeClass.
+	RuntimeHandler string `json:"runtimeHandler"`
+}
+
+// Images says where the EKS-D images come from.
+type Images struct {
+	// Mirror is a registry (host[:port][/path]) that stands in for public.ecr.aws.
+	Mirror string `json:"mirror,omitempty"`
+	// InsecureRegistries may be reached over plain HTTP; loopback always may.
+	InsecureRegistries []string `json:"insecureRegistries,omitempty"`
+}
+
+// Addons are applied to the cluster after kubeadm.
+type Addons struct {
+	// CNIManifest is a file or https URL of a CNI manifest; empty or "none": no CNI.
+	CNIManifest string `json:"cniManifest,omitempty"`
+	// UntaintControlPlane lets pods schedule on a single control-plane node.
+	UntaintControlPlane bool `json:"untaintControlPlane"`
+}

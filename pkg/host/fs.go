@@ -1,0 +1,390 @@
+package host
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+)
+
+// modeBits are the parts of a mode a write keeps or sets; type bits are not ours.
+const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// tmpInfix marks our temp files so that leftovers of a crashed write can be
+// recognised and removed by the next write to the same target.
+const tmpInfix = ".eksd-kata-"
+
+// beforeRename is a test hook run between the fsync of a temp file and its
+// rename over the target; tests use it to crash a write half-way.
+var beforeRename func(tmp string)
+
+// searchPath is where LookPath looks, under the root: the usual PATH of root
+// plus the Kata static install.
+var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/opt/kata/bin"}
+
+// FS reads and writes files of the host, given as absolute host paths
+// ("/etc/fstab"), below a root directory. Symlinks resolve inside the root.
+type FS struct {
+	root string
+	// mu serialises changes so that "back up once" holds within the process.
+	mu sync.Mutex
+}
+
+// NewFS returns an FS below root, made absolute and cleaned. The root should
+// not itself contain symlinks (New resolves them).
+func NewFS(root string) *FS {
+	if abs, err := filepath.Abs(root); err == nil {
+		root = abs
+	}
+	return &FS{root: filepath.Clean(root)}
+}
+
+// Root is the directory host paths live under.
+func (f *FS) Root() string { return f.root }
+
+// Resolve returns the real path of host path p on this machine, following
+// symlinks as if root were "/": they can never lead out of the root.
+func (f *FS) Resolve(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("host path %q: not absolute", p)
+	}
+	real, err := securejoin.SecureJoin(f.root, p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s under %s: %w", p, f.root, err)
+	}
+	return real, nil
+}
+
+// resolveParent resolves all but the last component of p, so that the last
+// one is acted on itself (Lstat, Remove) rather than followed.
+func (f *FS) resolveParent(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		return "", fmt.Errorf("host path %q: not absolute", p)
+	}
+	p = filepath.Clean(p)
+	if p == "/" {
+		return f.root, nil
+	}
+	dir, err := f.Resolve(filepath.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(p)), nil
+}
+
+// hostPath turns a real path below the root back into a host path.
+func (f *FS) hostPath(real string) string {
+	if f.root == "/" {
+		return real
+	}
+	rel := strings.TrimPrefix(real, f.root)
+	if rel == "" {
+		return "/"
+	}
+	return rel
+}
+
+// ReadFile reads host path p.
+func (f *FS) ReadFile(p string) ([]byte, error) {
+	real, err := f.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(real)
+}
+
+// Stat follows symlinks (inside the root).
+func (f *FS) Stat(p string) (fs.FileInfo, error) {
+	real, err := f.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(real)
+}
+
+// Lstat does not follow a symlink in the last component.
+func (f *FS) Lstat(p string) (fs.FileInfo, error) {
+	real, err := f.resolveParent(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Lstat(real)
+}
+
+// Exists reports whether p exists (following symlinks); a missing path or a
+// path through a non-directory is false with no error.
+func (f *FS) Exists(p string) (bool, error) {
+	_, err := f.Stat(p)
+	if err == nil {
+		return true, nil
+	}
+	if isNotExist(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// ReadDir lists directory p, sorted by name.
+func (f *FS) ReadDir(p string) ([]fs.DirEntry, error) {
+	real, err := f.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadDir(real)
+}
+
+// Glob matches an absolute pattern (filepath.Match syntax per component) and
+// returns host paths. It walks component by component through Resolve, so a
+// symlink met on the way cannot lead out of the root. Like filepath.Glob it
+// ignores I/O errors.
+func (f *FS) Glob(pattern string) ([]string, error) {
+	if !filepath.IsAbs(pattern) {
+		return nil, fmt.Errorf("glob %q: not absolute", pattern)
+	}
+	if _, err := filepath.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("glob %q: %w", pattern, err)
+	}
+	matches := []string{"/"}
+	for _, part := range strings.Split(filepath.Clean(pattern), "/") {
+		if part == "" {
+			continue
+		}
+		var next []string
+		for _, m := range matches {
+			if !strings.ContainsAny(part, `*?[\`) {
+				next = append(next, filepath.Join(m, part))
+				continue
+			}
+			entries, err := f.ReadDir(m)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				if ok, _ := filepath.Match(part, e.Name()); ok {
+					next = append(next, filepath.Join(m, e.Name()))
+				}
+			}
+		}
+		matches = next
+	}
+	var out []string
+	for _, m := range matches {
+		if _, err := f.Lstat(m); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// MkdirAll creates directory p and its parents with perm.
+func (f *FS) MkdirAll(p string, perm fs.FileMode) error {
+	real, err := f.Resolve(p)
+	if err != nil {
+		return err
+	}
+	return os.MkdirAll(real, perm)
+}
+
+// WriteFile replaces p atomically with data and reports whether anything
+// changed. An existing file keeps its owner, and its mode unless perm != 0; a
+// new file gets perm (0 means 0644) and missing parents 0755. The original is
+// backed up before the first change (see Backups). Identical bytes and mode
+// write nothing at all, so re-runs on a converged host are free.
+func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	real, err := f.Resolve(p)
+	if err != nil {
+		return false, err
+	}
+	perm &= modeBits
+	old, err := os.Lstat(real)
+	switch {
+	case err == nil:
+		if !old.Mode().IsRegular() {
+			return false, fmt.Errorf("write %s: not a regular file (%s)", real, old.Mode().Type())
+		}
+		mode := perm
+		if mode == 0 {
+			mode = old.Mode() & modeBits
+		}
+		cur, err := os.ReadFile(real)
+		if err != nil {
+			return false, err
+		}
+		if bytes.Equal(cur, data) && old.Mode()&modeBits == mode {
+			return false, nil
+		}
+		if err := f.backupOnce(real, old); err != nil {
+			return false, err
+		}
+		uid, gid := owner(old)
+		return true, writeAtomic(real, data, mode, uid, gid)
+	case errors.Is(err, fs.ErrNotExist):
+		if perm == 0 {
+			perm = 0o644
+		}
+		// Record "created" before creating, so a crash in between still
+		// leaves reset knowing the file is ours.
+		if err := f.backupOnce(real, nil); err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+			return false, err
+		}
+		return true, writeAtomic(real, data, perm, -1, -1)
+	default:
+		return false, err
+	}
+}
+
+// Remove backs p up (once) and removes it; a symlink is removed, not its
+// target. A missing p is not an error.
+func (f *FS) Remove(p string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	real, err := f.resolveParent(p)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Lstat(real)
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.backupOnce(real, fi); err != nil {
+		return err
+	}
+	if err := os.Remove(real); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(real))
+}
+
+// LookPath finds an executable regular file called name in the usual PATH
+// directories below the root and returns its host path. A name with a slash
+// must be an absolute host path and is only checked.
+func (f *FS) LookPath(name string) (string, error) {
+	candidates := make([]string, 0, len(searchPath))
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			return "", fmt.Errorf("look up %q: relative path", name)
+		}
+		candidates = append(candidates, name)
+	} else {
+		for _, dir := range searchPath {
+			candidates = append(candidates, filepath.Join(dir, name))
+		}
+	}
+	for _, c := range candidates {
+		fi, err := f.Stat(c)
+		if err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no executable in %s under %s: %w", name, strings.Join(searchPath, ":"), f.root, exec.ErrNotFound)
+}
+
+// writeAtomic writes data to a temp file beside real, sets owner (uid < 0:
+// leave as created) and mode, fsyncs, renames it over real and fsyncs the
+// directory: a crash leaves either the old or the new file, never a torn one.
+func writeAtomic(real string, data []byte, mode fs.FileMode, uid, gid int) (err error) {
+	dir, base := filepath.Split(real)
+	removeStaleTemps(dir, base)
+	tmp, err := os.CreateTemp(dir, "."+base+tmpInfix+"*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", real, err)
+	}
+	name := tmp.Name()
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(name)
+			err = fmt.Errorf("write %s: %w", real, err)
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if uid >= 0 {
+		fi, err := tmp.Stat()
+		if err != nil {
+			return err
+		}
+		if u, g := owner(fi); u != uid || g != gid {
+			if err := tmp.Chown(uid, gid); err != nil {
+				return err
+			}
+		}
+	}
+	// Chmod after chown: chown clears setuid/setgid.
+	if err = tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if beforeRename != nil {
+		beforeRename(name)
+	}
+	if err = os.Rename(name, real); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// removeStaleTemps deletes temp files that crashed writes to base left in dir.
+func removeStaleTemps(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := "." + base + tmpInfix
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, prefix) && isTempName(n) {
+			_ = os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// isTempName reports whether a file name is one of our temp files.
+func isTempName(n string) bool {
+	return strings.HasPrefix(n, ".") && strings.Contains(n, tmpInfix) && strings.HasSuffix(n, ".tmp")
+}
+
+// syncDir makes a rename or unlink in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func owner(fi fs.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return -1, -1
+}

@@ -1,0 +1,191 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/dbus"
+)
+
+// restartTimeout bounds Restart when the caller's context has no deadline.
+const restartTimeout = 2 * time.Minute
+
+// restartPoll is how often Restart looks at ActiveState after the job is done.
+const restartPoll = 250 * time.Millisecond
+
+// UnitState is a unit's state as systemctl shows it.
+type UnitState struct {
+	Load          string // loaded, not-found, masked
+	Active        string // active, inactive, failed, activating
+	Sub           string // running, dead, exited
+	UnitFileState string // enabled, disabled, masked, static
+}
+
+// Systemd manages units over D-Bus.
+type Systemd interface {
+	Running() bool // systemd is PID 1
+	UnitState(ctx context.Context, unit string) (UnitState, error)
+	Enable(ctx context.Context, units ...string) error
+	Mask(ctx context.Context, units ...string) error
+	DaemonReload(ctx context.Context) error
+	Restart(ctx context.Context, unit string) error
+}
+
+// dbusSystemd talks to systemd over D-Bus (go-systemd), never via systemctl.
+type dbusSystemd struct {
+	root string // where to look for /run/systemd/system
+	mu   sync.Mutex
+	conn *dbus.Conn
+}
+
+// Running is sd_booted(3): systemd as PID 1 creates /run/systemd/system.
+func (s *dbusSystemd) Running() bool {
+	fi, err := os.Stat(filepath.Join(s.root, "run/systemd/system"))
+	return err == nil && fi.IsDir()
+}
+
+// connect opens the connection on first use: most runs (check, --dry-run)
+// never need it, and a host without systemd must still get that far.
+func (s *dbusSystemd) connect(ctx context.Context) (*dbus.Conn, error) {
+	if !s.Running() {
+		return nil, fmt.Errorf("%w: systemd is not running as PID 1 (no /run/systemd/system)", ErrNoSystemd)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != nil && s.conn.Connected() {
+		return s.conn, nil
+	}
+	conn, err := dbus.NewWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to systemd over D-Bus: %w", ErrNoSystemd, err)
+	}
+	s.conn = conn
+	return conn, nil
+}
+
+func (s *dbusSystemd) UnitState(ctx context.Context, unit string) (UnitState, error) {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return UnitState{}, err
+	}
+	props, err := conn.GetUnitPropertiesContext(ctx, unit)
+	if err != nil {
+		return UnitState{}, fmt.Errorf("state of %s: %w", unit, err)
+	}
+	str := func(k string) string { v, _ := props[k].(string); return v }
+	return UnitState{Load: str("LoadState"), Active: str("ActiveState"), Sub: str("SubState"), UnitFileState: str("UnitFileState")}, nil
+}
+
+func (s *dbusSystemd) Enable(ctx context.Context, units ...string) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if _, _, err := conn.EnableUnitFilesContext(ctx, units, false, true); err != nil {
+		return fmt.Errorf("enable %s: %w", strings.Join(units, " "), err)
+	}
+	return s.reload(ctx, conn)
+}
+
+// Mask also reloads, as systemctl mask does, so the mask takes effect now.
+func (s *dbusSystemd) Mask(ctx context.Context, units ...string) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.MaskUnitFilesContext(ctx, units, false, true); err != nil {
+		return fmt.Errorf("mask %s: %w", strings.Join(units, " "), err)
+	}
+	return s.reload(ctx, conn)
+}
+
+func (s *dbusSystemd) DaemonReload(ctx context.Context) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return s.reload(ctx, conn)
+}
+
+func (s *dbusSystemd) reload(ctx context.Context, conn *dbus.Conn) error {
+	if err := conn.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	return nil
+}
+
+// Restart restarts unit and waits until it is active: a finished job only
+// means systemd started it, not that it stayed up.
+func (s *dbusSystemd) Restart(ctx context.Context, unit string) error {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, restartTimeout)
+		defer cancel()
+	}
+	done := make(chan string, 1)
+	if _, err := conn.RestartUnitContext(ctx, unit, "replace", done); err != nil {
+		return fmt.Errorf("restart %s: %w", unit, err)
+	}
+	select {
+	case result := <-done:
+		if result != "done" {
+			return fmt.Errorf("restart %s: job %s", unit, result)
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("restart %s: %w", unit, ctx.Err())
+	}
+	tick := time.NewTicker(restartPoll)
+	defer tick.Stop()
+	for {
+		p, err := conn.GetUnitPropertyContext(ctx, unit, "ActiveState")
+		if err != nil {
+			return fmt.Errorf("restart %s: %w", unit, err)
+		}
+		switch state, _ := p.Value.Value().(string); state {
+		case "active":
+			return nil
+		case "failed":
+			return fmt.Errorf("restart %s: unit failed (see journalctl -u %s)", unit, unit)
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("restart %s: not active: %w", unit, ctx.Err())
+		}
+	}
+}
+
+// offlineSystemd stands in for Systemd under --root: the systemd of this
+// machine is not the image's.
+type offlineSystemd struct{}
+
+func (offlineSystemd) Running() bool { return false }
+
+func (offlineSystemd) UnitState(_ context.Context, unit string) (UnitState, error) {
+	return UnitState{}, fmt.Errorf("state of %s: %w", unit, ErrNotLive)
+}
+
+func (offlineSystemd) Enable(_ context.Context, units ...string) error {
+	return fmt.Errorf("enable %s: %w", strings.Join(units, " "), ErrNotLive)
+}
+
+func (offlineSystemd) Mask(_ context.Context, units ...string) error {
+	return fmt.Errorf("mask %s: %w", strings.Join(units, " "), ErrNotLive)
+}
+
+func (offlineSystemd) DaemonReload(context.Context) error {
+	return fmt.Errorf("daemon-reload: %w", ErrNotLive)
+}
+
+func (offlineSystemd) Restart(_ context.Context, unit string) error {
+	return fmt.Errorf("restart %s: %w", unit, ErrNotLive)
+}
