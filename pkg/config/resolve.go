@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -68,7 +67,7 @@ func Resolve(cfg *NodeConfig, h *host.Host) (*NodeConfig, error) {
 func hostname(h *host.Host) (string, error) {
 	var name string
 	if h.IsLive() {
-		n, err := os.Hostname()
+		n, err := h.Sysctl("kernel.hostname")
 		if err != nil {
 			return "", err
 		}

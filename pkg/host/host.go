@@ -21,6 +21,10 @@ var ErrNoSystemd = errors.New("systemd is not available")
 
 // Host bundles everything that touches the machine.
 type Host struct {
+	// Offline marks a host file system that is not the running machine
+	// (--root): live operations are skipped and not even planned.
+	Offline bool
+
 	FS      *FS
 	Exec    Runner
 	Live    Live // kernel operations on the running system
@@ -49,7 +53,7 @@ func New(root string) (*Host, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("host root %s: not a directory", abs)
 	}
-	h := &Host{FS: NewFS(abs), Exec: ExecRunner{}}
+	h := &Host{FS: NewFS(abs), Exec: ExecRunner{}, Offline: abs != "/"}
 	if h.IsLive() {
 		h.Live = liveKernel{run: h.Exec}
 		h.Systemd = &dbusSystemd{root: abs}
@@ -65,5 +69,7 @@ func New(root string) (*Host, error) {
 // Root is the absolute, cleaned directory the host file system lives under.
 func (h *Host) Root() string { return h.FS.Root() }
 
-// IsLive reports whether the host is the running machine (root "/").
-func (h *Host) IsLive() bool { return h.FS.Root() == "/" }
+// IsLive reports whether the host is a running machine whose kernel and
+// systemd may be changed: the real one (root "/"), or a test host whose Live
+// and Systemd are fakes over a fixture tree.
+func (h *Host) IsLive() bool { return !h.Offline }

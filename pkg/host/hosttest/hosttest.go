@@ -18,9 +18,8 @@ import (
 // NewTestHost returns a Host over root (a fresh t.TempDir() when root is "")
 // with a real FS and fakes for everything else: Exec is a *FakeRunner, Live a
 // *FakeLive that also updates the fixture files under root, Systemd a
-// *FakeSystemd that is running, Net a *FakeNetwork. IsLive reports false, so
-// code under test must reach Live through the interface (and handle
-// host.ErrNotLive), not by checking IsLive.
+// *FakeSystemd that is running, Net a *FakeNetwork. IsLive reports true: the
+// fixture plays a running machine whose kernel and systemd are the fakes.
 func NewTestHost(t testing.TB, root string) *host.Host {
 	t.Helper()
 	if root == "" {

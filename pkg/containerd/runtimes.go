@@ -1,0 +1,125 @@
+package containerd
+
+import (
+	"fmt"
+	"path"
+	"slices"
+)
+
+const (
+	runcV1      = "io.containerd.runc.v1"
+	runcV2      = "io.containerd.runc.v2"
+	kataType    = "io.containerd.kata.v2"
+	kataAnnots  = "io.katacontainers.*"
+	katacliNote = "katacli needs Kata 1.x: kata-runtime of Kata 2/3 has no OCI create/start verbs; pods use the kata handlers (shim v2) instead"
+)
+
+// migrateRuncV1 rewrites every runtime on the removed runc.v1 shim (gone in
+// containerd 2.0) to runc.v2, which takes the same options.
+func migrateRuncV1(ctd table) []string {
+	var notes []string
+	check := func(name string, rt table) {
+		if rt["runtime_type"] == runcV1 {
+			rt["runtime_type"] = runcV2
+			notes = append(notes, fmt.Sprintf("runtime %s: migrated runtime_type %s to %s (runc.v1 was removed in containerd 2.0)", name, runcV1, runcV2))
+		}
+	}
+	for _, k := range []string{"default_runtime", "untrusted_workload_runtime"} {
+		if rt, ok := ctd[k].(table); ok {
+			check(k, rt)
+		}
+	}
+	if rts, ok := ctd["runtimes"].(table); ok {
+		for _, name := range sortedKeys(rts) {
+			if rt, ok := rts[name].(table); ok {
+				check(name, rt)
+			}
+		}
+	}
+	return notes
+}
+
+func setRunc(rts table, o Options) error {
+	rt, err := ensure(rts, "runc")
+	if err != nil {
+		return err
+	}
+	rt["runtime_type"] = runcV2
+	opts, err := ensure(rt, "options")
+	if err != nil {
+		return err
+	}
+	opts["SystemdCgroup"] = o.SystemdCgroup
+	return nil
+}
+
+// kataHandler is one Kata runtime we write.
+type kataHandler struct {
+	name string
+	hv   string
+	shim bool // a containerd-shim-kata-<hv>-v2 exists
+}
+
+func kataHandlers(o Options) []kataHandler {
+	hs := []kataHandler{{name: o.KataHandler, hv: o.defaultHypervisor()}}
+	for _, hv := range o.Hypervisors {
+		hs = append(hs, kataHandler{name: "kata-" + hv, hv: hv, shim: o.KataShims[hv]})
+	}
+	return hs
+}
+
+// setKata writes the keys kata-deploy writes; user keys in the stanza stay.
+func setKata(rts table, o Options, h kataHandler) error {
+	rt, err := ensure(rts, h.name)
+	if err != nil {
+		return err
+	}
+	shim := "containerd-shim-kata-v2"
+	rt["runtime_type"] = kataType
+	if h.shim {
+		shim = "containerd-shim-kata-" + h.hv + "-v2"
+		rt["runtime_type"] = "io.containerd.kata-" + h.hv + ".v2"
+	}
+	// runtime_path: the kata-static tarball does not put its shims on PATH.
+	rt["runtime_path"] = path.Join(o.KataDir, "bin", shim)
+	rt["privileged_without_host_devices"] = o.KataPrivilegedWithoutHostDevices
+	annots, _ := stringList(rt["pod_annotations"])
+	if !slices.Contains(annots, kataAnnots) {
+		annots = append(annots, kataAnnots)
+	}
+	rt["pod_annotations"] = anyList(annots)
+	if h.hv == "fc" {
+		// Firecracker has no virtio-fs: it needs block devices from devmapper.
+		rt["snapshotter"] = "devmapper"
+	}
+	opts, err := ensure(rt, "options")
+	if err != nil {
+		return err
+	}
+	opts["ConfigPath"] = o.KataConfigPath(h.hv)
+	return nil
+}
+
+// devmapperReady tells whether the devmapper snapshotter has a thin pool.
+func devmapperReady(doc table) bool {
+	dm, ok := lookup(doc, "plugins", devmapperID)
+	if !ok {
+		return false
+	}
+	pool, _ := dm["pool_name"].(string)
+	return pool != ""
+}
+
+func setKatacli(rts table, o Options) error {
+	rt, err := ensure(rts, "katacli")
+	if err != nil {
+		return err
+	}
+	rt["runtime_type"] = runcV2
+	opts, err := ensure(rt, "options")
+	if err != nil {
+		return err
+	}
+	opts["BinaryName"] = path.Join(o.KataDir, "bin", "kata-runtime")
+	return nil
+}

@@ -1,0 +1,44 @@
+package containerd
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+)
+
+var versionRE = regexp.MustCompile(`v?(\d+)\.(\d+)(?:\.(\d+))?`)
+
+// ParseVersion returns major and minor of a containerd version such as
+// "1.6.20", "v2.4.2" or Debian's "1.6.20~ds1". It also accepts the whole
+// `containerd --version` line and picks the first version in it.
+func ParseVersion(s string) (major, minor int, err error) {
+	m := versionRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, 0, fmt.Errorf("containerd version %q: want MAJOR.MINOR[.PATCH]", s)
+	}
+	major, _ = strconv.Atoi(m[1])
+	minor, _ = strconv.Atoi(m[2])
+	return major, minor, nil
+}
+
+// ConfigVersionFor returns the config.toml version we write for an installed
+// containerd: 2 for 1.6/1.7, 3 for 2.x. containerd 2.4 introduced version 4
+// (server settings moved into plugins) but reads version 3 and keeps the CRI
+// sections where version 3 has them, so 3 works on every 2.x; an existing
+// version 4 file is kept at 4 by Render.
+func ConfigVersionFor(containerdVersion string) (int, error) {
+	major, minor, err := ParseVersion(containerdVersion)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case major == 1 && minor >= 6:
+		return 2, nil
+	case major == 2:
+		return 3, nil
+	case major < 1 || (major == 1 && minor < 6):
+		return 0, fmt.Errorf("containerd %s is too old: the Kubernetes releases of EKS-D need the CRI v1 API of containerd 1.6 or newer (1.5 and older are end of life)", containerdVersion)
+	default:
+		return 0, fmt.Errorf("containerd %s is not supported yet: its config layout is unknown to eksd-kata (supported: 1.6, 1.7, 2.x)", containerdVersion)
+	}
+}

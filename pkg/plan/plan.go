@@ -1,0 +1,231 @@
+// Package plan holds the changes a bootstrap step wants to make, as data:
+// printed by --dry-run, applied by the step runner. Each change knows how
+// to apply itself through a host.Host, and nothing else touches the host.
+package plan
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"reflect"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+// Change is one thing to make so on the host.
+type Change interface {
+	// Summary is one line for humans: "write /etc/sysctl.d/99-eksd-kata.conf".
+	Summary() string
+	// Apply makes the change through h.
+	Apply(ctx context.Context, h *host.Host) error
+}
+
+// Differ is a change that can show what it does to a file.
+type Differ interface {
+	Diff() string
+}
+
+// WriteFile replaces Path with New (atomically, backed up once).
+type WriteFile struct {
+	Path string
+	Old  []byte // nil when the file does not exist
+	New  []byte
+	Mode fs.FileMode // 0 keeps the existing mode
+	// Why explains the change when it is not obvious from the diff
+	// ("comments in the existing file are not kept").
+	Why string
+}
+
+func (c *WriteFile) Summary() string {
+	verb := "update"
+	if c.Old == nil {
+		verb = "create"
+	}
+	s := fmt.Sprintf("%s %s", verb, c.Path)
+	if c.Why != "" {
+		s += " (" + c.Why + ")"
+	}
+	return s
+}
+
+func (c *WriteFile) Diff() string { return UnifiedDiff(c.Path, c.Old, c.New) }
+
+func (c *WriteFile) Apply(_ context.Context, h *host.Host) error {
+	_, err := h.FS.WriteFile(c.Path, c.New, c.Mode)
+	return err
+}
+
+// PlanFile returns the change that makes path hold data with mode, or nil
+// when it already does.
+func PlanFile(h *host.Host, path string, data []byte, mode fs.FileMode) (*WriteFile, error) {
+	old, err := h.FS.ReadFile(path)
+	exists := err == nil
+	if err != nil && !isNotExist(err) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if exists && string(old) == string(data) {
+		if mode == 0 {
+			return nil, nil
+		}
+		fi, err := h.FS.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Mode().Perm() == mode.Perm() {
+			return nil, nil
+		}
+	}
+	c := &WriteFile{Path: path, New: data, Mode: mode}
+	if exists {
+		c.Old = old
+		if c.Old == nil {
+			c.Old = []byte{}
+		}
+	}
+	return c, nil
+}
+
+// Sysctl sets a kernel parameter on the running system.
+type Sysctl struct {
+	Key, Value, Old string
+}
+
+func (c *Sysctl) Summary() string {
+	return fmt.Sprintf("sysctl %s=%s (now %s)", c.Key, c.Value, orNone(c.Old))
+}
+
+func (c *Sysctl) Apply(_ context.Context, h *host.Host) error {
+	return h.Live.SetSysctl(c.Key, c.Value)
+}
+
+// LoadModule loads a kernel module now.
+type LoadModule struct{ Name string }
+
+func (c *LoadModule) Summary() string { return "load kernel module " + c.Name }
+
+func (c *LoadModule) Apply(_ context.Context, h *host.Host) error {
+	return h.Live.LoadModule(c.Name)
+}
+
+// Swapoff turns off one active swap area.
+type Swapoff struct{ Path string }
+
+func (c *Swapoff) Summary() string { return "swapoff " + c.Path }
+
+func (c *Swapoff) Apply(_ context.Context, h *host.Host) error { return h.Live.Swapoff(c.Path) }
+
+// SetEnforce switches SELinux between enforcing and permissive now.
+type SetEnforce struct{ Enforcing bool }
+
+func (c *SetEnforce) Summary() string {
+	if c.Enforcing {
+		return "setenforce 1 (enforcing)"
+	}
+	return "setenforce 0 (permissive)"
+}
+
+func (c *SetEnforce) Apply(_ context.Context, h *host.Host) error {
+	return h.Live.SetEnforce(c.Enforcing)
+}
+
+// UnitAction is a systemd operation over D-Bus.
+type UnitAction struct {
+	Action string // "enable", "mask", "restart", "daemon-reload"
+	Unit   string
+}
+
+func (c *UnitAction) Summary() string {
+	return strings.TrimSpace("systemd " + c.Action + " " + c.Unit)
+}
+
+func (c *UnitAction) Apply(ctx context.Context, h *host.Host) error {
+	switch c.Action {
+	case "enable":
+		return h.Systemd.Enable(ctx, c.Unit)
+	case "mask":
+		return h.Systemd.Mask(ctx, c.Unit)
+	case "restart":
+		return h.Systemd.Restart(ctx, c.Unit)
+	case "daemon-reload":
+		return h.Systemd.DaemonReload(ctx)
+	}
+	return fmt.Errorf("unknown systemd action %q", c.Action)
+}
+
+// Command runs a program (argv, never a shell string).
+type Command struct {
+	Argv []string
+	Why  string
+}
+
+func (c *Command) Summary() string {
+	s := "run " + strings.Join(c.Argv, " ")
+	if c.Why != "" {
+		s += " (" + c.Why + ")"
+	}
+	return s
+}
+
+func (c *Command) Apply(ctx context.Context, h *host.Host) error {
+	return h.Exec.Run(ctx, host.Cmd{Argv: c.Argv})
+}
+
+// Func is a change whose work is code of the step itself (a pull through
+// the containerd client, a wait until a daemon answers). Use it only when
+// none of the data changes above fits.
+type Func struct {
+	Text string
+	Do   func(ctx context.Context, h *host.Host) error
+}
+
+func (c *Func) Summary() string { return c.Text }
+
+func (c *Func) Apply(ctx context.Context, h *host.Host) error { return c.Do(ctx, h) }
+
+func orNone(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return s
+}
+
+// Plan is what one step would do on this host.
+type Plan struct {
+	Changes []Change
+	// Notes tell what the plan deliberately leaves out or could not keep:
+	// live operations skipped under --root, katacli not written, comments lost.
+	Notes []string
+}
+
+// Add appends changes, skipping nil ones so planners can add PlanFile results directly.
+func (p *Plan) Add(cs ...Change) {
+	for _, c := range cs {
+		if c == nil || isNilPointer(c) {
+			continue
+		}
+		p.Changes = append(p.Changes, c)
+	}
+}
+
+// Notef records a note.
+func (p *Plan) Notef(format string, a ...any) { p.Notes = append(p.Notes, fmt.Sprintf(format, a...)) }
+
+// Empty reports whether there is nothing to change.
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+
+// isNilPointer catches a typed nil such as a (*WriteFile)(nil) from PlanFile.
+func isNilPointer(c Change) bool {
+	v := reflect.ValueOf(c)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// InputError marks a plan that failed because of bad input (a malformed
+// file on the host, a bad manifest): the command exits 2 and changes nothing.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// BadInput wraps err as an InputError.
+func BadInput(err error) error { return &InputError{Err: err} }
