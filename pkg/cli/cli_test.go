@@ -3,13 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -96,7 +96,7 @@ func TestBadInputExits2(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := hashTree(t, root)
+			before := hosttest.HashTree(t, root)
 			code, _, stderr := run(t, "", tc.args...)
 			if code != ExitUsage {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, ExitUsage, stderr)
@@ -104,7 +104,7 @@ func TestBadInputExits2(t *testing.T) {
 			if !strings.Contains(stderr, tc.want) {
 				t.Fatalf("stderr does not name the problem %q:\n%s", tc.want, stderr)
 			}
-			if after := hashTree(t, root); after != before {
+			if after := hosttest.HashTree(t, root); after != before {
 				t.Fatalf("the root changed")
 			}
 		})
@@ -123,32 +123,4 @@ func TestVersion(t *testing.T) {
 	if code != ExitOK || !strings.Contains(out, "eksd-kata ") || !strings.Contains(out, "1-36-7") {
 		t.Fatalf("version: exit %d\n%s", code, out)
 	}
-}
-
-// hashTree hashes every path, mode and content under dir.
-func hashTree(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v\n", strings.TrimPrefix(p, dir), info.Mode())
-		if info.Mode().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
 }

@@ -8,26 +8,6 @@ import (
 // Verbs whose work later issues build. Until then each fails honestly
 // (exit 1) after validating its input, so scripts never mistake them for success.
 
-func newCheckCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Read-only preflight: virtualisation, host, containerd, Kata, Kubernetes",
-		Args:  positional(cobra.NoArgs),
-	}
-	cmd.RunE = notBuilt(g, cmd, "check")
-	return cmd
-}
-
-func newBootstrapCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "bootstrap",
-		Short: "Make this host an EKS-D control-plane node with Kata runtimes",
-		Args:  positional(cobra.NoArgs),
-	}
-	cmd.RunE = notBuilt(g, cmd, "bootstrap")
-	return cmd
-}
-
 func newJoinCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "join",
@@ -83,4 +63,14 @@ func notBuilt(g *globals, cmd *cobra.Command, verb string) func(*cobra.Command, 
 		}
 		return errNotBuilt(verb)
 	}
+}
+
+func newCheckCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Read-only preflight: virtualisation, host, containerd, Kata, Kubernetes",
+		Args:  positional(cobra.NoArgs),
+	}
+	cmd.RunE = notBuilt(g, cmd, "check")
+	return cmd
 }

@@ -78,6 +78,7 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown number", head + "spec:\n  release: {channel: \"1-36\", number: 999}\n", `spec.release`},
 		{"negative number", head + "spec:\n  release: {number: -1}\n", `spec.release.number`},
 		{"wrong type", head + "spec:\n  release: {number: seven}\n", `spec.release.number`},
+		{"bad selinux", head + "spec:\n  host: {selinux: enforcing}\n", `spec.host.selinux: Unsupported value: "enforcing"`},
 		{"bad role", head + "spec:\n  node: {role: master}\n", `spec.node.role: Unsupported value: "master"`},
 		{"bad node name", head + "spec:\n  node: {name: My_Node}\n", `spec.node.name`},
 		{"bad address", head + "spec:\n  node: {advertiseAddress: 10.0.0.300}\n", `spec.node.advertiseAddress`},

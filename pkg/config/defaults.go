@@ -22,6 +22,7 @@ func Default() *NodeConfig {
 		Kind:       Kind,
 		Spec: Spec{
 			Release: Release{Channel: rel.Channel(), Number: rel.Number()},
+			Host:    Host{SELinux: SELinuxPermissive},
 			Node:    Node{Role: RoleControlPlane},
 			Network: Network{PodCIDR: DefaultPodCIDR, ServiceCIDR: DefaultServiceCIDR},
 			Containerd: Containerd{

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -36,11 +37,16 @@ func Load(path string, stdin io.Reader, o *Overrides) (*NodeConfig, error) {
 
 // Resolve returns a copy of cfg with the host-dependent defaults filled in
 // from h: node name, advertise address (control plane only) and cgroup driver.
+// Under --root what cannot be detected stays empty; the steps that need it
+// (kubeadm) say so.
 func Resolve(cfg *NodeConfig, h *host.Host) (*NodeConfig, error) {
 	out := *cfg
 	n := &out.Spec.Node
 	if n.Name == "" {
 		name, err := hostname(h)
+		if err != nil && !h.IsLive() {
+			name, err = "", nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("detecting the node name: %w (set spec.node.name or --node-name)", err)
 		}
@@ -48,10 +54,13 @@ func Resolve(cfg *NodeConfig, h *host.Host) (*NodeConfig, error) {
 	}
 	if n.AdvertiseAddress == "" && n.Role == RoleControlPlane {
 		r, err := h.Net.DefaultRoute()
-		if err != nil {
+		switch {
+		case errors.Is(err, host.ErrNotLive):
+		case err != nil:
 			return nil, fmt.Errorf("detecting the advertise address: %w (set spec.node.advertiseAddress or --advertise-address)", err)
+		default:
+			n.AdvertiseAddress = r.Addr.String()
 		}
-		n.AdvertiseAddress = r.Addr.String()
 	}
 	if n.CgroupDriver == "" {
 		n.CgroupDriver = CgroupDriverCgroupfs

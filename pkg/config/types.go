@@ -36,6 +36,7 @@ type NodeConfig struct {
 // Spec groups the settings by the part of the node they shape.
 type Spec struct {
 	Release    Release    `json:"release"`
+	Host       Host       `json:"host"`
 	Node       Node       `json:"node"`
 	Network    Network    `json:"network"`
 	Containerd Containerd `json:"containerd"`
@@ -53,6 +54,19 @@ type Release struct {
 	// Manifest is a release manifest file or https URL to use instead of the
 	// embedded release data (a newer release, or one with binary checksums).
 	Manifest string `json:"manifest,omitempty"`
+}
+
+// SELinux modes bootstrap can leave a host in.
+const (
+	SELinuxPermissive = "permissive"
+	SELinuxDisabled   = "disabled"
+)
+
+// Host holds how bootstrap tunes the operating system.
+type Host struct {
+	// SELinux is what an enforcing SELinux becomes: permissive (default) or
+	// disabled (from the next boot; permissive until then).
+	SELinux string `json:"selinux"`
 }
 
 // Node identifies this host in the cluster.

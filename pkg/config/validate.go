@@ -26,6 +26,7 @@ func Validate(cfg *NodeConfig) field.ErrorList {
 		errs = append(errs, field.NotSupported(field.NewPath("kind"), cfg.Kind, []string{Kind}))
 	}
 	errs = append(errs, validateRelease(&cfg.Spec.Release, spec.Child("release"))...)
+	errs = append(errs, validateHost(&cfg.Spec.Host, spec.Child("host"))...)
 	errs = append(errs, validateNode(&cfg.Spec.Node, spec.Child("node"))...)
 	errs = append(errs, validateNetwork(&cfg.Spec.Network, spec.Child("network"))...)
 	errs = append(errs, validateContainerd(&cfg.Spec.Containerd, spec.Child("containerd"))...)
@@ -50,6 +51,13 @@ func validateRelease(r *Release, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p, fmt.Sprintf("%s/%d", r.Channel, r.Number), err.Error()))
 	}
 	return errs
+}
+
+func validateHost(h *Host, p *field.Path) field.ErrorList {
+	if h.SELinux != SELinuxPermissive && h.SELinux != SELinuxDisabled {
+		return field.ErrorList{field.NotSupported(p.Child("selinux"), h.SELinux, []string{SELinuxPermissive, SELinuxDisabled})}
+	}
+	return nil
 }
 
 func validateNode(n *Node, p *field.Path) field.ErrorList {

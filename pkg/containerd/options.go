@@ -32,6 +32,8 @@ type Options struct {
 	// taken from KataDir/bin, configurations from
 	// KataDir/share/defaults/kata-containers.
 	KataDir string
+	// SkipKata writes no Kata runtime at all (Kata disabled in the node config).
+	SkipKata bool
 	// KataCLI writes the 2020 tutorial's katacli runtime (kata-runtime as
 	// an OCI runtime under the runc shim). Only Kata 1.x can run it.
 	KataCLI bool

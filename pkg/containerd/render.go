@@ -110,7 +110,9 @@ func apply(doc table, l layout, o Options, path string) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// katacli first, so that a removed one gets no migration note.
-	if o.KataCLI {
+	if o.SkipKata {
+		// Kata disabled: leave any Kata stanzas the file has alone.
+	} else if o.KataCLI {
 		if err := setKatacli(rts, o); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -125,6 +127,9 @@ func apply(doc table, l layout, o Options, path string) ([]string, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, h := range kataHandlers(o) {
+		if o.SkipKata {
+			break
+		}
 		if h.hv == "fc" && !devmapperReady(doc) {
 			return nil, fmt.Errorf("%s: runtime %s (Firecracker) needs the devmapper snapshotter: add [plugins.%q] with pool_name = \"<thin pool>\" (and root_path, base_image_size) first, see kata-containers#12558", path, h.name, devmapperID)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 var versionRE = regexp.MustCompile(`v?(\d+)\.(\d+)(?:\.(\d+))?`)
@@ -41,4 +42,65 @@ func ConfigVersionFor(containerdVersion string) (int, error) {
 	default:
 		return 0, fmt.Errorf("containerd %s is not supported yet: its config layout is unknown to eksd-kata (supported: 1.6, 1.7, 2.x)", containerdVersion)
 	}
+}
+
+// minimumFor lists, per Kubernetes minor, the oldest containerd of each
+// release line that Kubernetes supports (FACTS.md); a line not listed is
+// too old, except lines newer than every listed one.
+var minimumFor = map[int][]string{
+	35: {"1.7.28", "2.1.5", "2.2.0"},
+	36: {"2.2.0"},
+}
+
+// SupportsKubernetes returns an error naming the reason when containerd
+// (e.g. "1.6.20") is too old for Kubernetes 1.<kubeMinor>.
+func SupportsKubernetes(containerdVersion string, kubeMinor int) error {
+	have, err := fullVersion(containerdVersion)
+	if err != nil {
+		return err
+	}
+	mins, ok := minimumFor[kubeMinor]
+	if !ok {
+		if kubeMinor > 36 {
+			mins = minimumFor[36]
+		} else {
+			_, err := ConfigVersionFor(containerdVersion)
+			return err
+		}
+	}
+	supported := false
+	for _, m := range mins {
+		want, _ := fullVersion(m)
+		if have[0] == want[0] && have[1] == want[1] {
+			supported = !less(have, want)
+			break
+		}
+		// Lines newer than every listed one are fine.
+		supported = !less(have, want)
+	}
+	if supported {
+		return nil
+	}
+	return fmt.Errorf("containerd %s is too old for Kubernetes 1.%d: it needs containerd %s or newer; upgrade containerd (or choose an older EKS-D release with --release)", containerdVersion, kubeMinor, strings.Join(mins, ", "))
+}
+
+func fullVersion(s string) ([3]int, error) {
+	m := versionRE.FindStringSubmatch(s)
+	if m == nil {
+		return [3]int{}, fmt.Errorf("containerd version %q: want MAJOR.MINOR[.PATCH]", s)
+	}
+	var v [3]int
+	for i := range 3 {
+		v[i], _ = strconv.Atoi(m[i+1])
+	}
+	return v, nil
+}
+
+func less(a, b [3]int) bool {
+	for i := range 3 {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
 }

@@ -1,0 +1,206 @@
+// Package bootstrap runs the steps that make a host an EKS-D node: each
+// step plans its changes from what is really on the host, then applies
+// them. Nothing is remembered between runs, so a re-run after a crash
+// simply plans what is still missing.
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// LockFile keeps two runs from changing one host at once.
+const LockFile = "/run/eksd-kata.lock"
+
+// Step is one named stage of a bootstrap.
+type Step interface {
+	Name() string
+	// Plan returns what would change on h; it must not change anything.
+	Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
+}
+
+// Options select and shape a run.
+type Options struct {
+	Only, Skip []string
+	DryRun     bool
+	Out        io.Writer    // human output
+	Log        *slog.Logger // one event per step, for automation
+}
+
+// StepResult is what one step did.
+type StepResult struct {
+	Name     string
+	Changes  []string // summaries of what was (or, dry-run, would be) changed
+	Notes    []string
+	Duration time.Duration
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Steps    []StepResult
+	Duration time.Duration
+}
+
+// Changed counts the changes of every step.
+func (r *Report) Changed() int {
+	n := 0
+	for _, s := range r.Steps {
+		n += len(s.Changes)
+	}
+	return n
+}
+
+// StepError says which step failed; the CLI turns it into the command to resume with.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Select returns the steps --only and --skip leave, in order; an unknown
+// name is an input error.
+func Select(steps []Step, only, skip []string) ([]Step, error) {
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = s.Name()
+	}
+	for _, n := range slices.Concat(only, skip) {
+		if !slices.Contains(names, n) {
+			return nil, plan.BadInput(fmt.Errorf("unknown step %q: steps are %s", n, strings.Join(names, ", ")))
+		}
+	}
+	var out []Step
+	for _, s := range steps {
+		if len(only) > 0 && !slices.Contains(only, s.Name()) || slices.Contains(skip, s.Name()) {
+			continue
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, plan.BadInput(errors.New("--only and --skip leave no step to run"))
+	}
+	return out, nil
+}
+
+// Run plans every selected step first, so that bad input anywhere stops the
+// run before anything changed; then, unless DryRun, it takes the lock and
+// for each step plans again (earlier steps changed the host) and applies.
+func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, error) {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	steps, err := Select(steps, o.Only, o.Skip)
+	if err != nil {
+		return nil, err
+	}
+	report := &Report{}
+	plans := make([]*plan.Plan, len(steps))
+	for i, s := range steps {
+		t0 := time.Now()
+		p, err := s.Plan(ctx, h)
+		if err != nil {
+			return nil, &StepError{Step: s.Name(), Err: err}
+		}
+		plans[i] = p
+		if o.DryRun {
+			res := result(s.Name(), p, time.Since(t0))
+			report.Steps = append(report.Steps, res)
+			printPlan(o.Out, i+1, len(steps), s.Name(), p)
+			o.Log.Info("step planned", "step", s.Name(), "changes", len(p.Changes), "duration", res.Duration)
+		}
+	}
+	if o.DryRun {
+		report.Duration = time.Since(start)
+		return report, nil
+	}
+
+	release, err := h.FS.Lock(LockFile)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	for i, s := range steps {
+		t0 := time.Now()
+		p := plans[i]
+		if i > 0 {
+			// Earlier steps changed the host: plan from what is there now.
+			if p, err = s.Plan(ctx, h); err != nil {
+				return report, &StepError{Step: s.Name(), Err: err}
+			}
+		}
+		for _, c := range p.Changes {
+			if err := ctx.Err(); err != nil {
+				return report, &StepError{Step: s.Name(), Err: err}
+			}
+			if err := c.Apply(ctx, h); err != nil {
+				return report, &StepError{Step: s.Name(), Err: fmt.Errorf("%s: %w", c.Summary(), err)}
+			}
+		}
+		res := result(s.Name(), p, time.Since(t0))
+		report.Steps = append(report.Steps, res)
+		printDone(o.Out, i+1, len(steps), res)
+		o.Log.Info("step done", "step", s.Name(), "changes", len(res.Changes), "duration", res.Duration)
+	}
+	report.Duration = time.Since(start)
+	return report, nil
+}
+
+func result(name string, p *plan.Plan, d time.Duration) StepResult {
+	r := StepResult{Name: name, Notes: p.Notes, Duration: d}
+	for _, c := range p.Changes {
+		r.Changes = append(r.Changes, c.Summary())
+	}
+	return r
+}
+
+func printPlan(w io.Writer, i, n int, name string, p *plan.Plan) {
+	if p.Empty() {
+		fmt.Fprintf(w, "[%d/%d] %s: nothing to change\n", i, n, name)
+	} else {
+		fmt.Fprintf(w, "[%d/%d] %s: %d change(s) planned\n", i, n, name, len(p.Changes))
+	}
+	for _, c := range p.Changes {
+		fmt.Fprintf(w, "  + %s\n", c.Summary())
+		if d, ok := c.(plan.Differ); ok {
+			for _, line := range strings.SplitAfter(d.Diff(), "\n") {
+				if line != "" {
+					fmt.Fprintf(w, "    %s", line)
+				}
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	for _, note := range p.Notes {
+		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+}
+
+func printDone(w io.Writer, i, n int, r StepResult) {
+	d := r.Duration.Round(time.Millisecond)
+	if len(r.Changes) == 0 {
+		fmt.Fprintf(w, "[%d/%d] %s: already right (%s)\n", i, n, r.Name, d)
+	} else {
+		fmt.Fprintf(w, "[%d/%d] %s: %d change(s) applied (%s)\n", i, n, r.Name, len(r.Changes), d)
+	}
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "  + %s\n", c)
+	}
+	for _, note := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+}

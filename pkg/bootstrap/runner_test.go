@@ -1,0 +1,160 @@
+package bootstrap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// fileStep wants one file to hold one content; it plans from the host.
+type fileStep struct {
+	name, path, content string
+	plans               int
+	err                 error
+}
+
+func (s *fileStep) Name() string { return s.name }
+
+func (s *fileStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
+	s.plans++
+	if s.err != nil {
+		return nil, s.err
+	}
+	p := &plan.Plan{}
+	c, err := plan.PlanFile(h, s.path, []byte(s.content), 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(c)
+	return p, nil
+}
+
+func twoSteps() []Step {
+	return []Step{
+		&fileStep{name: "one", path: "/etc/one.conf", content: "one\n"},
+		&fileStep{name: "two", path: "/etc/two.conf", content: "two\n"},
+	}
+}
+
+func TestRunAppliesThenPlansNothing(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	var out bytes.Buffer
+	r, err := Run(context.Background(), h, twoSteps(), Options{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Changed() != 2 || !strings.Contains(out.String(), "[2/2] two: 1 change(s) applied") {
+		t.Fatalf("changed %d, output:\n%s", r.Changed(), out.String())
+	}
+	before := hosttest.HashTree(t, h.Root())
+	out.Reset()
+	r, err = Run(context.Background(), h, twoSteps(), Options{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Changed() != 0 || !strings.Contains(out.String(), "[1/2] one: already right") {
+		t.Fatalf("re-run changed %d:\n%s", r.Changed(), out.String())
+	}
+	if hosttest.HashTree(t, h.Root()) != before {
+		t.Fatal("a converged re-run wrote to the host")
+	}
+}
+
+func TestDryRunChangesNothingAndShowsDiff(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	before := hosttest.HashTree(t, h.Root())
+	var out bytes.Buffer
+	r, err := Run(context.Background(), h, twoSteps(), Options{DryRun: true, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hosttest.HashTree(t, h.Root()) != before {
+		t.Fatal("--dry-run changed the host")
+	}
+	if r.Changed() != 2 || !strings.Contains(out.String(), "+++ b/etc/one.conf") || !strings.Contains(out.String(), "    +one") {
+		t.Fatalf("dry-run output:\n%s", out.String())
+	}
+}
+
+// TestPlanErrorStopsBeforeAnyChange: every step is planned before the
+// first is applied, so a bad input in a late step leaves the host as it was.
+func TestPlanErrorStopsBeforeAnyChange(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	before := hosttest.HashTree(t, h.Root())
+	steps := twoSteps()
+	steps[1].(*fileStep).err = plan.BadInput(errors.New("config.toml:3:1: invalid TOML"))
+	_, err := Run(context.Background(), h, steps, Options{})
+	var in *plan.InputError
+	var se *StepError
+	if !errors.As(err, &in) || !errors.As(err, &se) || se.Step != "two" {
+		t.Fatalf("err = %v, want an InputError from step two", err)
+	}
+	if hosttest.HashTree(t, h.Root()) != before {
+		t.Fatal("step one was applied although step two could not be planned")
+	}
+}
+
+func TestEachStepPlansAgainBeforeApplying(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	steps := twoSteps()
+	if _, err := Run(context.Background(), h, steps, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// Step one's first plan is applied as is; step two plans again after one changed the host.
+	if a, b := steps[0].(*fileStep).plans, steps[1].(*fileStep).plans; a != 1 || b != 2 {
+		t.Fatalf("plans: one=%d two=%d, want 1 and 2", a, b)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	steps := twoSteps()
+	for _, tc := range []struct {
+		only, skip []string
+		want       string
+		bad        bool
+	}{
+		{nil, nil, "one,two", false},
+		{[]string{"two"}, nil, "two", false},
+		{nil, []string{"one"}, "two", false},
+		{[]string{"three"}, nil, "", true},
+		{nil, []string{"one", "two"}, "", true},
+	} {
+		got, err := Select(steps, tc.only, tc.skip)
+		var in *plan.InputError
+		if tc.bad {
+			if !errors.As(err, &in) {
+				t.Errorf("only=%v skip=%v: err %v, want input error", tc.only, tc.skip, err)
+			}
+			continue
+		}
+		var names []string
+		for _, s := range got {
+			names = append(names, s.Name())
+		}
+		if err != nil || strings.Join(names, ",") != tc.want {
+			t.Errorf("only=%v skip=%v: %v %v, want %s", tc.only, tc.skip, names, err, tc.want)
+		}
+	}
+}
+
+func TestSecondRunIsRefusedByTheLock(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	release, err := h.FS.Lock(LockFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	_, err = Run(context.Background(), h, twoSteps(), Options{})
+	if !errors.Is(err, host.ErrLocked) {
+		t.Fatalf("err = %v, want ErrLocked", err)
+	}
+	if ok, _ := h.FS.Exists("/etc/one.conf"); ok {
+		t.Fatal("a refused run changed the host")
+	}
+}

@@ -1,0 +1,237 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"google.golang.org/grpc"
+	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Unit is containerd's systemd unit.
+const Unit = "containerd.service"
+
+// Step is the bootstrap step "containerd": config.toml merged with the
+// runtimes, sandbox image and settings Kubernetes and Kata need, then a
+// restart so the daemon loads it.
+type Step struct {
+	Config  *config.NodeConfig // resolved: cgroup driver set
+	Release *eksd.Release
+	// Version overrides detection (needed under --root, where no daemon answers).
+	Version string
+	// NoRestart writes the file but leaves restarting containerd to the operator.
+	NoRestart bool
+	// RestartTimeout bounds the wait for the CRI plugin after a restart.
+	RestartTimeout time.Duration
+}
+
+func (s *Step) Name() string { return "containerd" }
+
+// Plan renders the merged config.toml from the file on the host.
+func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	version, how, err := s.detectVersion(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := SupportsKubernetes(version, kubeMinor(s.Release)); err != nil {
+		return nil, err
+	}
+	o, notes, err := s.options(ctx, h, version)
+	if err != nil {
+		return nil, err
+	}
+	cfgPath := s.Config.Spec.Containerd.ConfigPath
+	existing, err := h.FS.ReadFile(cfgPath)
+	if err != nil && !isNotExist(err) {
+		return nil, fmt.Errorf("reading %s: %w", cfgPath, err)
+	}
+	res, err := Render(existing, cfgPath, o)
+	if err != nil {
+		// A malformed or unusable existing file: the operator must fix it.
+		return nil, plan.BadInput(err)
+	}
+	p := &plan.Plan{}
+	p.Notef("containerd %s (%s): config version %d", version, how, res.ConfigVersion)
+	p.Notes = append(p.Notes, notes...)
+	// Mode 0: an existing file keeps its mode, a new one gets 0644.
+	c, err := plan.PlanFile(h, cfgPath, res.Data, 0)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		return p, nil
+	}
+	// Notes about the merge only matter when the file changes.
+	p.Notes = append(p.Notes, res.Notes...)
+	p.Add(c)
+	switch {
+	case s.NoRestart:
+		p.Notef("restart of containerd left to you (--no-restart): it runs the old config until then")
+	case !h.IsLive():
+		p.Notef("restart containerd: skipped (--root)")
+	case !h.Systemd.Running():
+		return nil, fmt.Errorf("containerd must be restarted to load %s, but systemd is not running as PID 1: restart containerd yourself and pass --no-restart", cfgPath)
+	default:
+		p.Add(&plan.UnitAction{Action: "restart", Unit: Unit})
+		p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
+	}
+	return p, nil
+}
+
+// detectVersion asks, in order: the override, the daemon (containerd Go
+// client), then `containerd --version`.
+func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how string, err error) {
+	if s.Version != "" {
+		if _, _, err := ParseVersion(s.Version); err != nil {
+			return "", "", plan.BadInput(fmt.Errorf("--containerd-version: %w", err))
+		}
+		return s.Version, "--containerd-version", nil
+	}
+	if !h.IsLive() {
+		return "", "", plan.BadInput(errors.New("under --root the installed containerd cannot be asked for its version: pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
+	}
+	if c, err := h.Containerd(ctx, s.Config.Spec.Containerd.Socket); err == nil {
+		defer c.Close()
+		if v, err := c.Version(ctx); err == nil {
+			return strings.TrimPrefix(v.Version, "v"), "daemon", nil
+		}
+	}
+	bin, err := h.FS.LookPath("containerd")
+	if err != nil {
+		return "", "", fmt.Errorf("containerd is not installed (not running at %s, no containerd binary on PATH): install containerd 1.7 or 2.x first", s.Config.Spec.Containerd.Socket)
+	}
+	out, err := host.Output(ctx, h.Exec, bin, "--version")
+	if err != nil {
+		return "", "", err
+	}
+	// "containerd containerd.io 1.7.28 <rev>" or "containerd github.com/containerd/containerd 1.6.20~ds1"
+	f := strings.Fields(string(out))
+	for _, word := range f[min(1, len(f)):] {
+		if _, _, err := ParseVersion(word); err == nil && strings.Count(word, ".") >= 1 && !strings.Contains(word, "/") {
+			return strings.TrimPrefix(word, "v"), "containerd --version", nil
+		}
+	}
+	return "", "", fmt.Errorf("cannot read a version from %q", strings.TrimSpace(string(out)))
+}
+
+// options derives Render's options from the node config and what the host has.
+func (s *Step) options(ctx context.Context, h *host.Host, version string) (Options, []string, error) {
+	var notes []string
+	spec := s.Config.Spec
+	sandbox, err := eksd.SandboxImage(s.Release, spec.Images.Mirror)
+	if err != nil {
+		return Options{}, nil, err
+	}
+	o := DefaultOptions(version)
+	o.SandboxImage = sandbox
+	o.SystemdCgroup = spec.Node.CgroupDriver == config.CgroupDriverSystemd
+	o.SkipKata = !spec.Kata.Enabled
+	o.KataHandler = spec.Kata.RuntimeHandler
+	o.Hypervisors = spec.Kata.Hypervisors
+	o.KataShims = map[string]bool{}
+	for _, hv := range spec.Kata.Hypervisors {
+		ok, err := h.FS.Exists(path.Join(o.KataDir, "bin", "containerd-shim-kata-"+hv+"-v2"))
+		if err != nil {
+			return Options{}, nil, err
+		}
+		o.KataShims[hv] = ok
+	}
+	o.KataCLI = s.kata1(ctx, h, o.KataDir)
+	refuses, err := h.RefusesNegativeOOMScoreAdj()
+	switch {
+	case errors.Is(err, host.ErrNotLive):
+		notes = append(notes, "restrict_oom_score_adj: not probed under --root; the file's value is kept")
+	case err != nil:
+		return Options{}, nil, err
+	case refuses:
+		o.RestrictOOMScoreAdj = true
+		notes = append(notes, "this kernel refuses negative oom_score_adj: restrict_oom_score_adj = true so runc can start containers")
+	}
+	return o, notes, nil
+}
+
+// kata1 reports whether the installed kata-runtime is Kata 1.x, the only
+// one whose kata-runtime is an OCI runtime (create/start) that katacli needs.
+func (s *Step) kata1(ctx context.Context, h *host.Host, kataDir string) bool {
+	if !h.IsLive() {
+		return false
+	}
+	bin := path.Join(kataDir, "bin", "kata-runtime")
+	if ok, _ := h.FS.Exists(bin); !ok {
+		return false
+	}
+	out, err := host.Output(ctx, h.Exec, bin, "--version")
+	if err != nil {
+		return false
+	}
+	// "kata-runtime  : 1.13.0" (1.x) vs "kata-runtime  : 3.21.0"
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, v, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(strings.TrimSpace(line), "kata-runtime") {
+			major, _, err := ParseVersion(v)
+			return err == nil && major == 1
+		}
+	}
+	return false
+}
+
+// waitCRI polls the CRI runtime service until it reports RuntimeReady.
+func (s *Step) waitCRI(ctx context.Context, h *host.Host) error {
+	timeout := s.RestartTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if last = criReady(ctx, h, s.Config.Spec.Containerd.Socket); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("containerd's CRI plugin did not become ready within %s: %v", timeout, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func criReady(ctx context.Context, h *host.Host, socket string) error {
+	c, err := h.Containerd(ctx, socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	conn, ok := c.Conn().(*grpc.ClientConn)
+	if !ok {
+		return fmt.Errorf("containerd client: unexpected connection type %T", c.Conn())
+	}
+	resp, err := runtime.NewRuntimeServiceClient(conn).Status(ctx, &runtime.StatusRequest{})
+	if err != nil {
+		return err
+	}
+	for _, cond := range resp.GetStatus().GetConditions() {
+		if cond.Type == runtime.RuntimeReady && !cond.Status {
+			return fmt.Errorf("runtime not ready: %s", cond.Message)
+		}
+	}
+	return nil
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// kubeMinor is 36 for channel "1-36".
+func kubeMinor(r *eksd.Release) int {
+	_, minor, _ := strings.Cut(r.Channel(), "-")
+	n, _ := strconv.Atoi(minor)
+	return n
+}

@@ -1,0 +1,61 @@
+package hosttest
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// HashTree hashes every path, mode, symlink target and file content under
+// dir, so a test can prove that a command changed nothing.
+func HashTree(t testing.TB, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %v\n", strings.TrimPrefix(p, dir), info.Mode())
+		switch {
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "-> %s\n", target)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// WriteTree creates files under root from a map of host path to content.
+func WriteTree(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for p, content := range files {
+		real := filepath.Join(root, p)
+		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(real, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
