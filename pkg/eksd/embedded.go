@@ -4,8 +4,10 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // The embedded manifests are generated from the release notes tables
@@ -21,6 +23,17 @@ var embeddedFS embed.FS
 // Embedded returns the releases built into the program, sorted by channel and
 // number. Each call returns fresh copies that the caller may modify.
 func Embedded() []*Release {
+	parsed := parseEmbedded()
+	rs := make([]*Release, len(parsed))
+	for i, r := range parsed {
+		rs[i] = r.clone()
+	}
+	return rs
+}
+
+// parseEmbedded parses the manifests once: every command looks the release
+// up, and YAML parsing would otherwise dominate a no-op run.
+var parseEmbedded = sync.OnceValue(func() []*Release {
 	files, err := fs.Glob(embeddedFS, "releases/*.yaml")
 	if err != nil {
 		panic(err) // the pattern is constant
@@ -40,6 +53,29 @@ func Embedded() []*Release {
 	}
 	sortReleases(rs)
 	return rs
+})
+
+// clone deep-copies r.
+func (r *Release) clone() *Release {
+	c := *r
+	c.Status.Components = slices.Clone(r.Status.Components)
+	for i := range c.Status.Components {
+		comp := &c.Status.Components[i]
+		comp.Assets = slices.Clone(comp.Assets)
+		for j := range comp.Assets {
+			a := &comp.Assets[j]
+			a.Arch = slices.Clone(a.Arch)
+			if a.Image != nil {
+				img := *a.Image
+				a.Image = &img
+			}
+			if a.Archive != nil {
+				ar := *a.Archive
+				a.Archive = &ar
+			}
+		}
+	}
+	return &c
 }
 
 // Lookup returns the embedded release number of channel ("1-36"); number 0

@@ -138,3 +138,21 @@ func TestChannelOrderIsNumeric(t *testing.T) {
 		t.Errorf("order %v, want %s", got, want)
 	}
 }
+
+func TestEmbeddedCopiesAreDeep(t *testing.T) {
+	a := Embedded()
+	for i := range a[0].Status.Components {
+		for j := range a[0].Status.Components[i].Assets {
+			as := &a[0].Status.Components[i].Assets[j]
+			if as.Image != nil {
+				as.Image.URI = "changed"
+			}
+			if as.Archive != nil {
+				as.Archive.URI = "changed"
+			}
+		}
+	}
+	if img, ok := Embedded()[0].Image(Pause); !ok || img.Ref == "changed" {
+		t.Error("Embedded shares assets between calls")
+	}
+}

@@ -1,0 +1,134 @@
+package containerd
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// liveHost is this machine's file system and a real containerd, with
+// systemd faked (there is no systemd as PID 1 here).
+func liveHost(t *testing.T) (*host.Host, *hosttest.FakeSystemd) {
+	sd := hosttest.NewFakeSystemd()
+	sd.Units[Unit] = host.UnitState{Load: "loaded", Active: "active", Sub: "running"}
+	return &host.Host{
+		FS:      host.NewFS("/"),
+		Exec:    host.ExecRunner{},
+		Live:    &hosttest.FakeLive{},
+		Systemd: sd,
+		Net:     &hosttest.FakeNetwork{},
+	}, sd
+}
+
+func stepConfig(cfgPath, socket string) *config.NodeConfig {
+	cfg := config.Default()
+	cfg.Spec.Containerd.ConfigPath = cfgPath
+	cfg.Spec.Containerd.Socket = socket
+	cfg.Spec.Node.CgroupDriver = config.CgroupDriverCgroupfs
+	cfg.Spec.Kata.Hypervisors = []string{"qemu", "clh"}
+	return cfg
+}
+
+func summaries(p *plan.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, c.Summary())
+	}
+	return out
+}
+
+// TestStepRestartsOnceAndWaitsForCRI: the version comes from the running
+// daemon through the Go client, the config is merged into Docker's file,
+// containerd is restarted once and the step waits for the real CRI plugin;
+// the second plan is empty, so there is no second restart.
+func TestStepRestartsOnceAndWaitsForCRI(t *testing.T) {
+	ctrtest.RequireRoot(t)
+	bin := ctrtest.Containerd2(t)
+	ctrtest.RequireRunc(t)
+	seed, err := Render(nil, "seed", testOptions("2.4.2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ctrtest.Start(t, bin, seed.Data)
+
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	docker, err := os.ReadFile("testdata/docker.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, docker, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h, sd := liveHost(t)
+	s := &Step{Config: stepConfig(cfgPath, d.Socket), Release: eksd.Default(), RestartTimeout: 30 * time.Second}
+	ctx := context.Background()
+
+	p, err := s.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"update " + cfgPath, "systemd restart " + Unit, "wait until containerd's CRI plugin answers"}
+	if got := summaries(p); !slices.Equal(got, want) {
+		t.Fatalf("plan %v, want %v", got, want)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "(daemon): config version 3") }) {
+		t.Errorf("version not taken from the daemon: %v", p.Notes)
+	}
+	for _, c := range p.Changes {
+		if err := c.Apply(ctx, h); err != nil {
+			t.Fatalf("%s: %v", c.Summary(), err)
+		}
+	}
+	if !slices.Equal(sd.Restarted, []string{Unit}) {
+		t.Fatalf("restarted %v", sd.Restarted)
+	}
+	written, _ := os.ReadFile(cfgPath)
+	if fi, _ := os.Stat(cfgPath); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode of the user's config changed to %v", fi.Mode().Perm())
+	}
+	sum, err := Inspect(written)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.SandboxImage != "public.ecr.aws/eks-distro/kubernetes/pause:3.10.2" {
+		t.Errorf("sandbox image %q", sum.SandboxImage)
+	}
+
+	p2, err := s.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p2.Empty() {
+		t.Fatalf("second plan: %v", summaries(p2))
+	}
+}
+
+func TestStepWithoutSystemd(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	h, sd := liveHost(t)
+	sd.NotRunning = true
+	s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: eksd.Default(), Version: "2.4.2"}
+	_, err := s.Plan(context.Background(), h)
+	if err == nil || !strings.Contains(err.Error(), "--no-restart") {
+		t.Fatalf("err = %v, want advice to restart by hand with --no-restart", err)
+	}
+	s.NoRestart = true
+	p, err := s.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summaries(p); !slices.Equal(got, []string{"create " + cfgPath}) {
+		t.Fatalf("plan %v", got)
+	}
+}
