@@ -124,3 +124,21 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: exit %d\n%s", code, out)
 	}
 }
+
+func TestConfigRenderKubeadm(t *testing.T) {
+	code, out, stderr := run(t, "", "--root", t.TempDir(), "config", "render", "kubeadm",
+		"--node-name", "node-a", "--advertise-address", "192.0.2.7", "--release", "1-35", "--cgroup-driver", "systemd")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"kind: InitConfiguration", "kubernetesVersion: v1.35.6-eks-1-35-13", "advertiseAddress: 192.0.2.7", "name: node-a", "cgroupDriver: systemd"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	// Under --root nothing detects the advertise address: say which field to set.
+	code, _, stderr = run(t, "", "--root", t.TempDir(), "config", "render", "kubeadm", "--node-name", "n")
+	if code != ExitUsage || !strings.Contains(stderr, "advertiseAddress") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/spf13/cobra"
 )
 
@@ -13,7 +15,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Short: "Print, validate and render the node configuration",
 		Args:  positional(cobra.NoArgs),
 	}
-	cmd.AddCommand(newConfigPrintCmd(g), newConfigValidateCmd(g))
+	cmd.AddCommand(newConfigPrintCmd(g), newConfigValidateCmd(g), newConfigRenderCmd(g))
 	return cmd
 }
 
@@ -74,5 +76,45 @@ func newConfigValidateCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "file to validate (- for stdin)")
+	return cmd
+}
+
+func newConfigRenderCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Print a file bootstrap would write, without writing it",
+		Args:  positional(cobra.NoArgs),
+	}
+	var o config.Overrides
+	kubeadmCmd := &cobra.Command{
+		Use:   "kubeadm",
+		Short: "Print the kubeadm configuration (InitConfiguration, ClusterConfiguration, KubeletConfiguration) for this node",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig(&o)
+			if err != nil {
+				return err
+			}
+			h, err := g.host()
+			if err != nil {
+				return err
+			}
+			rel, err := eksd.Lookup(cfg.Spec.Release.Channel, cfg.Spec.Release.Number)
+			if err != nil {
+				return usageError(err)
+			}
+			if cfg, err = config.Resolve(cfg, h); err != nil {
+				return err
+			}
+			out, err := kubeadm.RenderInit(cfg, rel)
+			if err != nil {
+				return usageError(err)
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	o.Bind(kubeadmCmd.Flags())
+	cmd.AddCommand(kubeadmCmd)
 	return cmd
 }

@@ -1,0 +1,147 @@
+package kubeadm
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	corev1 "k8s.io/api/core/v1"
+	kubeletv1beta1 "k8s.io/kubelet/config/v1beta1"
+	"k8s.io/kubernetes/cmd/kubeadm/app/images"
+	"sigs.k8s.io/yaml"
+)
+
+func testConfig() *config.NodeConfig {
+	cfg := config.Default()
+	cfg.Spec.Node.Name = "node-1"
+	cfg.Spec.Node.AdvertiseAddress = "192.0.2.10"
+	cfg.Spec.Node.CgroupDriver = config.CgroupDriverSystemd
+	return cfg
+}
+
+// TestRenderRoundTripsThroughKubeadm: for every embedded release, kubeadm's
+// own loader (strict decoding, defaulting, validation) reads what we wrote
+// and sees the EKS-D settings; its image list is the release's.
+func TestRenderRoundTripsThroughKubeadm(t *testing.T) {
+	for _, r := range eksd.Embedded() {
+		t.Run(r.String(), func(t *testing.T) {
+			cfg := testConfig()
+			data, err := RenderInit(cfg, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantAPI := "apiVersion: kubeadm.k8s.io/v1beta4"
+			if r.Channel() == "1-30" {
+				wantAPI = "apiVersion: kubeadm.k8s.io/v1beta3"
+			}
+			if !strings.Contains(string(data), wantAPI) {
+				t.Fatalf("want %s:\n%s", wantAPI, data)
+			}
+			ic, err := kubeadmLoad(data)
+			if err != nil {
+				t.Fatalf("kubeadm rejects the config: %v\n%s", err, data)
+			}
+			if ic.KubernetesVersion != r.KubeadmVersion() || ic.NodeRegistration.Name != "node-1" ||
+				ic.LocalAPIEndpoint.AdvertiseAddress != "192.0.2.10" || ic.NodeRegistration.CRISocket != CRISocket ||
+				ic.Networking.PodSubnet != config.DefaultPodCIDR || ic.Networking.ServiceSubnet != config.DefaultServiceCIDR {
+				t.Errorf("kubeadm read back: %+v", ic)
+			}
+			if ic.NodeRegistration.ImagePullPolicy != corev1.PullNever {
+				t.Errorf("imagePullPolicy %q", ic.NodeRegistration.ImagePullPolicy)
+			}
+			if ic.NodeRegistration.Taints == nil || len(ic.NodeRegistration.Taints) != 0 {
+				t.Errorf("single node: taints %#v, want an empty list (nil lets kubeadm add its taint)", ic.NodeRegistration.Taints)
+			}
+			pairs, err := eksd.Images(r, eksd.ControlPlane, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, p := range pairs {
+				want = append(want, p.Target)
+			}
+			got := images.GetControlPlaneImages(&ic.ClusterConfiguration)
+			// kubeadm's own pause constant is the linked kubeadm's (1.36); the
+			// release's kubeadm expects its own, which eksd.Images knows.
+			got = append(got, images.GetPauseImage(&ic.ClusterConfiguration))
+			for _, g := range got {
+				if strings.Contains(g, "/pause:") {
+					continue
+				}
+				if !contains(want, g) {
+					t.Errorf("kubeadm wants %s, not in our image plan %v", g, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderKeepsTaintUnlessSingleNode(t *testing.T) {
+	cfg := testConfig()
+	cfg.Spec.Addons.UntaintControlPlane = false
+	data, err := RenderInit(cfg, eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := kubeadmLoad(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// nil: kubeadm's dynamic defaulting adds node-role.kubernetes.io/control-plane:NoSchedule.
+	if ic.NodeRegistration.Taints != nil {
+		t.Fatalf("taints %#v, want them unset so that kubeadm adds its control-plane taint", ic.NodeRegistration.Taints)
+	}
+}
+
+func TestRenderMirrorAndCgroupDriver(t *testing.T) {
+	cfg := testConfig()
+	cfg.Spec.Images.Mirror = "127.0.0.1:5000"
+	cfg.Spec.Node.CgroupDriver = config.CgroupDriverCgroupfs
+	data, err := RenderInit(cfg, eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, want := range []string{"imageRepository: 127.0.0.1:5000/eks-distro/kubernetes", "cgroupDriver: cgroupfs", "kind: KubeletConfiguration"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("missing %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestRenderNeedsAddress(t *testing.T) {
+	cfg := testConfig()
+	cfg.Spec.Node.AdvertiseAddress = ""
+	if _, err := RenderInit(cfg, eksd.Default()); err == nil || !strings.Contains(err.Error(), "advertiseAddress") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestKubeletConfigDecodesWithKubeletDefaults: the kubelet document holds
+// only the cgroup driver, so no zero value overrides a kubelet default.
+func TestKubeletConfigDecodesWithKubeletDefaults(t *testing.T) {
+	data, err := kubeletConfig(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kc kubeletv1beta1.KubeletConfiguration
+	if err := yaml.UnmarshalStrict(data, &kc); err != nil {
+		t.Fatal(err)
+	}
+	if kc.CgroupDriver != "systemd" || kc.Kind != "KubeletConfiguration" || kc.APIVersion != "kubelet.config.k8s.io/v1beta1" {
+		t.Fatalf("%+v", kc)
+	}
+	if strings.Contains(string(data), "0s") {
+		t.Fatalf("zero durations written:\n%s", data)
+	}
+}
