@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/release"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 	"github.com/spf13/cobra"
 )
@@ -23,11 +27,13 @@ import (
 var stepNames = []string{"preflight", "host", "containerd", "kata", "binaries", "images", "kubeadm", "addons", "verify"}
 
 type bootstrapFlags struct {
-	overrides         config.Overrides
-	dryRun            bool
-	only, skip        []string
-	containerdVersion string
-	noRestart         bool
+	overrides          config.Overrides
+	dryRun             bool
+	only, skip         []string
+	containerdVersion  string
+	noRestart          bool
+	artifactsDir       string
+	insecureSkipVerify bool
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -55,6 +61,8 @@ failure, run the same command again: it continues from what is still not right.`
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
+	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
 	return cmd
 }
 
@@ -67,9 +75,12 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 	if err != nil {
 		return err
 	}
-	rel, err := eksd.Lookup(cfg.Spec.Release.Channel, cfg.Spec.Release.Number)
+	// The embedded release plans everything but binaries; those need the
+	// published manifest's checksums, fetched only when they will be installed.
+	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
+	rel, err := release.Resolve(ctx, cfg, nil, fetch)
 	if err != nil {
-		return usageError(err)
+		return bootstrapError(err)
 	}
 	resolved, err := config.Resolve(cfg, h)
 	if err != nil {
@@ -105,11 +116,23 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 			steps = append(steps, &tuning.Step{Config: cfg})
 		case "containerd":
 			steps = append(steps, &containerd.Step{Config: cfg, Release: rel, Version: f.containerdVersion, NoRestart: f.noRestart})
+		case "binaries":
+			steps = append(steps, &binaries.Step{
+				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,
+				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: os.Stderr,
+			})
+		case "images":
+			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: reporter(os.Stderr)})
 		default:
 			steps = append(steps, notBuiltStep(name))
 		}
 	}
 	return steps
+}
+
+// selected tells whether --only/--skip keep the step named.
+func selected(name string, only, skip []string) bool {
+	return (len(only) == 0 || slices.Contains(only, name)) && !slices.Contains(skip, name)
 }
 
 // notBuiltStep stands for a step later work builds: it fails honestly.

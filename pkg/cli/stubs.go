@@ -32,24 +32,6 @@ func newResetCmd(g *globals) *cobra.Command {
 	}
 }
 
-func newImagesCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "images",
-		Short: "List, pull or import the images of an EKS-D release",
-		Args:  positional(cobra.NoArgs),
-	}
-	for _, sub := range []struct{ use, short string }{
-		{"list", "List the source and target reference of every image"},
-		{"pull", "Pull and retag the images into containerd"},
-		{"import FILE", "Import images from an OCI or docker archive and retag them"},
-	} {
-		c := &cobra.Command{Use: sub.use, Short: sub.short}
-		c.RunE = notBuilt(g, c, "images "+sub.use)
-		cmd.AddCommand(c)
-	}
-	return cmd
-}
-
 // notBuilt validates the configuration and root first, so bad input still exits 2.
 func notBuilt(g *globals, cmd *cobra.Command, verb string) func(*cobra.Command, []string) error {
 	var o config.Overrides

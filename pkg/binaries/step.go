@@ -1,0 +1,186 @@
+// Package binaries is the bootstrap step "binaries": kubeadm, kubelet and
+// kubectl of the EKS-D release, verified against the release manifest and
+// installed atomically, and the kubelet's systemd unit with kubeadm's
+// drop-in, enabled so that kubeadm can start the kubelet.
+package binaries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
+)
+
+// DefaultInstallDir is where the binaries go unless InstallDir says otherwise.
+const DefaultInstallDir = "/usr/local/bin"
+
+// Arches are the architectures EKS-D builds node binaries for.
+var Arches = []string{"amd64", "arm64"}
+
+// Step installs the node binaries and the kubelet unit.
+type Step struct {
+	Release *eksd.Release
+	// Mirror stands in for public.ecr.aws (spec.images.mirror); only used
+	// to name the sandbox image in a note.
+	Mirror string
+	// Arch defaults to the architecture this program was built for.
+	Arch string
+	// InstallDir defaults to DefaultInstallDir (a host path, under --root).
+	InstallDir string
+	// ArtifactsDir holds the binaries on the operator's machine (offline
+	// installs): DIR/bin/linux/<arch>/<name> as in the manifest, or DIR/<name>.
+	ArtifactsDir string
+	// InsecureSkipVerify installs binaries the release has no checksum for.
+	InsecureSkipVerify bool
+	// DryRun turns a missing checksum into a note: a real run resolves the
+	// release with network and gets the published checksums.
+	DryRun bool
+	// Client and Policy shape downloads; zero values mean fetch's defaults.
+	Client *http.Client
+	Policy fetch.Policy
+	// Progress receives download progress (a bar on a terminal); nil: none.
+	Progress io.Writer
+}
+
+func (s *Step) Name() string { return "binaries" }
+
+// Plan compares each installed binary with the manifest's checksum and
+// plans an install for every one that is missing or different, then the
+// unit files and the systemd actions.
+func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	if s.Release == nil {
+		return nil, errors.New("binaries: no release")
+	}
+	arch := s.arch()
+	if !slices.Contains(Arches, arch) {
+		return nil, plan.BadInput(fmt.Errorf("EKS-D has no node binaries for %s (only %v)", arch, Arches))
+	}
+	dir := s.installDir()
+	if !path.IsAbs(dir) {
+		return nil, plan.BadInput(fmt.Errorf("install directory %q: not an absolute path", dir))
+	}
+	if s.ArtifactsDir != "" && !filepath.IsAbs(s.ArtifactsDir) {
+		abs, err := filepath.Abs(s.ArtifactsDir)
+		if err != nil {
+			return nil, plan.BadInput(fmt.Errorf("--artifacts-dir %s: %w", s.ArtifactsDir, err))
+		}
+		s.ArtifactsDir = abs
+	}
+	p := &plan.Plan{}
+	for _, name := range eksd.RequiredBinaries {
+		c, err := s.planBinary(h, p, name, arch, dir)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(c)
+	}
+	if err := s.planKubelet(ctx, h, p, dir); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*Install, error) {
+	b, err := s.Release.Binary(name, arch)
+	if err != nil {
+		return nil, plan.BadInput(err)
+	}
+	c := &Install{Binary: b, Path: path.Join(dir, name), release: s.Release, client: s.Client, policy: s.Policy, progress: s.Progress}
+	if s.ArtifactsDir != "" {
+		if c.Artifact, err = s.findArtifact(b); err != nil {
+			return nil, err
+		}
+	}
+	cur, err := h.FS.ReadFile(c.Path)
+	present := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", c.Path, err)
+	}
+
+	if !b.Verifiable() {
+		switch {
+		case s.InsecureSkipVerify && present:
+			p.Notef("%s is present and kept: the release has no checksum to check it against (%s)", c.Path, checksumSource(s.Release))
+			return nil, nil
+		case s.InsecureSkipVerify:
+			c.Unverified = true
+			return c, nil
+		case s.DryRun:
+			p.Notef("%s: release %s has no checksum here; %s", name, s.Release, checksumSource(s.Release))
+			return c, nil
+		}
+		return nil, plan.BadInput(fmt.Errorf("refusing to install %s of %s without a checksum: %s (or pass --insecure-skip-verify to install it unverified)",
+			name, s.Release, checksumSource(s.Release)))
+	}
+
+	if c.Artifact != "" {
+		// Check the operator's copy now, before any step changes the host.
+		data, err := operatorFS().ReadFile(c.Artifact)
+		if err != nil {
+			return nil, plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
+		}
+		if err := verifyBytes(b, data, c.Artifact); err != nil {
+			return nil, plan.BadInput(err)
+		}
+	}
+	if !present || verifyBytes(b, cur, c.Path) != nil {
+		return c, nil
+	}
+	fi, err := h.FS.Stat(c.Path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm() != 0o755 {
+		c.have = cur
+		return c, nil
+	}
+	return nil, nil
+}
+
+// findArtifact looks for b in ArtifactsDir as the manifest names it, then flat.
+func (s *Step) findArtifact(b eksd.Binary) (string, error) {
+	candidates := []string{
+		filepath.Join(s.ArtifactsDir, "bin", "linux", b.Arch, b.Name),
+		filepath.Join(s.ArtifactsDir, b.Name),
+	}
+	for _, c := range candidates {
+		if fi, err := operatorFS().Stat(c); err == nil && fi.Mode().IsRegular() {
+			return c, nil
+		}
+	}
+	return "", plan.BadInput(fmt.Errorf("--artifacts-dir %s has no %s: looked for %s and %s", s.ArtifactsDir, b.Name, candidates[0], candidates[1]))
+}
+
+// checksumSource tells the operator where checksums come from.
+func checksumSource(r *eksd.Release) string {
+	return fmt.Sprintf("checksums come from the release manifest EKS-D publishes, %s, which a run with network reads by itself; offline, save it and give it as spec.release.manifest", r.ManifestURL())
+}
+
+func (s *Step) arch() string {
+	if s.Arch != "" {
+		return s.Arch
+	}
+	return runtime.GOARCH
+}
+
+func (s *Step) installDir() string {
+	if s.InstallDir != "" {
+		return s.InstallDir
+	}
+	return DefaultInstallDir
+}
+
+// operatorFS is the file system of the machine eksd-kata runs on, where
+// --artifacts-dir lives even when the node is built under --root.
+func operatorFS() *host.FS { return host.NewFS("/") }

@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/images"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type imagesFlags struct {
+	overrides config.Overrides
+	output    string
+	dryRun    bool
+	parallel  int
+}
+
+func newImagesCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "images",
+		Short: "List, pull or import the images of an EKS-D release",
+		Args:  positional(cobra.NoArgs),
+	}
+	cmd.AddCommand(newImagesListCmd(g), newImagesPullCmd(g), newImagesImportCmd(g))
+	return cmd
+}
+
+func newImagesListCmd(g *globals) *cobra.Command {
+	var f imagesFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the source and target reference of every image (offline)",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.output != "text" && f.output != "json" {
+				return usageErrorf("-o/--output: %q is not supported: use text or json", f.output)
+			}
+			s, err := imagesStep(g, &f)
+			if err != nil {
+				return err
+			}
+			pairs, err := s.Pairs()
+			if err != nil {
+				return usageError(err)
+			}
+			return images.List(cmd.OutOrStdout(), pairs, f.output == "json")
+		},
+	}
+	f.overrides.Bind(cmd.Flags())
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func newImagesPullCmd(g *globals) *cobra.Command {
+	var f imagesFlags
+	cmd := &cobra.Command{
+		Use:   "pull",
+		Short: "Pull the images into containerd (namespace k8s.io), unpack and retag them",
+		Args:  positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runImages(cmd.Context(), g, &f, "", cmd.OutOrStdout())
+		},
+	}
+	bindImagesApply(cmd, &f)
+	return cmd
+}
+
+func newImagesImportCmd(g *globals) *cobra.Command {
+	var f imagesFlags
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Import the images from an OCI or docker archive (ctr images export, docker save) and retag them",
+		Args:  positional(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImages(cmd.Context(), g, &f, args[0], cmd.OutOrStdout())
+		},
+	}
+	bindImagesApply(cmd, &f)
+	return cmd
+}
+
+func bindImagesApply(cmd *cobra.Command, f *imagesFlags) {
+	f.overrides.Bind(cmd.Flags())
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing")
+	cmd.Flags().IntVar(&f.parallel, "parallel", images.DefaultParallel, "images pulled at the same time")
+}
+
+// imagesStep builds the step from the configuration; it needs no host.
+func imagesStep(g *globals, f *imagesFlags) (*images.Step, error) {
+	cfg, err := g.loadConfig(&f.overrides)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := eksd.Lookup(cfg.Spec.Release.Channel, cfg.Spec.Release.Number)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return &images.Step{Config: cfg, Release: rel, Parallel: f.parallel}, nil
+}
+
+func runImages(ctx context.Context, g *globals, f *imagesFlags, archive string, out io.Writer) error {
+	if f.parallel < 1 {
+		return usageErrorf("--parallel %d: want 1 or more", f.parallel)
+	}
+	h, err := g.host()
+	if err != nil {
+		return err
+	}
+	s, err := imagesStep(g, f)
+	if err != nil {
+		return err
+	}
+	if archive != "" {
+		if _, err := os.Stat(archive); err != nil {
+			return usageError(err)
+		}
+		s.Archive = archive
+	}
+	s.Progress = reporter(out)
+	report, err := bootstrap.Run(ctx, h, []bootstrap.Step{s}, bootstrap.Options{DryRun: f.dryRun, Out: out})
+	if err != nil {
+		return bootstrapError(err)
+	}
+	if !f.dryRun {
+		fmt.Fprintf(out, "images: %d change(s) applied in %s\n", report.Changed(), report.Duration.Round(1e6))
+	}
+	return nil
+}
+
+// reporter draws progress bars on a terminal and plain lines elsewhere.
+func reporter(out io.Writer) images.Reporter {
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return &images.Bars{W: out}
+	}
+	return &images.Lines{W: out}
+}

@@ -1,0 +1,152 @@
+package images
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"golang.org/x/sync/errgroup"
+)
+
+// Pull is one image to pull. The pulls of one plan share a batch: the
+// first to apply runs them all, a bounded number at a time, so the
+// runner's one-change-at-a-time order still pulls in parallel.
+type Pull struct {
+	Pair  eksd.ImagePair
+	batch *batch
+}
+
+func (p *Pull) Summary() string {
+	s := "pull " + p.Pair.Source
+	if p.Pair.Digest != "" {
+		s += " (digest " + p.Pair.Digest + ")"
+	}
+	return s
+}
+
+func (p *Pull) Apply(ctx context.Context, h *host.Host) error {
+	return p.batch.result(ctx, h, p.Pair.Source)
+}
+
+// batch pulls its pairs together once.
+type batch struct {
+	step  *Step
+	pairs []eksd.ImagePair
+	once  sync.Once
+	errs  map[string]error
+	err   error // could not start at all
+}
+
+func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
+	b.once.Do(func() { b.errs, b.err = b.run(ctx, h) })
+	if b.err != nil {
+		return b.err
+	}
+	return b.errs[source]
+}
+
+func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
+	c, ctx, err := client(ctx, h, b.step.socket())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	want := map[string]string{}
+	for _, p := range b.pairs {
+		want[p.Source] = p.Digest
+	}
+	reg := b.step.registries()
+	puller := &Puller{
+		Client:      c,
+		Resolver:    digestResolver{Resolver: reg.Resolver(), want: want},
+		Snapshotter: b.step.snapshotter(),
+		Progress:    b.step.Progress,
+	}
+	refs := make([]string, len(b.pairs))
+	for i, p := range b.pairs {
+		refs[i] = p.Source
+	}
+	errs := puller.PullAll(ctx, refs, b.step.parallel())
+	for ref, err := range errs {
+		errs[ref] = reg.explain(ref, err)
+	}
+	return errs, nil
+}
+
+// Puller pulls references into containerd and unpacks them.
+type Puller struct {
+	Client      *containerd.Client
+	Resolver    remotes.Resolver
+	Snapshotter string
+	Progress    Reporter
+}
+
+// PullAll pulls refs, at most parallel at a time, and returns the error of
+// each ref that failed. ctx must carry the namespace.
+func (p *Puller) PullAll(ctx context.Context, refs []string, parallel int) map[string]error {
+	var (
+		mu   sync.Mutex
+		errs = map[string]error{}
+		g    errgroup.Group
+	)
+	g.SetLimit(parallel)
+	for _, ref := range refs {
+		g.Go(func() error {
+			if err := p.Pull(ctx, ref); err != nil {
+				mu.Lock()
+				errs[ref] = err
+				mu.Unlock()
+			}
+			return nil // one failed image does not stop the others
+		})
+	}
+	_ = g.Wait()
+	return errs
+}
+
+// Pull pulls one reference, unpacked, reporting progress while it runs.
+func (p *Puller) Pull(ctx context.Context, ref string) error {
+	start := time.Now()
+	tr := newTracker(p.Client.ContentStore())
+	stop := tr.watch(ctx, ref, p.Progress)
+	_, err := p.Client.Pull(ctx, ref,
+		containerd.WithResolver(p.Resolver),
+		containerd.WithPullUnpack,
+		containerd.WithPullSnapshotter(p.Snapshotter),
+		containerd.WithImageHandlerWrapper(tr.wrap),
+	)
+	size := stop()
+	if p.Progress != nil {
+		p.Progress.Done(ref, size, time.Since(start), err)
+	}
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Unpack unpacks an image whose content is already in containerd.
+type Unpack struct {
+	Ref, Snapshotter string
+	socket           string
+}
+
+func (u *Unpack) Summary() string { return fmt.Sprintf("unpack %s for %s", u.Ref, u.Snapshotter) }
+
+func (u *Unpack) Apply(ctx context.Context, h *host.Host) error {
+	c, ctx, err := client(ctx, h, u.socket)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	img, err := c.GetImage(ctx, u.Ref)
+	if err != nil {
+		return err
+	}
+	return img.Unpack(ctx, u.Snapshotter)
+}
