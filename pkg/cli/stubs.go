@@ -46,13 +46,3 @@ func notBuilt(g *globals, cmd *cobra.Command, verb string) func(*cobra.Command, 
 		return errNotBuilt(verb)
 	}
 }
-
-func newCheckCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "check",
-		Short: "Read-only preflight: virtualisation, host, containerd, Kata, Kubernetes",
-		Args:  positional(cobra.NoArgs),
-	}
-	cmd.RunE = notBuilt(g, cmd, "check")
-	return cmd
-}

@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+func newCheckCmd(g *globals) *cobra.Command {
+	var (
+		o      config.Overrides
+		output string
+		ignore []string
+	)
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Read-only preflight: virtualisation, host, containerd, Kata, Kubernetes",
+		Long: `check tells, before anything is touched, whether this host can become an
+EKS-D node running Kata Containers VMs, and what bootstrap will fix by itself.
+It changes nothing. Exit code 0 when nothing fails (warnings allowed), 1 when
+a check fails, 2 on bad usage. Check ids: ` + strings.Join(preflight.IDs(), ", ") + `.`,
+		Args: positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageErrorf("--output: %q is not supported: use text or json", output)
+			}
+			ign, err := preflight.ParseIgnore(ignore)
+			if err != nil {
+				return usageErrorf("--ignore: %v", err)
+			}
+			h, err := g.host()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.loadConfig(&o)
+			if err != nil {
+				return err
+			}
+			rep := preflight.Run(cmd.Context(), preflight.NewEnv(h, cfg), preflight.All(), ign)
+			out := cmd.OutOrStdout()
+			if output == "json" {
+				err = preflight.WriteJSON(out, rep)
+			} else {
+				err = preflight.WriteText(out, rep, isTerminal(out))
+			}
+			if err != nil {
+				return err
+			}
+			if failed := rep.Failed(); len(failed) > 0 {
+				ids := make([]string, len(failed))
+				for i, f := range failed {
+					ids[i] = f.ID
+				}
+				return fmt.Errorf("%d check(s) failed: %s (--ignore ID turns a failure into a warning)", len(failed), strings.Join(ids, ", "))
+			}
+			return nil
+		},
+	}
+	o.Bind(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, `check ids whose failure is only a warning (comma separated, or "all")`)
+	return cmd
+}
+
+// isTerminal reports whether w is a terminal that wants colour.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

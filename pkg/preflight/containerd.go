@@ -1,0 +1,279 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+var containerdChecks = []Check{
+	{"containerd.installed", Containerd, checkContainerdInstalled},
+	{"containerd.version", Containerd, checkContainerdVersion},
+	{"containerd.socket", Containerd, checkContainerdSocket},
+	{"containerd.cri", Containerd, checkCRI},
+	{"containerd.runtimes", Containerd, checkKataRuntimes},
+}
+
+// ctrFacts are shared by the containerd and Kata checks.
+type ctrFacts struct {
+	daemonOnce sync.Once
+	daemon     ContainerdInfo
+	daemonErr  error // nil: the daemon answered
+	probed     bool
+
+	confOnce   sync.Once
+	conf       containerd.Summary
+	confRaw    []byte
+	confExists bool
+	confErr    error
+}
+
+func (e *Env) ctr() *ctrFacts { return &e.facts.ctr }
+
+// daemon asks the running containerd once.
+func (e *Env) daemon(ctx context.Context) (ContainerdInfo, bool, error) {
+	f := e.ctr()
+	f.daemonOnce.Do(func() {
+		if e.Containerd == nil {
+			return
+		}
+		real, err := e.Host.FS.Resolve(e.Config.Spec.Containerd.Socket)
+		if err != nil {
+			f.daemonErr, f.probed = err, true
+			return
+		}
+		f.daemon, f.daemonErr = e.Containerd.Probe(ctx, real)
+		f.probed = true
+	})
+	return f.daemon, f.probed, f.daemonErr
+}
+
+// ctrConfig reads containerd's config.toml once.
+func (e *Env) ctrConfig() (s containerd.Summary, raw []byte, exists bool, err error) {
+	f := e.ctr()
+	f.confOnce.Do(func() {
+		b, err := e.Host.FS.ReadFile(e.Config.Spec.Containerd.ConfigPath)
+		if notExist(err) {
+			return
+		}
+		f.confExists, f.confRaw = true, b
+		if err != nil {
+			f.confErr = err
+			return
+		}
+		f.conf, f.confErr = containerd.Inspect(b)
+	})
+	return f.conf, f.confRaw, f.confExists, f.confErr
+}
+
+func checkContainerdInstalled(_ context.Context, e *Env) Result {
+	p, err := e.Host.FS.LookPath("containerd")
+	if err != nil {
+		return fail("install containerd ("+minContainerd(e.Config.Spec.Release.Channel).String()+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
+			"containerd is not installed (not in PATH)")
+	}
+	return pass("containerd at %s", p)
+}
+
+// semver is a containerd version; only the numbers matter here.
+type semver struct{ major, minor, patch int }
+
+func (v semver) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+func (v semver) less(o semver) bool {
+	return slices.Compare([]int{v.major, v.minor, v.patch}, []int{o.major, o.minor, o.patch}) < 0
+}
+
+var semverRE = regexp.MustCompile(`v?(\d+)\.(\d+)\.(\d+)`)
+
+// parseSemver finds the first x.y.z in s ("containerd github.com/... 1.6.20~ds1 ...").
+func parseSemver(s string) (semver, bool) {
+	m := semverRE.FindStringSubmatch(s)
+	if m == nil {
+		return semver{}, false
+	}
+	a, _ := strconv.Atoi(m[1])
+	b, _ := strconv.Atoi(m[2])
+	c, _ := strconv.Atoi(m[3])
+	return semver{a, b, c}, true
+}
+
+// containerdMinimums are the versions the kubelet of a channel supports:
+// any version from the first, or a patch at least as new on the same
+// minor line as a later entry (FACTS.md: 1.35 wants 2.2+/2.1.5+/1.7.28+,
+// 1.36 wants 2.2+; older channels run on 1.6+, the first with CRI v1 only).
+func containerdMinimums(channel string) []semver {
+	switch m := channelMinor(channel); {
+	case m >= 36:
+		return []semver{{2, 2, 0}}
+	case m == 35:
+		return []semver{{2, 2, 0}, {2, 1, 5}, {1, 7, 28}}
+	}
+	return []semver{{1, 6, 0}}
+}
+
+type minimums []semver
+
+func minContainerd(channel string) minimums { return containerdMinimums(channel) }
+
+func (ms minimums) String() string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.String() + "+"
+	}
+	return strings.Join(s, " or ")
+}
+
+func containerdSupported(v semver, channel string) bool {
+	ms := containerdMinimums(channel)
+	if !v.less(ms[0]) {
+		return true
+	}
+	for _, m := range ms[1:] {
+		if v.major == m.major && v.minor == m.minor && v.patch >= m.patch {
+			return true
+		}
+	}
+	return false
+}
+
+// containerdVersion asks the daemon, else runs `containerd --version` on
+// the running system; source says which.
+func (e *Env) containerdVersion(ctx context.Context) (v string, source string, err error) {
+	if d, probed, derr := e.daemon(ctx); probed && derr == nil {
+		return d.Version, "daemon", nil
+	}
+	p, err := e.Host.FS.LookPath("containerd")
+	if err != nil {
+		return "", "", nil
+	}
+	if v := dpkgVersion(e, p, "containerd", "containerd.io"); v != "" {
+		return v, "dpkg", nil
+	}
+	if !e.RunVersions {
+		return "", "", nil
+	}
+	out, err := host.Output(ctx, e.Host.Exec, p, "--version")
+	return strings.TrimSpace(string(out)), p + " --version", err
+}
+
+func checkContainerdVersion(ctx context.Context, e *Env) Result {
+	raw, source, err := e.containerdVersion(ctx)
+	if err != nil {
+		return fail("reinstall containerd", "%s failed: %v", source, err)
+	}
+	if raw == "" {
+		return skip("version unknown: containerd is missing or not running, and binaries are not run under --root")
+	}
+	v, ok := parseSemver(raw)
+	if !ok {
+		return warn("", "cannot read a version in %q (from %s)", raw, source)
+	}
+	ch := e.Config.Spec.Release.Channel
+	if !containerdSupported(v, ch) {
+		return fail(fmt.Sprintf("install containerd %s (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release", minContainerd(ch)),
+			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, channelMinor(ch), minContainerd(ch))
+	}
+	cv, _ := containerd.ConfigVersionFor(v.String())
+	return pass("containerd %s (from %s) supports EKS-D %s; config version %d", v, source, ch, cv)
+}
+
+func checkContainerdSocket(ctx context.Context, e *Env) Result {
+	sock := e.Config.Spec.Containerd.Socket
+	if e.Containerd == nil {
+		return skip("the socket %s is only dialled on the running system, not under --root", sock)
+	}
+	if _, err := e.Host.FS.LookPath("containerd"); err != nil {
+		return skip("containerd is not installed")
+	}
+	restart := "start containerd (no systemd here: bootstrap cannot start it for you)"
+	if e.Host.Systemd != nil && e.Host.Systemd.Running() {
+		restart = "bootstrap enables and restarts containerd through systemd"
+	}
+	d, _, err := e.daemon(ctx)
+	switch {
+	case err != nil && permission(err) && !e.Root:
+		return skip("cannot open %s as this user: run as root to test it", sock)
+	case notExist(err):
+		r := warn(restart, "containerd is not running: no socket at %s", sock)
+		r.BootstrapFixes = strings.HasPrefix(restart, "bootstrap")
+		return r
+	case err != nil:
+		r := warn(restart, "containerd does not answer on %s: %v", sock, err)
+		r.BootstrapFixes = strings.HasPrefix(restart, "bootstrap")
+		return r
+	}
+	return pass("containerd %s answers on %s", d.Version, sock)
+}
+
+// criDisabled reports whether disabled_plugins names the CRI plugin.
+func criDisabled(s containerd.Summary) bool {
+	return slices.ContainsFunc(s.DisabledPlugins, func(p string) bool {
+		return p == "cri" || p == "io.containerd.grpc.v1.cri"
+	})
+}
+
+func checkCRI(ctx context.Context, e *Env) Result {
+	path := e.Config.Spec.Containerd.ConfigPath
+	s, _, exists, err := e.ctrConfig()
+	switch {
+	case err != nil && permission(err):
+		return skip("cannot read %s as this user", path)
+	case err != nil:
+		return fail("fix the file by hand, or move it aside so bootstrap writes a fresh one",
+			"%s cannot be merged: %v", path, err)
+	case exists && criDisabled(s):
+		return fixable("bootstrap removes cri from disabled_plugins (a Docker Engine install puts it there)",
+			"%s disables the CRI plugin (disabled_plugins = %q): kubeadm cannot use containerd", path, s.DisabledPlugins)
+	}
+	if d, probed, derr := e.daemon(ctx); probed && derr == nil && !d.CRI {
+		return warn("read containerd's log for the CRI plugin's error", "the running containerd has no working CRI plugin: %s", d.CRIError)
+	}
+	if !exists {
+		return pass("no %s: containerd's defaults enable CRI (bootstrap writes the file)", path)
+	}
+	return pass("CRI plugin enabled in %s", path)
+}
+
+// kataHandlers are the runtime handlers bootstrap configures.
+func kataHandlers(e *Env) []string {
+	k := e.Config.Spec.Kata
+	hs := []string{k.RuntimeHandler}
+	for _, hv := range k.Hypervisors {
+		hs = append(hs, "kata-"+hv)
+	}
+	return hs
+}
+
+func checkKataRuntimes(_ context.Context, e *Env) Result {
+	if r, off := kataOff(e); off {
+		return r
+	}
+	path := e.Config.Spec.Containerd.ConfigPath
+	want := kataHandlers(e)
+	s, _, exists, err := e.ctrConfig()
+	switch {
+	case err != nil:
+		return skip("%s is not readable (see containerd.cri)", path)
+	case !exists:
+		return fixable("bootstrap writes it with runtimes "+strings.Join(want, ", "), "no %s yet", path)
+	}
+	var missing []string
+	for _, h := range want {
+		if rt, ok := s.Runtimes[h]; !ok || !strings.Contains(rt.Type, "kata") {
+			missing = append(missing, h)
+		}
+	}
+	if len(missing) > 0 {
+		return fixable("bootstrap adds them to "+path+", keeping every other setting",
+			"%s has no Kata runtime %s", path, strings.Join(missing, ", "))
+	}
+	return pass("%s has the Kata runtimes %s", path, strings.Join(want, ", "))
+}
