@@ -18,6 +18,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 	"github.com/spf13/cobra"
@@ -34,6 +35,8 @@ type bootstrapFlags struct {
 	noRestart          bool
 	artifactsDir       string
 	insecureSkipVerify bool
+	ignore             []string
+	ignoreSet          map[string]bool
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -62,6 +65,7 @@ failure, run the same command again: it continues from what is still not right.`
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
 	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
+	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
 	return cmd
 }
@@ -74,6 +78,9 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 	cfg, err := g.loadConfig(&f.overrides)
 	if err != nil {
 		return err
+	}
+	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
+		return usageErrorf("--ignore: %v", err)
 	}
 	// The embedded release plans everything but binaries; those need the
 	// published manifest's checksums, fetched only when they will be installed.
@@ -112,6 +119,8 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 	steps := make([]bootstrap.Step, 0, len(stepNames))
 	for _, name := range stepNames {
 		switch name {
+		case "preflight":
+			steps = append(steps, &preflight.Step{Config: cfg, Ignore: f.ignoreSet})
 		case "host":
 			steps = append(steps, &tuning.Step{Config: cfg})
 		case "containerd":

@@ -59,15 +59,10 @@ func SupportsKubernetes(containerdVersion string, kubeMinor int) error {
 	if err != nil {
 		return err
 	}
-	mins, ok := minimumFor[kubeMinor]
-	if !ok {
-		if kubeMinor > 36 {
-			mins = minimumFor[36]
-		} else {
-			_, err := ConfigVersionFor(containerdVersion)
-			return err
-		}
+	if _, err := ConfigVersionFor(containerdVersion); err != nil {
+		return err
 	}
+	mins := MinimumVersions(kubeMinor)
 	supported := false
 	for _, m := range mins {
 		want, _ := fullVersion(m)
@@ -82,6 +77,18 @@ func SupportsKubernetes(containerdVersion string, kubeMinor int) error {
 		return nil
 	}
 	return fmt.Errorf("containerd %s is too old for Kubernetes 1.%d: it needs containerd %s or newer; upgrade containerd (or choose an older EKS-D release with --release)", containerdVersion, kubeMinor, strings.Join(mins, ", "))
+}
+
+// MinimumVersions lists, oldest line first, the containerd versions the
+// kubelet of Kubernetes 1.<kubeMinor> supports.
+func MinimumVersions(kubeMinor int) []string {
+	if mins, ok := minimumFor[kubeMinor]; ok {
+		return mins
+	}
+	if kubeMinor > 36 {
+		return minimumFor[36]
+	}
+	return []string{"1.6.0"}
 }
 
 func fullVersion(s string) ([3]int, error) {

@@ -76,7 +76,7 @@ func (e *Env) ctrConfig() (s containerd.Summary, raw []byte, exists bool, err er
 func checkContainerdInstalled(_ context.Context, e *Env) Result {
 	p, err := e.Host.FS.LookPath("containerd")
 	if err != nil {
-		return fail("install containerd ("+minContainerd(e.Config.Spec.Release.Channel).String()+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
+		return fail("install containerd ("+minContainerd(e.Config.Spec.Release.Channel)+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
 			"containerd is not installed (not in PATH)")
 	}
 	return pass("containerd at %s", p)
@@ -105,43 +105,10 @@ func parseSemver(s string) (semver, bool) {
 	return semver{a, b, c}, true
 }
 
-// containerdMinimums are the versions the kubelet of a channel supports:
-// any version from the first, or a patch at least as new on the same
-// minor line as a later entry (FACTS.md: 1.35 wants 2.2+/2.1.5+/1.7.28+,
-// 1.36 wants 2.2+; older channels run on 1.6+, the first with CRI v1 only).
-func containerdMinimums(channel string) []semver {
-	switch m := channelMinor(channel); {
-	case m >= 36:
-		return []semver{{2, 2, 0}}
-	case m == 35:
-		return []semver{{2, 2, 0}, {2, 1, 5}, {1, 7, 28}}
-	}
-	return []semver{{1, 6, 0}}
-}
-
-type minimums []semver
-
-func minContainerd(channel string) minimums { return containerdMinimums(channel) }
-
-func (ms minimums) String() string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = m.String() + "+"
-	}
-	return strings.Join(s, " or ")
-}
-
-func containerdSupported(v semver, channel string) bool {
-	ms := containerdMinimums(channel)
-	if !v.less(ms[0]) {
-		return true
-	}
-	for _, m := range ms[1:] {
-		if v.major == m.major && v.minor == m.minor && v.patch >= m.patch {
-			return true
-		}
-	}
-	return false
+// minContainerd names the containerd versions the channel's kubelet
+// supports, for messages; the rule itself is containerd.SupportsKubernetes.
+func minContainerd(channel string) string {
+	return strings.Join(containerd.MinimumVersions(channelMinor(channel)), "+ or ") + "+"
 }
 
 // containerdVersion asks the daemon, else runs `containerd --version` on
@@ -177,7 +144,7 @@ func checkContainerdVersion(ctx context.Context, e *Env) Result {
 		return warn("", "cannot read a version in %q (from %s)", raw, source)
 	}
 	ch := e.Config.Spec.Release.Channel
-	if !containerdSupported(v, ch) {
+	if containerd.SupportsKubernetes(v.String(), channelMinor(ch)) != nil {
 		return fail(fmt.Sprintf("install containerd %s (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release", minContainerd(ch)),
 			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, channelMinor(ch), minContainerd(ch))
 	}

@@ -128,20 +128,12 @@ func TestOlderChannelAcceptsOldContainerd(t *testing.T) {
 	}
 }
 
-func TestContainerdSupported(t *testing.T) {
-	for _, tc := range []struct {
-		v       string
-		channel string
-		ok      bool
-	}{
-		{"2.2.0", "1-36", true}, {"2.1.9", "1-36", false}, {"1.7.30", "1-36", false},
-		{"2.1.5", "1-35", true}, {"2.1.4", "1-35", false}, {"1.7.28", "1-35", true}, {"1.7.27", "1-35", false}, {"2.0.6", "1-35", false},
-		{"1.6.20", "1-34", true}, {"1.5.9", "1-30", false},
-	} {
-		v, _ := parseSemver(tc.v)
-		if got := containerdSupported(v, tc.channel); got != tc.ok {
-			t.Errorf("containerd %s for %s: %v, want %v", tc.v, tc.channel, got, tc.ok)
-		}
+func TestContainerdVersionMessage(t *testing.T) {
+	if got := minContainerd("1-35"); got != "1.7.28+ or 2.1.5+ or 2.2.0+" {
+		t.Errorf("1-35: %q", got)
+	}
+	if got := minContainerd("1-34"); got != "1.6.0+" {
+		t.Errorf("1-34: %q", got)
 	}
 }
 

@@ -1,0 +1,46 @@
+package preflight
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// Step is the first bootstrap step: the same checks as `eksd-kata check`.
+// It changes nothing; a failed check stops the run before any step has
+// changed the host, which is why the runner plans every step first.
+type Step struct {
+	Config *config.NodeConfig
+	Ignore map[string]bool // check ids whose failure is only a warning
+}
+
+func (s *Step) Name() string { return "preflight" }
+
+// Plan runs the checks: failures are the error, warnings become notes.
+func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	rep := Run(ctx, NewEnv(h, s.Config), All(), s.Ignore)
+	p := &plan.Plan{}
+	for _, c := range rep.Checks {
+		if c.Status == Warn && !c.BootstrapFixes {
+			p.Notef("%s: %s", c.ID, c.Message)
+		}
+	}
+	failed := rep.Failed()
+	if len(failed) == 0 {
+		return p, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d preflight check(s) failed:", len(failed))
+	for _, f := range failed {
+		fmt.Fprintf(&b, "\n  ✗ %s: %s", f.ID, f.Message)
+		if f.Remedy != "" {
+			fmt.Fprintf(&b, "\n    → %s", f.Remedy)
+		}
+	}
+	b.WriteString("\n(eksd-kata check shows every check; --ignore ID turns a failure into a warning)")
+	return nil, fmt.Errorf("%s", b.String())
+}
