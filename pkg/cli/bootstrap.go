@@ -17,6 +17,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
@@ -37,6 +38,9 @@ type bootstrapFlags struct {
 	insecureSkipVerify bool
 	ignore             []string
 	ignoreSet          map[string]bool
+	installKata        string
+	kataSHA256         string
+	kataChecksumFile   string
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -66,6 +70,9 @@ failure, run the same command again: it continues from what is still not right.`
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
 	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
+	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata, after checking its sha256")
+	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
+	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
 	return cmd
 }
@@ -125,6 +132,8 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 			steps = append(steps, &tuning.Step{Config: cfg})
 		case "containerd":
 			steps = append(steps, &containerd.Step{Config: cfg, Release: rel, Version: f.containerdVersion, NoRestart: f.noRestart})
+		case "kata":
+			steps = append(steps, &kata.Step{Config: cfg, Install: f.installKata, SHA256: f.kataSHA256, ChecksumFile: f.kataChecksumFile})
 		case "binaries":
 			steps = append(steps, &binaries.Step{
 				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,

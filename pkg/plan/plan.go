@@ -229,3 +229,13 @@ func (e *InputError) Unwrap() error { return e.Err }
 
 // BadInput wraps err as an InputError.
 func BadInput(err error) error { return &InputError{Err: err} }
+
+// Symlink makes Link point at Target.
+type Symlink struct{ Target, Link string }
+
+func (c *Symlink) Summary() string { return "link " + c.Link + " -> " + c.Target }
+
+func (c *Symlink) Apply(_ context.Context, h *host.Host) error {
+	_, err := h.FS.Symlink(c.Target, c.Link)
+	return err
+}

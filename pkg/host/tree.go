@@ -1,0 +1,208 @@
+package host
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Symlink makes link point at target, backing up what was at link once
+// (or recording that nothing was). A link already right is not touched.
+func (f *FS) Symlink(target, link string) (changed bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	real, err := f.resolveParent(link)
+	if err != nil {
+		return false, err
+	}
+	fi, err := os.Lstat(real)
+	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		if cur, _ := os.Readlink(real); cur == target {
+			return false, nil
+		}
+	case err == nil && fi.IsDir():
+		return false, fmt.Errorf("symlink %s: a directory is in the way", link)
+	case err != nil && !isNotExist(err):
+		return false, err
+	}
+	if isNotExist(err) {
+		fi = nil
+	}
+	if err := f.backupOnce(real, fi); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		return false, err
+	}
+	// Make the link beside and rename it over: atomic, like WriteFile.
+	tmp := filepath.Join(filepath.Dir(real), "."+filepath.Base(real)+".eksd-kata-link.tmp")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, real); err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	return true, syncDir(filepath.Dir(real))
+}
+
+// Readlink returns the target of the symlink at p (not followed).
+func (f *FS) Readlink(p string) (string, error) {
+	real, err := f.resolveParent(p)
+	if err != nil {
+		return "", err
+	}
+	return os.Readlink(real)
+}
+
+// TreeEntry maps a tar entry name to a path inside the installed tree; ok
+// false skips the entry.
+type TreeEntry func(name string) (rel string, ok bool)
+
+// InstallTree replaces the directory p with the contents of a tar stream,
+// atomically: the tree is unpacked into a temporary directory beside p and
+// swapped in with one rename(2) (RENAME_EXCHANGE when p exists, so p is
+// never missing). The previous tree is kept at p+".eksd-kata-previous".
+// Entries that would leave the tree (absolute, "..", links pointing out)
+// and device files are refused. Leftovers of a crashed install are removed.
+func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry) error {
+	real, err := f.resolveParent(p)
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(real)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(real)+".eksd-kata-*"))
+	for _, s := range stale {
+		os.RemoveAll(s)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(real)+".eksd-kata-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // after a successful swap it holds nothing of ours
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := unpack(tr, tmp, entry); err != nil {
+		return fmt.Errorf("unpacking into %s: %w", p, err)
+	}
+	if err := syncTree(tmp); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(real); isNotExist(err) {
+		if err := os.Rename(tmp, real); err != nil {
+			return err
+		}
+		return syncDir(parent)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, real, unix.RENAME_EXCHANGE); err != nil {
+		return fmt.Errorf("swapping in %s: %w", p, err)
+	}
+	previous := real + ".eksd-kata-previous"
+	os.RemoveAll(previous)
+	if err := os.Rename(tmp, previous); err != nil {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func unpack(tr *tar.Reader, dir string, entry TreeEntry) error {
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel, ok := entry(hdr.Name)
+		if !ok {
+			continue
+		}
+		rel = path.Clean(rel)
+		if rel == "." {
+			continue
+		}
+		if path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("entry %q leaves the tree", hdr.Name)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		mode := fs.FileMode(hdr.Mode) & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return err
+			}
+			if err := os.Chmod(dst, mode|0o700); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(out, tr)
+			if cerr := out.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			target := hdr.Linkname
+			resolved := path.Clean(path.Join(path.Dir(rel), target))
+			if path.IsAbs(target) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+				return fmt.Errorf("symlink %q -> %q points out of the tree", hdr.Name, target)
+			}
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.Symlink(target, dst); err != nil {
+				return err
+			}
+		case tar.TypeLink:
+			src, ok := entry(hdr.Linkname)
+			src = path.Clean(src)
+			if !ok || path.IsAbs(src) || src == ".." || strings.HasPrefix(src, "../") {
+				return fmt.Errorf("hard link %q -> %q points out of the tree", hdr.Name, hdr.Linkname)
+			}
+			if err := os.Link(filepath.Join(dir, filepath.FromSlash(src)), dst); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("entry %q: type %q is not allowed in an install tree", hdr.Name, string(hdr.Typeflag))
+		}
+	}
+}
+
+// syncTree flushes every file so that the swap never exposes a tree whose
+// contents are still only in the page cache.
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		fh, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		return fh.Sync()
+	})
+}

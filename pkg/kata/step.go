@@ -1,0 +1,163 @@
+// Package kata is the bootstrap step "kata": it checks that the Kata
+// Containers install the configuration asks for is there (shim,
+// configuration per hypervisor, hypervisor binary), installs a kata-static
+// release tarball when asked (checksum first), and puts the shims where
+// containerd 1.6 looks for them.
+package kata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// Where the kata-static release tarball installs.
+const (
+	Dir       = "/opt/kata"
+	ConfigDir = Dir + "/share/defaults/kata-containers"
+	// ShimLinkDir is on containerd's PATH: containerd 1.6 ignores
+	// runtime_path (containerd#8207) and finds shims by name there.
+	ShimLinkDir = "/usr/local/bin"
+	// Marker records the sha256 of the tarball installed, so a re-run with
+	// the same tarball plans nothing.
+	Marker = Dir + "/.eksd-kata-installed"
+)
+
+// Step verifies, and on request installs, Kata Containers.
+type Step struct {
+	Config *config.NodeConfig
+	// Install is a kata-static release tarball (file or https URL) to
+	// install into /opt/kata; empty verifies what is there.
+	Install string
+	// SHA256 of the tarball, or ChecksumFile in sha256sum format naming it.
+	SHA256, ChecksumFile string
+	Client               *http.Client
+}
+
+func (s *Step) Name() string { return "kata" }
+
+// Plan installs the tarball if asked and not already installed, links the
+// shims, and says what is missing for the configured hypervisors.
+func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	p := &plan.Plan{}
+	if !s.Config.Spec.Kata.Enabled {
+		p.Notef("Kata is disabled in the configuration: nothing to check")
+		return p, nil
+	}
+	installing := false
+	if s.Install != "" {
+		c, err := s.planInstall(h)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			p.Add(c)
+			installing = true
+		}
+	}
+	shims, err := s.shims(h, installing)
+	if err != nil {
+		return nil, err
+	}
+	for _, shim := range shims {
+		target := path.Join(Dir, "bin", shim)
+		link := path.Join(ShimLinkDir, shim)
+		if cur, err := h.FS.Readlink(link); err == nil && cur == target {
+			continue
+		}
+		p.Add(&plan.Symlink{Target: target, Link: link})
+	}
+	if !installing {
+		missing, err := s.missing(h)
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			p.Notef("Kata is not completely installed: %s; pods of the kata RuntimeClasses will fail to start until it is (install a kata-static release with --install-kata FILE|URL --kata-sha256 SUM)", strings.Join(missing, "; "))
+		}
+	}
+	return p, nil
+}
+
+var shimName = regexp.MustCompile(`^containerd-shim-kata(-[a-z0-9]+)?-v2$`)
+
+// shims lists the Kata shims in /opt/kata/bin; while installing, the one
+// every release has.
+func (s *Step) shims(h *host.Host, installing bool) ([]string, error) {
+	if installing {
+		return []string{"containerd-shim-kata-v2"}, nil
+	}
+	entries, err := h.FS.ReadDir(path.Join(Dir, "bin"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if shimName.MatchString(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// missing lists what the configured hypervisors need and the host lacks.
+func (s *Step) missing(h *host.Host) ([]string, error) {
+	var out []string
+	shim := path.Join(Dir, "bin", "containerd-shim-kata-v2")
+	if ok, err := h.FS.Exists(shim); err != nil {
+		return nil, err
+	} else if !ok {
+		out = append(out, "no "+shim)
+	}
+	for _, hv := range s.Config.Spec.Kata.Hypervisors {
+		conf := path.Join(ConfigDir, "configuration-"+hv+".toml")
+		data, err := h.FS.ReadFile(conf)
+		if errors.Is(err, fs.ErrNotExist) {
+			out = append(out, "no "+conf)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		bin := HypervisorPath(data)
+		if bin == "" {
+			out = append(out, conf+" names no hypervisor path")
+			continue
+		}
+		if ok, err := h.FS.Exists(bin); err != nil {
+			return nil, err
+		} else if !ok {
+			out = append(out, fmt.Sprintf("%s: hypervisor %s is missing", hv, bin))
+		}
+	}
+	return out, nil
+}
+
+var pathLine = regexp.MustCompile(`(?m)^\s*path\s*=\s*"([^"]+)"`)
+
+// HypervisorPath reads the hypervisor binary from a Kata configuration:
+// the first `path = "..."` of its [hypervisor.<name>] section.
+func HypervisorPath(conf []byte) string {
+	s := string(conf)
+	i := strings.Index(s, "[hypervisor.")
+	if i < 0 {
+		return ""
+	}
+	m := pathLine.FindStringSubmatch(s[i:])
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}

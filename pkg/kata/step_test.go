@@ -1,0 +1,215 @@
+package kata
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+const qemuConf = `[hypervisor.qemu]
+path = "/opt/kata/bin/qemu-system-x86_64"
+kernel = "/opt/kata/share/kata-containers/vmlinux.container"
+`
+
+// kataStatic builds a small kata-static-shaped tarball, compressed as
+// the release of that era is (xz up to 3.20, zstd from 3.21).
+func kataStatic(t *testing.T, compress string) []byte {
+	t.Helper()
+	var raw bytes.Buffer
+	tw := tar.NewWriter(&raw)
+	for _, f := range []struct{ name, body string }{
+		{"./opt/kata/bin/containerd-shim-kata-v2", "shim"},
+		{"./opt/kata/bin/qemu-system-x86_64", "qemu"},
+		{"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", qemuConf},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	var out bytes.Buffer
+	switch compress {
+	case "zst":
+		zw, _ := zstd.NewWriter(&out)
+		zw.Write(raw.Bytes())
+		zw.Close()
+	case "xz":
+		xw, err := xz.NewWriter(&out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xw.Write(raw.Bytes())
+		xw.Close()
+	}
+	return out.Bytes()
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func summaries(p *plan.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, c.Summary())
+	}
+	return out
+}
+
+func applyAll(t *testing.T, h *host.Host, p *plan.Plan) {
+	t.Helper()
+	for _, c := range p.Changes {
+		if err := c.Apply(context.Background(), h); err != nil {
+			t.Fatalf("%s: %v", c.Summary(), err)
+		}
+	}
+}
+
+func TestMissingKataIsANoteNotAFailure(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	p, err := (&Step{Config: config.Default()}).Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "no /opt/kata/bin/containerd-shim-kata-v2") || !strings.Contains(p.Notes[0], "--install-kata") {
+		t.Fatalf("plan %v notes %v", summaries(p), p.Notes)
+	}
+}
+
+func TestInstallVerifiedTarball(t *testing.T) {
+	for _, compress := range []string{"zst", "xz"} {
+		t.Run(compress, func(t *testing.T) {
+			tarball := kataStatic(t, compress)
+			file := filepath.Join(t.TempDir(), "kata-static-3.21.0-amd64.tar."+compress)
+			if err := os.WriteFile(file, tarball, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h := hosttest.NewTestHost(t, "")
+			s := &Step{Config: config.Default(), Install: file, SHA256: sum(tarball)}
+			p, err := s.Plan(context.Background(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"install Kata from " + file + " (sha256 " + sum(tarball)[:12] + "…) into /opt/kata", "link /usr/local/bin/containerd-shim-kata-v2 -> /opt/kata/bin/containerd-shim-kata-v2"}
+			if got := summaries(p); !slices.Equal(got, want) {
+				t.Fatalf("plan %v, want %v", got, want)
+			}
+			applyAll(t, h, p)
+			if b, _ := os.ReadFile(filepath.Join(h.Root(), "opt/kata/bin/qemu-system-x86_64")); string(b) != "qemu" {
+				t.Fatalf("qemu = %q", b)
+			}
+			p2, err := s.Plan(context.Background(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p2.Empty() || len(p2.Notes) != 0 {
+				t.Fatalf("re-plan %v notes %v", summaries(p2), p2.Notes)
+			}
+		})
+	}
+}
+
+func TestInstallRefusesUnverified(t *testing.T) {
+	tarball := kataStatic(t, "zst")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kata-static-3.21.0-amd64.tar.zst")
+	os.WriteFile(file, tarball, 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.tar.zst"), []byte("not a tarball"), 0o644)
+	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sum(tarball)+"  other.tar.zst\n"), 0o644)
+	cases := map[string]*Step{
+		"no checksum":        {Install: file},
+		"wrong checksum":     {Install: file, SHA256: strings.Repeat("ab", 32)},
+		"malformed checksum": {Install: file, SHA256: "abc"},
+		"not in sums file":   {Install: file, ChecksumFile: filepath.Join(dir, "SHA256SUMS")},
+		"missing file":       {Install: filepath.Join(dir, "nope.tar.zst"), SHA256: sum(tarball)},
+		"not a tarball":      {Install: filepath.Join(dir, "bad.tar.zst"), SHA256: sum([]byte("not a tarball"))},
+		"plain http":         {Install: "http://example.com/kata.tar.zst", SHA256: sum(tarball)},
+	}
+	for name, s := range cases {
+		t.Run(name, func(t *testing.T) {
+			s.Config = config.Default()
+			h := hosttest.NewTestHost(t, "")
+			_, err := s.Plan(context.Background(), h)
+			var in *plan.InputError
+			if !errors.As(err, &in) {
+				t.Fatalf("err = %v, want an input error", err)
+			}
+		})
+	}
+	// The sums file, when it names the tarball, is enough.
+	os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(sum(tarball)+" *kata-static-3.21.0-amd64.tar.zst\n"), 0o644)
+	s := &Step{Config: config.Default(), Install: file, ChecksumFile: filepath.Join(dir, "SHA256SUMS")}
+	if _, err := s.Plan(context.Background(), hosttest.NewTestHost(t, "")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInstallFromURLVerifiesBeforeUnpacking(t *testing.T) {
+	tarball := kataStatic(t, "zst")
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(tarball) }))
+	defer srv.Close()
+	h := hosttest.NewTestHost(t, "")
+	s := &Step{Config: config.Default(), Install: srv.URL + "/kata.tar.zst", SHA256: strings.Repeat("0", 64), Client: srv.Client()}
+	p, err := s.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Changes[0].Apply(context.Background(), h); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(h.Root(), "opt/kata")); err == nil {
+		t.Fatal("an unverified download was unpacked")
+	}
+	s.SHA256 = sum(tarball)
+	p, err = s.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyAll(t, h, p)
+	if b, _ := os.ReadFile(filepath.Join(h.Root(), Marker)); strings.TrimSpace(string(b)) != sum(tarball) {
+		t.Fatalf("marker %q", b)
+	}
+}
+
+func TestInstalledKataLinksEveryShim(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	hosttest.WriteTree(t, h.Root(), map[string]string{
+		"/opt/kata/bin/containerd-shim-kata-v2":                            "shim",
+		"/opt/kata/bin/containerd-shim-kata-qemu-v2":                       "shim",
+		"/opt/kata/bin/kata-runtime":                                       "rt",
+		"/opt/kata/share/defaults/kata-containers/configuration-qemu.toml": qemuConf,
+	})
+	p, err := (&Step{Config: config.Default()}).Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"link /usr/local/bin/containerd-shim-kata-qemu-v2 -> /opt/kata/bin/containerd-shim-kata-qemu-v2",
+		"link /usr/local/bin/containerd-shim-kata-v2 -> /opt/kata/bin/containerd-shim-kata-v2",
+	}
+	if got := summaries(p); !slices.Equal(got, want) {
+		t.Fatalf("plan %v", got)
+	}
+	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "hypervisor /opt/kata/bin/qemu-system-x86_64 is missing") {
+		t.Fatalf("notes %v", p.Notes)
+	}
+}
