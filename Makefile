@@ -25,12 +25,14 @@ test-prereqs:
 test: test-prereqs
 	$(GO) test -race -count=1 -timeout 12m ./...
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, shellcheck
 lint:
 	@out=$$(gofmt -l cmd pkg templates 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@test -x $(GOBIN_DIR)/staticcheck || GOBIN=$(GOBIN_DIR) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN_DIR)/staticcheck ./...
+	@command -v shellcheck >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
+	shellcheck scripts/*.sh scripts/*/*.sh
 
 ## e2e: slow end-to-end run on a throwaway node (see README)
 e2e: build
