@@ -135,6 +135,7 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	}
 	defer release()
 	for i, s := range steps {
+		host.FaultPoint("step-start " + s.Name())
 		t0 := time.Now()
 		p := plans[i]
 		if i > 0 {
@@ -151,6 +152,7 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 				return report, &StepError{Step: s.Name(), Err: fmt.Errorf("%s: %w", c.Summary(), err)}
 			}
 		}
+		host.FaultPoint("step-done " + s.Name())
 		res := result(s.Name(), p, time.Since(t0))
 		report.Steps = append(report.Steps, res)
 		printDone(o.Out, i+1, len(steps), res)

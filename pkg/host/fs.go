@@ -22,9 +22,19 @@ const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 // recognised and removed by the next write to the same target.
 const tmpInfix = ".eksd-kata-"
 
-// beforeRename is a test hook run between the fsync of a temp file and its
-// rename over the target; tests use it to crash a write half-way.
-var beforeRename func(tmp string)
+// Fault, when set, is called at every point where a crash must leave the
+// host recoverable: between the fsync of a temp file and its rename
+// ("before-rename TMP"), after the rename ("after-rename PATH"), before a
+// tree swap, at step boundaries. Fault-injection tests set it to kill the
+// process there; it is nil in normal runs.
+var Fault func(point string)
+
+// FaultPoint marks such a point.
+func FaultPoint(point string) {
+	if Fault != nil {
+		Fault(point)
+	}
+}
 
 // searchPath is where LookPath looks, under the root: the usual PATH of root
 // plus the Kata static install.
@@ -341,13 +351,15 @@ func writeAtomic(real string, data []byte, mode fs.FileMode, uid, gid int) (err 
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	if beforeRename != nil {
-		beforeRename(name)
-	}
+	FaultPoint("before-rename " + name)
 	if err = os.Rename(name, real); err != nil {
 		return err
 	}
-	return syncDir(dir)
+	if err = syncDir(dir); err != nil {
+		return err
+	}
+	FaultPoint("after-rename " + real)
+	return nil
 }
 
 // removeStaleTemps deletes temp files that crashed writes to base left in dir.

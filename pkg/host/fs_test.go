@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -17,9 +18,10 @@ func TestHelperProcess(t *testing.T) {
 		return
 	}
 	root := os.Getenv("EKSD_KATA_ROOT")
-	beforeRename = func(tmp string) {
+	Fault = func(point string) {
+		tmp, ok := strings.CutPrefix(point, "before-rename ")
 		// The backup of the original is written first, atomically too: let it through.
-		if filepath.Dir(tmp) == filepath.Join(root, "etc") {
+		if ok && filepath.Dir(tmp) == filepath.Join(root, "etc") {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}

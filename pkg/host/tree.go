@@ -75,7 +75,10 @@ type TreeEntry func(name string) (rel string, ok bool)
 // never missing). The previous tree is kept at p+".eksd-kata-previous".
 // Entries that would leave the tree (absolute, "..", links pointing out)
 // and device files are refused. Leftovers of a crashed install are removed.
-func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry) error {
+//
+// extra files (path inside the tree -> content) are written into the tree
+// before the swap, so a marker of what was installed is swapped in with it.
+func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry, extra map[string][]byte) error {
 	real, err := f.resolveParent(p)
 	if err != nil {
 		return err
@@ -99,9 +102,19 @@ func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry) error {
 	if err := unpack(tr, tmp, entry); err != nil {
 		return fmt.Errorf("unpacking into %s: %w", p, err)
 	}
+	for rel, data := range extra {
+		dst := filepath.Join(tmp, filepath.FromSlash(path.Clean("/" + rel)))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return err
+		}
+	}
 	if err := syncTree(tmp); err != nil {
 		return err
 	}
+	FaultPoint("before-swap " + real)
 	if _, err := os.Lstat(real); isNotExist(err) {
 		if err := os.Rename(tmp, real); err != nil {
 			return err

@@ -47,7 +47,7 @@ func TestInstallTreeSwapsAtomically(t *testing.T) {
 		tarEntry{name: "./opt/kata/bin/containerd-shim-kata-v2", body: "v1", typ: tar.TypeReg},
 		tarEntry{name: "./opt/kata/share/vmlinux.container", link: "vmlinux-6.1", typ: tar.TypeSymlink},
 		tarEntry{name: "./etc/ignored", body: "x", typ: tar.TypeReg},
-	), underOptKata)
+	), underOptKata, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestInstallTreeSwapsAtomically(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(root, "etc/ignored")); err == nil {
 		t.Fatal("an entry outside opt/kata was unpacked")
 	}
-	err = f.InstallTree("/opt/kata", tarOf(t, tarEntry{name: "opt/kata/bin/containerd-shim-kata-v2", body: "v2", typ: tar.TypeReg}), underOptKata)
+	err = f.InstallTree("/opt/kata", tarOf(t, tarEntry{name: "opt/kata/bin/containerd-shim-kata-v2", body: "v2", typ: tar.TypeReg}), underOptKata, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestInstallTreeRefusesEscapes(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			root := t.TempDir()
-			err := NewFS(root).InstallTree("/opt/kata", tarOf(t, e), underOptKata)
+			err := NewFS(root).InstallTree("/opt/kata", tarOf(t, e), underOptKata, nil)
 			if err == nil {
 				t.Fatal("accepted")
 			}

@@ -47,11 +47,12 @@ func (c *Install) Apply(ctx context.Context, h *host.Host) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", c.Source, err)
 	}
-	if err := h.FS.InstallTree(Dir, tr, underOptKata); err != nil {
+	// The marker travels inside the new tree: installed and recorded at once.
+	marker := map[string][]byte{path.Base(Marker): []byte(c.SHA256 + "\n")}
+	if err := h.FS.InstallTree(Dir, tr, underOptKata, marker); err != nil {
 		return fmt.Errorf("%s: %w", c.Source, err)
 	}
-	_, err = h.FS.WriteFile(Marker, []byte(c.SHA256+"\n"), 0o644)
-	return err
+	return nil
 }
 
 // underOptKata keeps the entries of the tarball's ./opt/kata tree.

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+)
+
+// TestFaultChild is not a test: TestCrashAnywhereThenRerunConverges runs
+// the test binary again with this alone, to die at fault point number
+// EKSD_KATA_FAULT_AT of a bootstrap.
+func TestFaultChild(t *testing.T) {
+	at, err := strconv.Atoi(os.Getenv("EKSD_KATA_FAULT_AT"))
+	if err != nil {
+		return
+	}
+	n := 0
+	host.Fault = func(string) {
+		if n++; n == at {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}
+	}
+	args := strings.Split(os.Getenv("EKSD_KATA_FAULT_ARGS"), "\n")
+	code := Main(context.Background(), args, strings.NewReader(""), os.Stdout, os.Stderr)
+	t.Fatalf("the run survived fault point %d (exit %d)", at, code)
+}
+
+// TestCrashAnywhereThenRerunConverges kills a bootstrap (host, containerd,
+// kata from a tarball) at every fault point in turn: at each step boundary
+// and before and after the rename of every file written (backups
+// included), and before the swap of the Kata tree. Each time a re-run must
+// finish and leave exactly the tree an uninterrupted run leaves, with no
+// temporary file behind.
+func TestCrashAnywhereThenRerunConverges(t *testing.T) {
+	tarball := kataTarball(t)
+	dir := t.TempDir()
+	tarPath := filepath.Join(dir, "kata-static-3.21.0-amd64.tar.gz")
+	if err := os.WriteFile(tarPath, tarball, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(tarball)
+	args := func(root string) []string {
+		return []string{"--root", root, "bootstrap", "--only", "host,containerd,kata",
+			"--containerd-version", "2.4.2", "--install-kata", tarPath, "--kata-sha256", hex.EncodeToString(sum[:])}
+	}
+	fixture := func() string {
+		root := t.TempDir()
+		hosttest.WriteTree(t, root, map[string]string{
+			"/etc/fstab":                  "UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n",
+			"/etc/selinux/config":         "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+			"/etc/containerd/config.toml": "# Docker Engine\ndisabled_plugins = [\"cri\"]\n",
+		})
+		return root
+	}
+
+	ref := fixture()
+	points := 0
+	host.Fault = func(string) { points++ }
+	code, out, stderr := run(t, "", args(ref)...)
+	host.Fault = nil
+	if code != ExitOK {
+		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, out, stderr)
+	}
+	want := treeHash(t, ref)
+	if points < 20 {
+		t.Fatalf("only %d fault points: the hooks are not wired", points)
+	}
+
+	for at := 1; at <= points; at++ {
+		root := fixture()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "EKSD_KATA_FAULT_AT="+strconv.Itoa(at), "EKSD_KATA_FAULT_ARGS="+strings.Join(args(root), "\n"))
+		outb, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("fault point %d: child not killed: %v\n%s", at, err, outb)
+		}
+		code, out, stderr := run(t, "", args(root)...)
+		if code != ExitOK {
+			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
+		}
+		if got := treeHash(t, root); got != want {
+			t.Fatalf("fault point %d: the re-run left a different tree than an uninterrupted run", at)
+		}
+	}
+	t.Logf("%d fault points, each converged", points)
+}
+
+// treeHash hashes the tree without the lock file (it holds a pid), and
+// fails on any temporary file a write or an install left behind.
+func treeHash(t *testing.T, root string) string {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if n := d.Name(); strings.Contains(n, ".eksd-kata-") && (strings.HasSuffix(n, ".tmp") || strings.HasPrefix(n, ".kata")) {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(root, "run/eksd-kata.lock")
+	if err := os.Remove(lock); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return hosttest.HashTree(t, root)
+}
+
+// kataTarball is a small kata-static-shaped .tar.gz.
+func kataTarball(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, f := range []struct{ name, body string }{
+		{"./opt/kata/bin/containerd-shim-kata-v2", "shim"},
+		{"./opt/kata/bin/qemu-system-x86_64", "qemu"},
+		{"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\npath = \"/opt/kata/bin/qemu-system-x86_64\"\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
