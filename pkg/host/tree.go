@@ -103,7 +103,7 @@ func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry, extra map[st
 		return fmt.Errorf("unpacking into %s: %w", p, err)
 	}
 	for rel, data := range extra {
-		dst := filepath.Join(tmp, filepath.FromSlash(path.Clean("/" + rel)))
+		dst := filepath.Join(tmp, filepath.FromSlash(path.Clean("/"+rel)))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return err
 		}
