@@ -93,7 +93,7 @@ func TestBadConfigs(t *testing.T) {
 		{"wrong kind", "apiVersion: eksd-kata.io/v1alpha1\nkind: ClusterConfiguration\n", `kind: Unsupported value: "ClusterConfiguration"`},
 		{"wrong apiVersion", "apiVersion: kubeadm.k8s.io/v1beta4\nkind: NodeConfig\n", `apiVersion: Unsupported value`},
 		{"empty", "", `empty`},
-		{"not yaml", "spec: [unclosed\n", `<yaml>`},
+		{"not yaml", "spec: [unclosed\n", `document: Invalid value: not valid YAML`},
 		{"list document", "- a\n- b\n", `not a YAML mapping`},
 	}
 	for _, tc := range cases {

@@ -59,7 +59,7 @@ func Parse(data []byte, source string) (*NodeConfig, error) {
 	}
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, &Error{Source: source, Errs: field.ErrorList{field.Invalid(nil, "<yaml>", err.Error())}}
+		return nil, &Error{Source: source, Errs: field.ErrorList{documentError("not valid YAML: " + err.Error())}}
 	}
 	// Decode the type header first so a wrong kind is reported as such rather
 	// than as a pile of unknown fields.
@@ -68,7 +68,7 @@ func Parse(data []byte, source string) (*NodeConfig, error) {
 		Kind       string `json:"kind"`
 	}
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(js, &tm); err != nil {
-		return nil, &Error{Source: source, Errs: field.ErrorList{field.Invalid(nil, "<document>", "not a YAML mapping: "+err.Error())}}
+		return nil, &Error{Source: source, Errs: field.ErrorList{documentError("not a YAML mapping: " + err.Error())}}
 	}
 	var errs field.ErrorList
 	if tm.APIVersion != APIVersion {
@@ -112,7 +112,12 @@ func decodeError(err error) *field.Error {
 	if m := typeErrorRe.FindStringSubmatch(msg); m != nil {
 		return field.Invalid(fieldPath(m[2]), field.OmitValueType{}, fmt.Sprintf("is a %s, must be a %s", m[1], m[3]))
 	}
-	return field.Invalid(nil, field.OmitValueType{}, msg)
+	return documentError(msg)
+}
+
+// documentError is a problem of the whole file rather than of one field.
+func documentError(detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeInvalid, Field: "document", BadValue: field.OmitValueType{}, Detail: detail}
 }
 
 func fieldPath(dotted string) *field.Path {

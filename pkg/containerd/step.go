@@ -8,6 +8,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -52,7 +53,12 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	cfgPath := s.Config.Spec.Containerd.ConfigPath
 	existing, err := h.FS.ReadFile(cfgPath)
-	if err != nil && !isNotExist(err) {
+	switch {
+	case err == nil || isNotExist(err):
+	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
+		// The path is not a file we can merge into: the operator must look.
+		return nil, plan.BadInput(fmt.Errorf("%s: %w; it must be containerd's config file (or absent)", cfgPath, err))
+	default:
 		return nil, fmt.Errorf("reading %s: %w", cfgPath, err)
 	}
 	res, err := Render(existing, cfgPath, o)

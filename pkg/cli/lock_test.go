@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+)
+
+// TestLockChild is not a test: TestConcurrentBootstrapIsRefused runs the
+// test binary again with this alone, as the first of two bootstraps; it
+// pauses inside its run until told to go on.
+func TestLockChild(t *testing.T) {
+	dir := os.Getenv("EKSD_KATA_LOCK_DIR")
+	if dir == "" {
+		return
+	}
+	host.Fault = func(point string) {
+		if point != "step-start host" {
+			return
+		}
+		os.WriteFile(filepath.Join(dir, "running"), nil, 0o644)
+		for i := 0; i < 300; i++ {
+			if _, err := os.Stat(filepath.Join(dir, "go-on")); err == nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	args := strings.Split(os.Getenv("EKSD_KATA_LOCK_ARGS"), "\n")
+	os.Exit(Main(context.Background(), args, strings.NewReader(""), os.Stdout, os.Stderr))
+}
+
+// TestConcurrentBootstrapIsRefused: while one bootstrap runs, a second on
+// the same host is refused by the lock (and changes nothing); the first
+// then finishes.
+func TestConcurrentBootstrapIsRefused(t *testing.T) {
+	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{"/etc/fstab": "/dev/sda2 none swap sw 0 0\n"})
+	args := []string{"--root", root, "bootstrap", "--only", "host,containerd", "--containerd-version", "2.4.2"}
+	dir := t.TempDir()
+	first := exec.Command(os.Args[0], "-test.run=^TestLockChild$", "-test.count=1")
+	first.Env = append(os.Environ(), "EKSD_KATA_LOCK_DIR="+dir, "EKSD_KATA_LOCK_ARGS="+strings.Join(args, "\n"))
+	var out strings.Builder
+	first.Stdout, first.Stderr = &out, &out
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "running")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			first.Process.Kill()
+			t.Fatalf("the first bootstrap never started its host step:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	before := hosttest.HashTree(t, root)
+	code, _, stderr := run(t, "", args...)
+	if code != ExitFailure || !strings.Contains(stderr, "another eksd-kata is running") {
+		t.Errorf("second bootstrap: exit %d, stderr %q; want exit 1 refused by the lock", code, stderr)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Error("the refused bootstrap changed the root")
+	}
+
+	os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o644)
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first bootstrap: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "bootstrap: 4 change(s) applied") {
+		t.Fatalf("first bootstrap output:\n%s", out.String())
+	}
+}
