@@ -104,7 +104,7 @@ func checkKataShim(_ context.Context, e *Env) Result {
 	}
 	p, err := e.Host.FS.LookPath(kataShim)
 	if err != nil {
-		return fixable("bootstrap installs the Kata Containers static release under /opt/kata", "%s not found (/opt/kata/bin or PATH)", kataShim)
+		return fixable("bootstrap --install-kata kata-static-VERSION-amd64.tar.zst --kata-sha256 SUM installs the Kata Containers static release under /opt/kata", "%s not found (/opt/kata/bin or PATH)", kataShim)
 	}
 	return pass("%s at %s", kataShim, p)
 }
@@ -130,7 +130,7 @@ func checkKataConfig(_ context.Context, e *Env) Result {
 	case len(broken) > 0:
 		return fail("fix the file, or remove the override under /etc/kata-containers", "%s", strings.Join(broken, "; "))
 	case len(missing) > 0 && !e.kataInstalled():
-		return fixable("bootstrap installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
+		return fixable("bootstrap --install-kata FILE|URL --kata-sha256 SUM installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
 	case len(missing) > 0:
 		return fail("reinstall the Kata static release, or drop those hypervisors (--hypervisors)",
 			"Kata is installed but has no %s in %s", strings.Join(missing, ", "), strings.Join(kataConfigDirs, ", "))
