@@ -41,3 +41,6 @@ if [ ! -x "$ctrd_dir/containerd" ] || [ ! -x "$ctrd_dir/containerd-shim-runc-v2"
 fi
 mkdir -p .cache/bin
 ln -sfn ../containerd2/bin/containerd .cache/bin/containerd2
+
+# kubeadm for the kubeadm init --dry-run test of pkg/kubeadm (see the script).
+./scripts/build-kubeadm.sh

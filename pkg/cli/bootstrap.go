@@ -18,6 +18,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/eksd-kata/eksd-kata/pkg/kata"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
@@ -139,6 +140,8 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,
 				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: os.Stderr,
 			})
+		case "kubeadm":
+			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: os.Stdout})
 		case "images":
 			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: reporter(os.Stderr)})
 		default:

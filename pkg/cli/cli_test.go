@@ -111,13 +111,6 @@ func TestBadInputExits2(t *testing.T) {
 	}
 }
 
-func TestVerbNotBuiltFailsHonestly(t *testing.T) {
-	code, _, stderr := run(t, "", "--root", t.TempDir(), "join")
-	if code != ExitFailure || !strings.Contains(stderr, "not implemented") {
-		t.Fatalf("join: exit %d, stderr %q; want exit 1 saying it is not implemented", code, stderr)
-	}
-}
-
 func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "", "version")
 	if code != ExitOK || !strings.Contains(out, "eksd-kata ") || !strings.Contains(out, "1-36-7") {

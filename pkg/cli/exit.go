@@ -37,9 +37,3 @@ func exitCode(err error) int {
 	}
 	return ExitFailure
 }
-
-// errNotBuilt is what verbs that later issues fill in return: an honest
-// failure, never a fake success.
-func errNotBuilt(verb string) error {
-	return fmt.Errorf("%s is not implemented yet in this build of eksd-kata", verb)
-}

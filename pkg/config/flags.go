@@ -15,6 +15,7 @@ type Overrides struct {
 	flags *pflag.FlagSet
 
 	release            string
+	releaseManifest    string
 	nodeName           string
 	role               string
 	advertiseAddress   string
@@ -36,6 +37,7 @@ type Overrides struct {
 func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	o.flags = fs
 	fs.StringVar(&o.release, "release", "", `EKS-D release as CHANNEL or CHANNEL-NUMBER, e.g. "1-36" or "1-36-7"`)
+	fs.StringVar(&o.releaseManifest, "release-manifest", "", "EKS-D release manifest file or https URL to use instead of the embedded release data")
 	fs.StringVar(&o.nodeName, "node-name", "", "node name (default: host name)")
 	fs.StringVar(&o.role, "role", "", "control-plane or worker")
 	fs.StringVar(&o.advertiseAddress, "advertise-address", "", "API server advertise address (default: address of the default-route interface)")
@@ -67,6 +69,9 @@ func (o *Overrides) Apply(cfg *NodeConfig) error {
 			return &Error{Source: "flags", Errs: field.ErrorList{field.Invalid(field.NewPath("--release"), o.release, err.Error())}}
 		}
 		s.Release.Channel, s.Release.Number, s.Release.Manifest = ch, num, ""
+	}
+	if o.set("release-manifest") {
+		s.Release.Manifest = o.releaseManifest
 	}
 	for _, f := range []struct {
 		name string

@@ -43,6 +43,8 @@ type Spec struct {
 	Kata       Kata       `json:"kata"`
 	Images     Images     `json:"images"`
 	Addons     Addons     `json:"addons"`
+	// Join is how a worker joins an existing cluster (eksd-kata join).
+	Join Join `json:"join,omitzero"`
 }
 
 // Release selects the EKS Distro release the node runs.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Compare the median wall time of `eksd-kata check` with kubeadm's preflight
 # phase (`kubeadm init phase preflight --dry-run`) on this machine, and print
-# the ratio. kubeadm is built from k8s.io/kubernetes into .cache/ (not
-# committed). Uses hyperfine when installed, else a plain loop.
+# the ratio. kubeadm is built by scripts/build-kubeadm.sh into .cache/.
+# Uses hyperfine when installed, else a plain loop.
 #
 #   scripts/bench/check.sh [RUNS]
 set -euo pipefail
@@ -10,45 +10,17 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-30}
 cache=$PWD/.cache/bench
-k8s_version=${K8S_VERSION:-v1.36.3}
-staging_version=v0.${k8s_version#v1.}
 mkdir -p "$cache"
 
 build_eksd_kata() {
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$cache/eksd-kata" ./cmd/eksd-kata
 }
 
-# kubeadm needs a replace for every k8s.io staging module; take the list
-# from k8s.io/kubernetes' own go.mod so it follows the release.
-build_kubeadm() {
-	local bin=$cache/kubeadm-$k8s_version
-	if [[ -x $bin ]]; then
-		echo "$bin"
-		return
-	fi
-	local mod=$cache/kubeadm-module
-	mkdir -p "$mod"
-	local gomod
-	gomod=$(go mod download -json "k8s.io/kubernetes@$k8s_version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-	{
-		echo "module kubeadmbench"
-		echo
-		echo "go 1.26"
-		echo
-		echo "require k8s.io/kubernetes $k8s_version"
-		echo
-		sed -n "s#^\t\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 $staging_version#p" "$gomod"
-	} >"$mod/go.mod"
-	echo 'package kubeadmbench' >"$mod/doc.go"
-	(cd "$mod" && GOFLAGS=-mod=mod go get "k8s.io/kubernetes/cmd/kubeadm@$k8s_version" >&2 &&
-		CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
-			-ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$k8s_version" \
-			-o "$bin" k8s.io/kubernetes/cmd/kubeadm >&2)
-	echo "$bin"
-}
-
 build_eksd_kata
-kubeadm=$(build_kubeadm)
+# The same kubeadm the tests use (built from the module go.mod requires).
+./scripts/build-kubeadm.sh
+kubeadm=$PWD/.cache/bin/kubeadm
+k8s_version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 
 # A pinned kubernetesVersion keeps kubeadm off the network; every error is
 # ignored so that both commands run all their checks to the end; the dry-run

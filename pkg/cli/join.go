@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/release"
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// joinPrepSteps are the bootstrap steps a joining node runs before kubeadm join.
+var joinPrepSteps = []string{"preflight", "host", "containerd", "kata", "binaries", "images"}
+
+// joinFlags names the flag behind each field of spec.join, for errors.
+var joinFlags = map[string]string{
+	"spec.join.token":                    "--token",
+	"spec.join.discoveryTokenCACertHash": "--discovery-token-ca-cert-hash",
+	"spec.join.controlPlaneEndpoint":     "--control-plane-endpoint",
+}
+
+type joinCmdFlags struct {
+	bootstrapFlags
+	join config.Join
+}
+
+func newJoinCmd(g *globals) *cobra.Command {
+	var f joinCmdFlags
+	cmd := &cobra.Command{
+		Use:   "join",
+		Short: "Prepare this host and join it to an existing EKS-D cluster as a worker",
+		Long: `join runs the bootstrap steps up to the images (` + strings.Join(joinPrepSteps, " → ") + `)
+for a worker, then kubeadm join with a JoinConfiguration written to
+` + kubeadm.JoinConfigFile + ` (0600). On the control plane, ` + "`sudo cat " + kubeadm.JoinCommandFile + "`" + `
+shows the token, hash and endpoint to pass. A flag is visible to other users
+in the process list: on shared hosts prefer a 0600 config file.`,
+		Args: positional(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("role") {
+				if r, _ := cmd.Flags().GetString("role"); r != string(config.RoleWorker) {
+					return usageErrorf("--role %s: join makes worker nodes only", r)
+				}
+			}
+			return runJoin(cmd.Context(), g, &f, cmd, cmd.OutOrStdout())
+		},
+	}
+	f.overrides.Bind(cmd.Flags())
+	fl := cmd.Flags()
+	fl.StringVar(&f.join.Token, "token", "", "bootstrap token (abcdef.0123456789abcdef)")
+	fl.StringVar(&f.join.DiscoveryTokenCACertHash, "discovery-token-ca-cert-hash", "", "sha256:<hex> of the cluster CA's public key")
+	fl.StringVar(&f.join.ControlPlaneEndpoint, "control-plane-endpoint", "", "the API server as host:port")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (the token is never shown)")
+	fl.StringSliceVar(&f.only, "only", nil, "run only these steps (comma separated): "+strings.Join(append(slices.Clone(joinPrepSteps), "kubeadm"), ","))
+	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
+	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
+	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR instead of downloading; still verified")
+	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all")`)
+	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata")
+	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
+	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
+	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for")
+	return cmd
+}
+
+func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Command, out io.Writer) error {
+	h, err := g.host()
+	if err != nil {
+		return err
+	}
+	cfg, err := g.loadConfig(&f.overrides)
+	if err != nil {
+		return err
+	}
+	cfg.Spec.Node.Role = config.RoleWorker
+	join := joinSettings(cfg, f, cmd)
+	if errs := config.ValidateJoin(&join, field.NewPath("spec", "join")); len(errs) > 0 {
+		for _, e := range errs {
+			switch name := joinFlags[e.Field]; {
+			case name == "":
+			case cmd.Flags().Changed(strings.TrimPrefix(name, "--")):
+				e.Field = name
+			default:
+				e.Field = name + " (" + e.Field + ")"
+			}
+		}
+		return usageError(errs.ToAggregate())
+	}
+	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
+		return usageErrorf("--ignore: %v", err)
+	}
+	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
+	rel, err := release.Resolve(ctx, cfg, nil, fetch)
+	if err != nil {
+		return bootstrapError(err)
+	}
+	resolved, err := config.Resolve(cfg, h)
+	if err != nil {
+		return err
+	}
+	var steps []bootstrap.Step
+	for _, s := range bootstrapSteps(resolved, rel, &f.bootstrapFlags) {
+		if slices.Contains(joinPrepSteps, s.Name()) {
+			steps = append(steps, s)
+		}
+	}
+	steps = append(steps, &kubeadm.JoinStep{Config: resolved, Release: rel, Join: join, Out: out})
+	if !h.IsLive() {
+		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
+	}
+	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
+	if g.logFormat == "json" || g.verbose {
+		opts.Log = g.log
+	}
+	report, err := bootstrap.Run(ctx, h, steps, opts)
+	if err != nil {
+		return bootstrapError(err)
+	}
+	verb := "applied"
+	if f.dryRun {
+		verb = "planned (dry run: nothing changed)"
+	}
+	fmt.Fprintf(out, "join: %d change(s) %s in %d step(s), %s\n", report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// joinSettings are the configuration's spec.join with the flags the user
+// set on top.
+func joinSettings(cfg *config.NodeConfig, f *joinCmdFlags, cmd *cobra.Command) config.Join {
+	j := cfg.Spec.Join
+	changed := cmd.Flags().Changed
+	if changed("token") {
+		j.Token = f.join.Token
+	}
+	if changed("discovery-token-ca-cert-hash") {
+		j.DiscoveryTokenCACertHash = f.join.DiscoveryTokenCACertHash
+	}
+	if changed("control-plane-endpoint") {
+		j.ControlPlaneEndpoint = f.join.ControlPlaneEndpoint
+	}
+	return j
+}

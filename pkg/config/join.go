@@ -1,0 +1,64 @@
+package config
+
+import (
+	"net"
+	"regexp"
+	"strconv"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Join is how a node joins an existing cluster (eksd-kata join). The token
+// is a secret: it is never printed, not even in validation errors.
+type Join struct {
+	// ControlPlaneEndpoint is the API server as host:port.
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
+	// Token is a bootstrap token, "abcdef.0123456789abcdef".
+	Token string `json:"token,omitempty"`
+	// DiscoveryTokenCACertHash pins the cluster CA: "sha256:<64 hex>".
+	DiscoveryTokenCACertHash string `json:"discoveryTokenCACertHash,omitempty"`
+}
+
+var (
+	bootstrapTokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
+	caCertHashRE     = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+)
+
+// ValidateJoin lists every problem of j under p; all three fields are
+// required. The token's value is never part of an error.
+func ValidateJoin(j *Join, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case j.Token == "":
+		errs = append(errs, field.Required(p.Child("token"), "a bootstrap token (kubeadm token create on the control plane)"))
+	case !bootstrapTokenRE.MatchString(j.Token):
+		errs = append(errs, field.Invalid(p.Child("token"), field.OmitValueType{}, `must look like "abcdef.0123456789abcdef" ([a-z0-9]{6}.[a-z0-9]{16})`))
+	}
+	switch {
+	case j.DiscoveryTokenCACertHash == "":
+		errs = append(errs, field.Required(p.Child("discoveryTokenCACertHash"), `"sha256:<hex>" of the cluster CA's public key`))
+	case !caCertHashRE.MatchString(j.DiscoveryTokenCACertHash):
+		errs = append(errs, field.Invalid(p.Child("discoveryTokenCACertHash"), j.DiscoveryTokenCACertHash, `must be "sha256:" and 64 lower-case hex digits`))
+	}
+	if j.ControlPlaneEndpoint == "" {
+		errs = append(errs, field.Required(p.Child("controlPlaneEndpoint"), "the API server as host:port"))
+	} else if msg := validateEndpoint(j.ControlPlaneEndpoint); msg != "" {
+		errs = append(errs, field.Invalid(p.Child("controlPlaneEndpoint"), j.ControlPlaneEndpoint, msg))
+	}
+	return errs
+}
+
+func validateEndpoint(ep string) string {
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		return "must be host:port (e.g. 192.0.2.10:6443)"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "port must be 1-65535"
+	}
+	if net.ParseIP(host) == nil && len(validation.IsDNS1123Subdomain(host)) > 0 {
+		return "host must be an IP address or a DNS name"
+	}
+	return ""
+}

@@ -1,0 +1,168 @@
+package kubeadm
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"golang.org/x/sys/unix"
+)
+
+// nsChildEnv makes the test binary, re-executed in a new mount namespace,
+// cover / with throwaway overlays and exec kubeadm instead of running tests.
+const nsChildEnv = "EKSD_KATA_KUBEADM_NS_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(nsChildEnv) != "" {
+		nsChild(os.Args[1], os.Args[2:])
+	}
+	os.Exit(m.Run())
+}
+
+// nsChild runs in its own mount namespace (CLONE_NEWNS): with / rprivate,
+// /etc and /var become overlays whose upper layers live on a tmpfs, so
+// whatever kubeadm writes there vanishes with the namespace.
+func nsChild(scratch string, argv []string) {
+	fail := func(what string, err error) {
+		os.Stderr.WriteString("ns child: " + what + ": " + err.Error() + "\n")
+		os.Exit(111)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fail("make / rprivate", err)
+	}
+	if err := unix.Mount("tmpfs", scratch, "tmpfs", 0, "mode=0700"); err != nil {
+		fail("tmpfs", err)
+	}
+	for _, dir := range []string{"/etc", "/var"} {
+		upper := filepath.Join(scratch, dir, "upper")
+		work := filepath.Join(scratch, dir, "work")
+		for _, d := range []string{upper, work} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				fail("mkdir", err)
+			}
+		}
+		opts := "lowerdir=" + dir + ",upperdir=" + upper + ",workdir=" + work
+		if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
+			fail("overlay on "+dir, err)
+		}
+	}
+	err := syscall.Exec(argv[0], argv, os.Environ())
+	fail("exec "+argv[0], err)
+}
+
+// kubeadmBinary is the kubeadm scripts/build-kubeadm.sh builds, or $EKSD_KATA_KUBEADM.
+func kubeadmBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("EKSD_KATA_KUBEADM")
+	if bin == "" {
+		bin = filepath.Join("..", "..", ".cache", "bin", "kubeadm")
+	}
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		t.Skipf("no kubeadm binary at %s (make test-prereqs builds it, or set EKSD_KATA_KUBEADM): %v", abs, err)
+	}
+	return abs
+}
+
+func writeRendered(t *testing.T) string {
+	t.Helper()
+	data, err := RenderInit(testConfig(), eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kubeadm.yaml")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestKubeadmInitDryRun: the kubeadm of the Kubernetes release we link
+// runs init --dry-run with our config to the end. It runs in a private
+// mount namespace, so the host's /etc and /var are untouched.
+func TestKubeadmInitDryRun(t *testing.T) {
+	bin := kubeadmBinary(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a mount namespace and kubeadm's root check")
+	}
+	cfg := writeRendered(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, self, t.TempDir(), bin, "init", "--dry-run", "--config", cfg,
+		// No kubelet, containerd or images here: preflight would stop at them.
+		"--ignore-preflight-errors=all")
+	cmd.Env = append(os.Environ(), nsChildEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubeadm init --dry-run: %v\n%s", err, tail(out))
+	}
+	if !strings.Contains(string(out), "initialized successfully") {
+		t.Fatalf("kubeadm init --dry-run did not finish:\n%s", tail(out))
+	}
+	// Our reading of its real output: the worker join command is found and
+	// its token is redacted from what is shown and logged.
+	parser := &joinParser{}
+	sink := &lineSink{raw: parser.Line}
+	_, _ = sink.Write(out)
+	sink.Flush()
+	cmdline := parser.Command()
+	token := tokenRE.FindString(cmdline)
+	if !strings.HasPrefix(cmdline, "kubeadm join 192.0.2.10:6443 --token ") || token == "" || !strings.Contains(cmdline, "--discovery-token-ca-cert-hash sha256:") {
+		t.Fatalf("join command %q", Redact(cmdline))
+	}
+	if strings.Contains(string(sink.Log()), token) || !strings.Contains(string(sink.Log()), "--token "+Redacted) {
+		t.Fatalf("token not redacted in the log")
+	}
+	if _, err := os.Stat("/etc/kubernetes/tmp"); err == nil {
+		t.Errorf("/etc/kubernetes/tmp exists on the host: the namespace leaked")
+	}
+}
+
+// TestKubeadmImagesAgree: what the release's kubeadm says it will run is
+// exactly what our images step provides, pause included (3.10.2 for 1-36).
+func TestKubeadmImagesAgree(t *testing.T) {
+	bin := kubeadmBinary(t)
+	out, err := exec.Command(bin, "config", "images", "list", "--config", writeRendered(t)).Output()
+	if err != nil {
+		t.Fatalf("kubeadm config images list: %v", err)
+	}
+	got := strings.Fields(string(out))
+	pairs, err := eksd.Images(eksd.Default(), eksd.ControlPlane, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range pairs {
+		want = append(want, p.Target)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("kubeadm lists\n  %v\nour images step provides\n  %v", got, want)
+	}
+	if !slices.Contains(got, "public.ecr.aws/eks-distro/kubernetes/pause:3.10.2") {
+		t.Fatalf("pause: %v", got)
+	}
+}
+
+func tail(b []byte) string {
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}

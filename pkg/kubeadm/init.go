@@ -1,0 +1,166 @@
+package kubeadm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+)
+
+// DefaultInstallDir is where the binaries step puts kubeadm.
+const DefaultInstallDir = "/usr/local/bin"
+
+// InitStep is the bootstrap step "kubeadm": the rendered config, kubeadm
+// init unless this host already runs a healthy control plane, then the
+// admin kubeconfig for the invoking user and the worker join command.
+type InitStep struct {
+	Config  *config.NodeConfig // resolved
+	Release *eksd.Release
+	// InstallDir is where kubeadm is installed (host path); default /usr/local/bin.
+	InstallDir string
+	// Out shows kubeadm's output (redacted, prefixed); nil: only the log file.
+	Out io.Writer
+	// Probe checks an existing API server; nil: ProbeReadyz.
+	Probe Probe
+	// SudoUser gets the kubeconfig; empty: $SUDO_USER, else root.
+	SudoUser string
+	// Now names the log file; nil: time.Now.
+	Now func() time.Time
+}
+
+func (s *InitStep) Name() string { return "kubeadm" }
+
+// Plan writes the config, then plans init (fresh host), nothing (healthy
+// control plane) or fails (half-initialised host: reset first).
+func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	p := &plan.Plan{}
+	data, err := RenderInit(s.Config, s.Release)
+	if err != nil {
+		if !h.IsLive() {
+			// An offline image may not know its address yet: kubeadm runs on the node.
+			p.Notef("%s not written: %v", ConfigFile, err)
+			return p, nil
+		}
+		return nil, plan.BadInput(err)
+	}
+	c, err := plan.PlanFile(h, ConfigFile, data, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(c)
+
+	cp, err := readControlPlane(h)
+	if err != nil {
+		return nil, err
+	}
+	kubeadm := s.kubeadmPath(h, p)
+	switch {
+	case !h.IsLive():
+		p.Notef("kubeadm init: skipped (--root): run `%s init --config %s` on the node", kubeadm, ConfigFile)
+		return p, nil
+	case cp.none():
+		return s.planInit(h, p, kubeadm)
+	case !cp.complete():
+		return nil, errHalfDone("kubeadm init", fmt.Sprintf("found %s but not %s", strings.Join(cp.present, ", "), strings.Join(cp.missing, ", ")))
+	}
+	probe := s.Probe
+	if probe == nil {
+		probe = ProbeReadyz
+	}
+	if err := probe(ctx, h); err != nil {
+		return nil, errHalfDone("the control plane", "the API server does not answer /readyz: "+err.Error())
+	}
+	p.Notef("a healthy control plane runs on this host already: kubeadm init not needed")
+	if c != nil {
+		p.Notef("%s changes, but the running cluster keeps its settings: `eksd-kata reset` and bootstrap again to apply them", ConfigFile)
+	}
+	return s.planKubeconfig(h, p)
+}
+
+// planInit runs kubeadm init and, after it, the kubeconfig copy and the
+// join command, which read what init wrote.
+func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.Plan, error) {
+	u, err := invokingUser(h, s.sudoUser())
+	if err != nil {
+		return nil, plan.BadInput(err)
+	}
+	parser := &joinParser{}
+	p.Add(&Run{
+		// No --skip-token-print: the join command is read from the output
+		// (redacted everywhere it is shown) rather than minting a second token.
+		Argv:    []string{kubeadm, "init", "--config", ConfigFile},
+		Out:     s.Out,
+		LogFile: logFile("init", s.now()),
+		Raw:     parser.Line,
+	})
+	p.Add(&CopyKubeconfig{User: u})
+	p.Add(&WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, parser: parser})
+	return p, nil
+}
+
+// planKubeconfig keeps the user's kubeconfig in step with admin.conf on a
+// running control plane.
+func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan) (*plan.Plan, error) {
+	u, err := invokingUser(h, s.sudoUser())
+	if err != nil {
+		return nil, plan.BadInput(err)
+	}
+	ok, err := kubeconfigCurrent(h, u)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		p.Add(&CopyKubeconfig{User: u})
+	}
+	if ok, err := h.FS.Exists(JoinCommandFile); err == nil && !ok {
+		p.Notef("no %s: print a join command with `kubeadm token create --print-join-command`", JoinCommandFile)
+	}
+	return p, nil
+}
+
+// kubeadmPath finds kubeadm in the install dir. Before the binaries step
+// ran (first planning pass, dry run) it is missing: plan with the path it
+// will have.
+func (s *InitStep) kubeadmPath(h *host.Host, p *plan.Plan) string {
+	return lookKubeadm(h, p, s.InstallDir)
+}
+
+func lookKubeadm(h *host.Host, p *plan.Plan, dir string) string {
+	if dir == "" {
+		dir = DefaultInstallDir
+	}
+	want := path.Join(dir, "kubeadm")
+	if found, err := h.FS.LookPath(want); err == nil {
+		return found
+	}
+	p.Notef("%s is not installed yet: the binaries step installs it", want)
+	return want
+}
+
+func (s *InitStep) sudoUser() string {
+	if s.SudoUser != "" {
+		return s.SudoUser
+	}
+	return sudoUser()
+}
+
+func (s *InitStep) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}

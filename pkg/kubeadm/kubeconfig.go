@@ -1,0 +1,111 @@
+package kubeadm
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+// User is the account whose ~/.kube/config gets admin.conf.
+type User struct {
+	Name     string
+	UID, GID int
+	Home     string
+}
+
+// KubeconfigPath is where kubectl of this user looks by default.
+func (u User) KubeconfigPath() string { return path.Join(u.Home, ".kube", "config") }
+
+// invokingUser is the user who ran sudo (SUDO_USER), resolved through the
+// host's /etc/passwd, or root.
+func invokingUser(h *host.Host, sudoUser string) (User, error) {
+	name := sudoUser
+	if name == "" {
+		name = "root"
+	}
+	data, err := h.FS.ReadFile("/etc/passwd")
+	if err != nil && !isNotExist(err) {
+		return User{}, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) < 7 || f[0] != name {
+			continue
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || !path.IsAbs(f[5]) {
+			return User{}, fmt.Errorf("/etc/passwd: malformed entry for %s", name)
+		}
+		return User{Name: name, UID: uid, GID: gid, Home: path.Clean(f[5])}, nil
+	}
+	if name == "root" {
+		return User{Name: "root", Home: "/root"}, nil
+	}
+	return User{}, fmt.Errorf("SUDO_USER %q is not in /etc/passwd: cannot give it a kubeconfig", sudoUser)
+}
+
+// CopyKubeconfig copies admin.conf, as it is when applied, to the user's
+// ~/.kube/config (0600, owned by the user).
+type CopyKubeconfig struct {
+	User User
+}
+
+func (c *CopyKubeconfig) Summary() string {
+	return fmt.Sprintf("copy %s to %s (0600, owner %s)", AdminConf, c.User.KubeconfigPath(), c.User.Name)
+}
+
+func (c *CopyKubeconfig) Apply(_ context.Context, h *host.Host) error {
+	data, err := h.FS.ReadFile(AdminConf)
+	if err != nil {
+		return err
+	}
+	dir := path.Dir(c.User.KubeconfigPath())
+	if ok, err := h.FS.Exists(dir); err != nil {
+		return err
+	} else if !ok {
+		// The user's own directory, not root's: kubectl caches under it.
+		if err := h.FS.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		if _, err := h.FS.Chown(dir, c.User.UID, c.User.GID); err != nil {
+			return err
+		}
+	}
+	if _, err := h.FS.WriteFile(c.User.KubeconfigPath(), data, 0o600); err != nil {
+		return err
+	}
+	_, err = h.FS.Chown(c.User.KubeconfigPath(), c.User.UID, c.User.GID)
+	return err
+}
+
+// kubeconfigCurrent reports whether the user's kubeconfig already is
+// admin.conf with the right mode and owner.
+func kubeconfigCurrent(h *host.Host, u User) (bool, error) {
+	want, err := h.FS.ReadFile(AdminConf)
+	if err != nil {
+		return false, err
+	}
+	have, err := h.FS.ReadFile(u.KubeconfigPath())
+	if isNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	fi, err := h.FS.Stat(u.KubeconfigPath())
+	if err != nil {
+		return false, err
+	}
+	uid, gid := host.Owner(fi)
+	return bytes.Equal(want, have) && fi.Mode().Perm() == 0o600 && uid == u.UID && gid == u.GID, nil
+}
+
+// sudoUser is who ran `sudo eksd-kata`; empty when not run through sudo.
+func sudoUser() string { return os.Getenv("SUDO_USER") }

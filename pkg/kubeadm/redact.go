@@ -1,0 +1,87 @@
+package kubeadm
+
+import (
+	"bytes"
+	"io"
+	"regexp"
+	"sync"
+)
+
+// Secrets kubeadm prints: bootstrap tokens ("abcdef.0123456789abcdef") and
+// certificate keys (64 hex digits). A discovery hash (sha256:<64 hex>) is
+// public and stays readable.
+var (
+	tokenRE = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
+	hexRE   = regexp.MustCompile(`(sha256:)?\b[a-fA-F0-9]{64}\b`)
+)
+
+// Redacted is what stands in for a secret.
+const Redacted = "<redacted>"
+
+// Redact hides bootstrap tokens and certificate keys in s.
+func Redact(s string) string {
+	s = tokenRE.ReplaceAllString(s, Redacted)
+	return hexRE.ReplaceAllStringFunc(s, func(m string) string {
+		if len(m) > 64 { // sha256:<hex>: a discovery hash, not a secret
+			return m
+		}
+		return Redacted
+	})
+}
+
+// lineSink receives kubeadm's output line by line: each raw line goes to
+// raw (parsers that need the token), the redacted line to the log and,
+// prefixed, to out. Stdout and stderr share one sink, so writes are locked.
+type lineSink struct {
+	prefix string
+	out    io.Writer // may be nil
+	raw    func(line string)
+
+	mu      sync.Mutex
+	partial []byte
+	log     bytes.Buffer
+}
+
+func (s *lineSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.partial = append(s.partial, p...)
+	for {
+		i := bytes.IndexByte(s.partial, '\n')
+		if i < 0 {
+			break
+		}
+		s.line(string(s.partial[:i]))
+		s.partial = s.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// Flush emits a last line that had no newline.
+func (s *lineSink) Flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.partial) > 0 {
+		s.line(string(s.partial))
+		s.partial = nil
+	}
+}
+
+func (s *lineSink) line(raw string) {
+	if s.raw != nil {
+		s.raw(raw)
+	}
+	red := Redact(raw)
+	s.log.WriteString(red + "\n")
+	if s.out != nil {
+		// A broken terminal must not fail kubeadm: the log file has it all.
+		_, _ = io.WriteString(s.out, s.prefix+red+"\n")
+	}
+}
+
+// Log returns the redacted output so far.
+func (s *lineSink) Log() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.log.Bytes())
+}

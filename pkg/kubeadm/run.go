@@ -1,0 +1,68 @@
+package kubeadm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+// LogDir keeps the redacted output of every kubeadm run.
+const LogDir = "/var/log/eksd-kata"
+
+// outputPrefix marks kubeadm's lines among ours on screen.
+const outputPrefix = "kubeadm: "
+
+// Run is a change that runs kubeadm (argv), streams its output with secrets
+// redacted to Out and keeps the same redacted output in LogFile.
+type Run struct {
+	Argv []string
+	Why  string
+	// Out receives the output line by line, prefixed; nil: not shown.
+	Out io.Writer
+	// LogFile is a host path (0600); empty: no log kept.
+	LogFile string
+	// Raw sees every line before redaction (to pick the join command out).
+	Raw func(line string)
+}
+
+func (c *Run) Summary() string {
+	s := "run " + strings.Join(c.Argv, " ")
+	if c.Why != "" {
+		s += " (" + c.Why + ")"
+	}
+	if c.LogFile != "" {
+		s += ", output kept in " + c.LogFile
+	}
+	return s
+}
+
+func (c *Run) Apply(ctx context.Context, h *host.Host) error {
+	sink := &lineSink{prefix: outputPrefix, out: c.Out, raw: c.Raw}
+	err := h.Exec.Run(ctx, host.Cmd{Argv: c.Argv, Stdout: sink, Stderr: sink})
+	sink.Flush()
+	if c.LogFile != "" {
+		// Kept on failure too: that is when it is read.
+		if _, werr := h.FS.WriteFile(c.LogFile, sink.Log(), 0o600); werr != nil && err == nil {
+			return werr
+		}
+	}
+	if err != nil {
+		// The error may quote kubeadm's stderr: redact it as well.
+		err = errors.New(Redact(err.Error()))
+		if c.LogFile != "" {
+			return fmt.Errorf("%s (full output in %s)", err, c.LogFile)
+		}
+	}
+	return err
+}
+
+// logFile names the log of one kubeadm verb run at t.
+func logFile(verb string, t time.Time) string {
+	return path.Join(LogDir, fmt.Sprintf("kubeadm-%s-%s.log", verb, t.UTC().Format("20060102T150405Z")))
+}

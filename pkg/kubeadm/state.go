@@ -1,0 +1,114 @@
+package kubeadm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+// Files kubeadm leaves on a node.
+const (
+	KubernetesDir    = "/etc/kubernetes"
+	AdminConf        = "/etc/kubernetes/admin.conf"
+	KubeletConf      = "/etc/kubernetes/kubelet.conf"
+	CACert           = "/etc/kubernetes/pki/ca.crt"
+	ManifestsDir     = "/etc/kubernetes/manifests"
+	APIServerPod     = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+	BootstrapKubelet = "/etc/kubernetes/bootstrap-kubelet.conf"
+)
+
+// Probe checks that the API server of this host answers; h gives it the
+// CA and admin.conf. The default asks /readyz over TLS.
+type Probe func(ctx context.Context, h *host.Host) error
+
+// controlPlane is what kubeadm init left on this host.
+type controlPlane struct {
+	present []string // which of the init files exist
+	missing []string
+}
+
+func (c controlPlane) none() bool     { return len(c.present) == 0 }
+func (c controlPlane) complete() bool { return len(c.missing) == 0 }
+
+// readControlPlane looks for the files kubeadm init writes.
+func readControlPlane(h *host.Host) (controlPlane, error) {
+	var cp controlPlane
+	for _, p := range []string{AdminConf, CACert, APIServerPod} {
+		ok, err := h.FS.Exists(p)
+		if err != nil {
+			return cp, err
+		}
+		if ok {
+			cp.present = append(cp.present, p)
+		} else {
+			cp.missing = append(cp.missing, p)
+		}
+	}
+	// Other static pods without the API server's are a half-done init too.
+	pods, err := h.FS.Glob(ManifestsDir + "/*.yaml")
+	if err != nil {
+		return cp, err
+	}
+	for _, p := range pods {
+		if p != APIServerPod && !slices.Contains(cp.present, p) {
+			cp.present = append(cp.present, p)
+		}
+	}
+	return cp, nil
+}
+
+// errHalfDone explains a node that kubeadm init or join did not finish.
+func errHalfDone(what string, detail string) error {
+	return fmt.Errorf("%s on this host is half-done (%s): run `eksd-kata reset` to clean it up, then run this command again", what, detail)
+}
+
+var serverRE = regexp.MustCompile(`(?m)^\s*server:\s*(\S+)\s*$`)
+
+// ProbeReadyz asks the API server named in admin.conf for /readyz,
+// trusting only the cluster CA. /readyz is open to anonymous clients.
+func ProbeReadyz(ctx context.Context, h *host.Host) error {
+	conf, err := h.FS.ReadFile(AdminConf)
+	if err != nil {
+		return err
+	}
+	m := serverRE.FindSubmatch(conf)
+	if m == nil {
+		return fmt.Errorf("%s names no server", AdminConf)
+	}
+	caPEM, err := h.FS.ReadFile(CACert)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return fmt.Errorf("%s: no certificate", CACert)
+	}
+	client := &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+	}
+	url := strings.TrimRight(string(m[1]), "/") + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

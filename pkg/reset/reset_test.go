@@ -1,0 +1,186 @@
+package reset
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/tuning"
+)
+
+// dockerConfig is what a Docker Engine install leaves: it must come back
+// byte for byte.
+const dockerConfig = `#   Copyright 2018-2022 Docker Inc.
+disabled_plugins = ["cri"]
+
+#root = "/var/lib/containerd"
+`
+
+// debianRoot is a node image as found: swap in fstab, Docker's containerd
+// config, the usual directories.
+func debianRoot(t *testing.T) string {
+	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{
+		"/etc/fstab":                       "UUID=1 / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n",
+		"/etc/containerd/config.toml":      dockerConfig,
+		"/etc/modules-load.d/modules.conf": "# /etc/modules\n",
+		"/etc/sysctl.d/README.sysctl":      "see sysctl.d(5)\n",
+		"/etc/systemd/system.conf":         "[Manager]\n",
+		"/etc/hostname":                    "node-1\n",
+	})
+	for _, d := range []string{"run", "var/lib", "var/log", "home"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A mode that is not the default must come back too.
+	if err := os.Chmod(filepath.Join(root, "etc/containerd/config.toml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// hashRoot hashes the tree without the lock file: /run is a tmpfs on a
+// real host and the lock is runtime state, not something reset restores.
+func hashRoot(t *testing.T, root string) string {
+	t.Helper()
+	if err := os.Remove(filepath.Join(root, bootstrap.LockFile)); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return hosttest.HashTree(t, root)
+}
+
+// TestResetRestoresByteIdentical: host, containerd and kubeadm (config
+// only, --root) applied over an image, then reset: the tree is as before,
+// backup directory and /etc/eksd-kata included (reset removes them), and a
+// second reset changes nothing.
+func TestResetRestoresByteIdentical(t *testing.T) {
+	root := debianRoot(t)
+	before := hashRoot(t, root)
+	h, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Spec.Node.Name = "node-1"
+	cfg.Spec.Node.AdvertiseAddress = "192.0.2.10"
+	cfg.Spec.Node.CgroupDriver = config.CgroupDriverSystemd
+	steps := []bootstrap.Step{
+		&tuning.Step{Config: cfg},
+		&containerd.Step{Config: cfg, Release: eksd.Default(), Version: "2.2.1"},
+		&kubeadm.InitStep{Config: cfg, Release: eksd.Default()},
+	}
+	ctx := context.Background()
+	rep, err := bootstrap.Run(ctx, h, steps, bootstrap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed() < 4 {
+		t.Fatalf("bootstrap changed only %d things", rep.Changed())
+	}
+	if hashRoot(t, root) == before {
+		t.Fatal("bootstrap changed nothing")
+	}
+
+	var dry bytes.Buffer
+	if _, err := bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{DryRun: true, Out: &dry}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"restore /etc/fstab", "restore /etc/containerd/config.toml", "remove " + tuning.SysctlFile + " (created by eksd-kata)", "remove " + kubeadm.ConfigFile} {
+		if !strings.Contains(dry.String(), want) {
+			t.Errorf("dry run does not list %q:\n%s", want, dry.String())
+		}
+	}
+
+	var out bytes.Buffer
+	if _, err := bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{Out: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if after := hashRoot(t, root); after != before {
+		t.Fatalf("reset did not bring the tree back:\n%s\n%s", out.String(), listTree(t, root))
+	}
+	rep, err = bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{})
+	if err != nil || rep.Changed() != 0 {
+		t.Fatalf("second reset: %v changes, %v", rep, err)
+	}
+	if after := hashRoot(t, root); after != before {
+		t.Fatal("second reset changed the tree")
+	}
+}
+
+// stopSystemd adds the stop and disable reset needs to the fake.
+type stopSystemd struct {
+	*hosttest.FakeSystemd
+	calls []string
+}
+
+func (s *stopSystemd) Stop(_ context.Context, unit string) error {
+	s.calls = append(s.calls, "stop "+unit)
+	return nil
+}
+
+func (s *stopSystemd) Disable(_ context.Context, units ...string) error {
+	s.calls = append(s.calls, "disable "+strings.Join(units, " "))
+	return nil
+}
+
+// TestResetLiveNode: kubeadm reset -f runs (argv, our kubeadm) when a
+// cluster was set up, the kubelet is stopped and disabled, files are
+// restored and containerd restarted to drop our runtimes.
+func TestResetLiveNode(t *testing.T) {
+	root := debianRoot(t)
+	h := hosttest.NewTestHost(t, root)
+	sd := &stopSystemd{FakeSystemd: hosttest.NewFakeSystemd()}
+	sd.Units["kubelet.service"] = host.UnitState{Load: "loaded", Active: "active", UnitFileState: "enabled"}
+	sd.Units[containerd.Unit] = host.UnitState{Load: "loaded", Active: "active"}
+	h.Systemd = sd
+	hosttest.WriteTree(t, root, map[string]string{kubeadm.AdminConf: "x", "/usr/local/bin/kubeadm": "#!/bin/sh\n"})
+	if err := os.Chmod(filepath.Join(root, "usr/local/bin/kubeadm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.FS.WriteFile("/etc/containerd/config.toml", []byte("version = 3\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep, err := bootstrap.Run(context.Background(), h, Steps(Options{Out: &out}), bootstrap.Options{Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	fr := h.Exec.(*hosttest.FakeRunner)
+	if got := fr.Argvs(); len(got) != 1 || strings.Join(got[0], " ") != "/usr/local/bin/kubeadm reset -f --cri-socket "+kubeadm.CRISocket {
+		t.Fatalf("commands %q", got)
+	}
+	if strings.Join(sd.calls, ",") != "stop kubelet.service,disable kubelet.service" {
+		t.Fatalf("systemd calls %v", sd.calls)
+	}
+	if len(sd.Restarted) != 1 || sd.Restarted[0] != containerd.Unit {
+		t.Fatalf("restarted %v", sd.Restarted)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "etc/containerd/config.toml")); string(b) != dockerConfig {
+		t.Fatalf("containerd config not restored:\n%s", b)
+	}
+	if rep.Changed() != 6 {
+		t.Errorf("changes: %+v", rep.Steps)
+	}
+}
+
+func listTree(t *testing.T, root string) string {
+	var b strings.Builder
+	_ = filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			b.WriteString(strings.TrimPrefix(p, root) + " " + fi.Mode().String() + "\n")
+		}
+		return nil
+	})
+	return b.String()
+}
