@@ -120,7 +120,34 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 		verb = "planned (dry run: nothing changed)"
 	}
 	fmt.Fprintf(out, "bootstrap: %d change(s) %s in %d step(s), %s\n", report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
+	printSummary(out, report, h, f)
 	return nil
+}
+
+// printSummary says which steps changed something, which were already
+// right, and what to run next once a control plane exists.
+func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrapFlags) {
+	var changed, right []string
+	for _, s := range r.Steps {
+		if len(s.Changes) > 0 {
+			changed = append(changed, fmt.Sprintf("%s (%d)", s.Name, len(s.Changes)))
+		} else {
+			right = append(right, s.Name)
+		}
+	}
+	if len(changed) > 0 {
+		fmt.Fprintf(out, "  changed: %s\n", strings.Join(changed, ", "))
+	}
+	if len(right) > 0 {
+		fmt.Fprintf(out, "  already right: %s\n", strings.Join(right, ", "))
+	}
+	if f.dryRun || !h.IsLive() || !selected("kubeadm", f.only, f.skip) {
+		return
+	}
+	fmt.Fprintf(out, "next:\n")
+	fmt.Fprintf(out, "  kubectl get nodes                  (kubeconfig: ~/.kube/config, or /etc/kubernetes/admin.conf as root)\n")
+	fmt.Fprintf(out, "  sudo cat %s   (the kubeadm join command for workers; it holds a token)\n", kubeadm.JoinCommandFile)
+	fmt.Fprintf(out, "  eksd-kata verify                   (a runc and a kata pod, host vs guest kernel)\n")
 }
 
 func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags) []bootstrap.Step {
