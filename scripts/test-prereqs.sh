@@ -44,3 +44,6 @@ ln -sfn ../containerd2/bin/containerd .cache/bin/containerd2
 
 # kubeadm for the kubeadm init --dry-run test of pkg/kubeadm (see the script).
 ./scripts/build-kubeadm.sh
+
+# kube-apiserver and etcd for the real API server tests of pkg/kube (see the script).
+./scripts/build-apiserver.sh

@@ -18,6 +18,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/eksd-kata/eksd-kata/pkg/kata"
+	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
@@ -169,10 +170,14 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 			})
 		case "kubeadm":
 			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: os.Stdout})
+		case "addons":
+			steps = append(steps, &kube.AddonsStep{Config: cfg})
+		case "verify":
+			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: os.Stdout})
 		case "images":
 			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: reporter(os.Stderr)})
 		default:
-			steps = append(steps, notBuiltStep(name))
+			panic("bootstrap: no step called " + name) // stepNames and this switch must agree
 		}
 	}
 	return steps
@@ -181,15 +186,6 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 // selected tells whether --only/--skip keep the step named.
 func selected(name string, only, skip []string) bool {
 	return (len(only) == 0 || slices.Contains(only, name)) && !slices.Contains(skip, name)
-}
-
-// notBuiltStep stands for a step later work builds: it fails honestly.
-type notBuiltStep string
-
-func (s notBuiltStep) Name() string { return string(s) }
-
-func (s notBuiltStep) Plan(context.Context, *host.Host) (*plan.Plan, error) {
-	return nil, fmt.Errorf("step %s is not implemented yet in this build of eksd-kata; run the built steps with --only host,containerd", string(s))
 }
 
 // bootstrapError maps a run error to its exit code: bad input (a malformed

@@ -138,9 +138,28 @@ func TestBootstrapTooOldContainerdFails(t *testing.T) {
 	}
 }
 
-func TestBootstrapUnbuiltStepFailsHonestly(t *testing.T) {
-	code, _, stderr := run(t, "", "--root", t.TempDir(), "bootstrap", "--containerd-version", "2.4.2", "--skip", "binaries", "--ignore", "all")
-	if code != ExitFailure || !strings.Contains(stderr, "not implemented yet") {
-		t.Fatalf("exit %d: %s", code, stderr)
+// TestBootstrapEveryStepUnderRoot: all nine steps plan and run over an
+// offline root (the cluster steps only say what they would do there), and
+// the second run changes nothing.
+func TestBootstrapEveryStepUnderRoot(t *testing.T) {
+	root := t.TempDir()
+	args := []string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--skip", "binaries", "--node-name", "node-1", "--advertise-address", "192.0.2.10"}
+	code, out, stderr := run(t, "", args...)
+	if code != ExitOK || !strings.Contains(out, "in 8 step(s)") {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "etc/eksd-kata/kubeadm.yaml")); err != nil || !strings.Contains(string(b), "advertiseAddress: 192.0.2.10") {
+		t.Fatalf("kubeadm.yaml: %v\n%s", err, b)
+	}
+	if fi, _ := os.Stat(filepath.Join(root, "etc/eksd-kata/kubeadm.yaml")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeadm.yaml mode %v, want 0600", fi.Mode().Perm())
+	}
+	before := hosttest.HashTree(t, root)
+	code, out, _ = run(t, "", args...)
+	if code != ExitOK || !strings.Contains(out, "bootstrap: 0 change(s) applied") {
+		t.Fatalf("re-run: exit %d\n%s", code, out)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("the converged re-run changed the root")
 	}
 }

@@ -81,6 +81,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 		newResetCmd(g),
 		newImagesCmd(g),
 		newConfigCmd(g),
+		newVerifyCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -1,0 +1,236 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Defaults of AddonsStep's bounds.
+const (
+	DefaultAPITimeout   = 3 * time.Minute
+	DefaultReadyTimeout = 5 * time.Minute
+	// planTimeout bounds the questions Plan asks: a dry run must not hang.
+	planTimeout = 20 * time.Second
+)
+
+// AddonsStep is the bootstrap step "addons": the Kata RuntimeClasses and
+// node label, the CNI manifest, and on a single node the removal of the
+// control-plane taint. It plans from what the API server has; before
+// kubeadm ran (a dry run on a fresh host) it plans all of it.
+type AddonsStep struct {
+	Config *config.NodeConfig // resolved: spec.node.name is set
+	// Connect opens the cluster; nil uses /etc/kubernetes/admin.conf on the host.
+	Connect Connector
+	// APITimeout bounds waiting for the API server (and the node) to answer.
+	APITimeout time.Duration
+	// ReadyTimeout bounds waiting for the node to be Ready after a CNI was applied.
+	ReadyTimeout time.Duration
+	// HTTP fetches a CNI manifest URL; nil uses a default client.
+	HTTP    *http.Client
+	Backoff Backoff // zero: the default
+
+	cni []*unstructured.Unstructured // the decoded manifest, read once
+}
+
+func (s *AddonsStep) Name() string { return "addons" }
+
+func (s *AddonsStep) defaults() {
+	if s.Connect == nil {
+		s.Connect = KubeconfigConnector(AdminKubeconfig)
+	}
+	if s.APITimeout <= 0 {
+		s.APITimeout = DefaultAPITimeout
+	}
+	if s.ReadyTimeout <= 0 {
+		s.ReadyTimeout = DefaultReadyTimeout
+	}
+	if s.Backoff == (Backoff{}) {
+		s.Backoff = defaultBackoff
+	}
+}
+
+// untaint: only a control-plane node carries kubeadm's NoSchedule taint.
+func (s *AddonsStep) untaint() bool {
+	return s.Config.Spec.Addons.UntaintControlPlane && s.Config.Spec.Node.Role == config.RoleControlPlane
+}
+
+// cniSource is the configured manifest, "" for none.
+func (s *AddonsStep) cniSource() string {
+	src := s.Config.Spec.Addons.CNIManifest
+	if src == "none" {
+		return ""
+	}
+	return src
+}
+
+// Plan asks the API server what exists and plans what differs.
+func (s *AddonsStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	s.defaults()
+	p := &plan.Plan{}
+	if s.Config.Spec.Node.Name == "" && h.IsLive() {
+		return nil, plan.BadInput(errors.New("addons: the node name is not known (set spec.node.name or --node-name)"))
+	}
+	rcs, err := s.runtimeClasses()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.loadCNI(ctx); err != nil {
+		return nil, err
+	}
+	if !h.IsLive() {
+		s.offlineNotes(p, rcs)
+		return p, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	c, err := s.Connect(pctx, h)
+	if err == nil {
+		err = c.Ready(pctx)
+	}
+	if Down(err) {
+		p.Notef("the API server does not answer yet (%v): planning every add-on; applying waits up to %s for it", err, s.APITimeout)
+		s.planAll(p, rcs)
+		return p, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.planDiff(pctx, c, p, rcs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+type renderedRC struct {
+	data     RuntimeClassData
+	manifest []byte
+}
+
+func (s *AddonsStep) runtimeClasses() ([]renderedRC, error) {
+	var out []renderedRC
+	for _, d := range RuntimeClassesFor(s.Config.Spec.Kata) {
+		m, _, err := RenderRuntimeClass(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, renderedRC{d, m})
+	}
+	return out, nil
+}
+
+func (s *AddonsStep) loadCNI(ctx context.Context) error {
+	src := s.cniSource()
+	if src == "" || s.cni != nil {
+		return nil
+	}
+	data, err := ReadManifest(ctx, src, s.HTTP)
+	if err != nil {
+		return err
+	}
+	objs, err := DecodeManifest(data)
+	if err != nil {
+		return plan.BadInput(fmt.Errorf("CNI manifest %s: %w", src, err))
+	}
+	s.cni = objs
+	return nil
+}
+
+func (s *AddonsStep) offlineNotes(p *plan.Plan, rcs []renderedRC) {
+	p.Notef("add-ons go to the cluster through its API, not to files: nothing is planned under --root; run `eksd-kata bootstrap --only addons` on the running node")
+	if len(rcs) > 0 {
+		p.Notef("it would apply RuntimeClass(es) %s and label the node %s=true", rcNames(rcs), KataNodeLabel)
+	}
+	if s.cniSource() != "" {
+		p.Notef("it would apply the CNI manifest %s (%d objects)", s.cniSource(), len(s.cni))
+	}
+}
+
+// planAll plans every add-on, for a cluster that does not answer yet.
+func (s *AddonsStep) planAll(p *plan.Plan, rcs []renderedRC) {
+	for _, rc := range rcs {
+		p.Add(s.rcChange(rc, "apply", ""))
+	}
+	node := s.Config.Spec.Node.Name
+	if len(rcs) > 0 {
+		p.Add(s.labelChange(node))
+	}
+	if s.untaint() {
+		p.Add(s.untaintChange(node))
+	}
+	s.planCNI(p, len(s.cni), nil, nil, true)
+	if s.cniSource() == "" {
+		s.noCNINote(p)
+	}
+}
+
+// planDiff plans what the live cluster lacks.
+func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs []renderedRC) error {
+	for _, rc := range rcs {
+		_, want, err := RenderRuntimeClass(rc.data)
+		if err != nil {
+			return err
+		}
+		live, err := c.Kube.NodeV1().RuntimeClasses().Get(ctx, rc.data.Name, getOpts)
+		switch {
+		case apierrors.IsNotFound(err):
+			p.Add(s.rcChange(rc, "create", ""))
+		case err != nil:
+			return fmt.Errorf("RuntimeClass %s: %w", rc.data.Name, err)
+		default:
+			if d := runtimeClassDiff(live, want); d != "" {
+				verb := "update"
+				if live.Handler != want.Handler {
+					verb, d = "replace", d+" (the handler is immutable)"
+				}
+				p.Add(s.rcChange(rc, verb, d))
+			}
+		}
+	}
+	name := s.Config.Spec.Node.Name
+	node, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
+	if apierrors.IsNotFound(err) {
+		p.Notef("node %s is not registered yet: applying waits up to %s for its kubelet", name, s.APITimeout)
+		node, err = nil, nil
+	}
+	if err != nil {
+		return fmt.Errorf("node %s: %w", name, err)
+	}
+	if len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true") {
+		p.Add(s.labelChange(name))
+	}
+	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
+		p.Add(s.untaintChange(name))
+	}
+	if s.cniSource() == "" {
+		s.noCNINote(p)
+		return nil
+	}
+	create, update, err := cniDiff(ctx, c, s.cni)
+	if err != nil {
+		return fmt.Errorf("CNI manifest %s: %w", s.cniSource(), err)
+	}
+	s.planCNI(p, len(create)+len(update), create, update, node == nil || !isReady(node))
+	return nil
+}
+
+func (s *AddonsStep) noCNINote(p *plan.Plan) {
+	p.Notef("no CNI manifest configured (spec.addons.cniManifest, --cni-manifest): pods other than host-network ones stay Pending until a CNI is installed")
+}
+
+func rcNames(rcs []renderedRC) string {
+	names := make([]string, len(rcs))
+	for i, rc := range rcs {
+		names[i] = rc.data.Name
+	}
+	return strings.Join(names, ", ")
+}

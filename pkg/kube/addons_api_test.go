@@ -1,0 +1,214 @@
+package kube
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The whole step against a real API server: planned from what exists,
+// applied through the runner, read back, then nothing left to plan.
+func TestAddonsAgainstAPIServer(t *testing.T) {
+	c := cluster(t)
+	cs := clients(t, c)
+	ctx := context.Background()
+	deleteRuntimeClasses(t, cs)
+	const node = "addons-node"
+	other := corev1.Taint{Key: "example.com/keep", Value: "x", Effect: corev1.TaintEffectNoSchedule}
+	createNode(t, cs, node,
+		corev1.Taint{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule},
+		corev1.Taint{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule},
+		other)
+	cni := filepath.Join(t.TempDir(), "cni.yaml")
+	if err := os.WriteFile(cni, []byte(cniManifest("cni-test")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(node, "qemu", "clh", "fc")
+	cfg.Spec.Addons.CNIManifest = cni
+	h := liveHost(t, c)
+	step := &AddonsStep{Config: cfg, ReadyTimeout: time.Second, Backoff: fast}
+
+	p, err := step.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"create RuntimeClass kata (handler kata, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-qemu (handler kata-qemu, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-clh (handler kata-clh, overhead 130Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-fc (handler kata-fc, overhead 130Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"label node addons-node katacontainers.io/kata-runtime=true",
+		"remove the control-plane NoSchedule taint from node addons-node (single node: pods may run on it)",
+		"apply CNI manifest " + cni + ": create Namespace cni-test, ConfigMap cni-test/cni-config, DaemonSet cni-test/cni-agent",
+		"wait up to 1s for node addons-node to be Ready",
+	}
+	if got := summaries(p); !slices.Equal(got, want) {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(p.Notes) != 0 {
+		t.Fatalf("notes %q", p.Notes)
+	}
+
+	// No kubelet runs: the node never gets Ready by itself.
+	_, err = bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{})
+	if err == nil || !strings.Contains(err.Error(), "node addons-node is not Ready after 1s (no Ready condition yet)") {
+		t.Fatalf("want a readiness timeout, got %v", err)
+	}
+
+	for _, w := range RuntimeClassesFor(cfg.Spec.Kata) {
+		rc, err := cs.Kube.NodeV1().RuntimeClasses().Get(ctx, w.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rc.Handler != w.Handler || rc.Labels["app.kubernetes.io/managed-by"] != "eksd-kata" {
+			t.Errorf("%s: handler %q labels %v", w.Name, rc.Handler, rc.Labels)
+		}
+		pf := rc.Overhead.PodFixed
+		if len(pf) != 2 || pf.Memory().Cmp(resource.MustParse(w.Memory)) != 0 || pf.Cpu().Cmp(resource.MustParse(w.CPU)) != 0 {
+			t.Errorf("%s: overhead %v, want %s/%s", w.Name, pf, w.Memory, w.CPU)
+		}
+		if sel := rc.Scheduling.NodeSelector; len(sel) != 1 || sel[KataNodeLabel] != "true" || len(rc.Scheduling.Tolerations) != 0 {
+			t.Errorf("%s: scheduling %+v", w.Name, rc.Scheduling)
+		}
+		if mf := rc.ManagedFields; len(mf) != 1 || mf[0].Manager != FieldManager || mf[0].Operation != metav1.ManagedFieldsOperationApply {
+			t.Errorf("%s: managed fields %+v: want one server-side apply by %s", w.Name, mf, FieldManager)
+		}
+	}
+	n, err := cs.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels[KataNodeLabel] != "true" {
+		t.Errorf("node labels %v", n.Labels)
+	}
+	// Admission adds node.kubernetes.io/not-ready to a new node; that one stays.
+	var keys []string
+	for _, tt := range n.Spec.Taints {
+		keys = append(keys, tt.Key)
+	}
+	if want := []string{other.Key, "node.kubernetes.io/not-ready"}; !slices.Equal(keys, want) {
+		t.Errorf("taints %v, want %v", keys, want)
+	}
+	cm, err := cs.Kube.CoreV1().ConfigMaps("cni-test").Get(ctx, "cni-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(cm.Data["10-test.conflist"], `"type":"bridge"`) || cm.ManagedFields[0].Manager != FieldManager {
+		t.Errorf("configmap %v %+v", cm.Data, cm.ManagedFields)
+	}
+	ds, err := cs.Kube.AppsV1().DaemonSets("cni-test").Get(ctx, "cni-agent", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := ds.Spec.Template.Spec.Containers[0].Image; img != "registry.example/cni-agent:v1" || !ds.Spec.Template.Spec.HostNetwork {
+		t.Errorf("daemonset %s", img)
+	}
+
+	// The node gets Ready: what is left is waiting for it, and that passes.
+	setReady(t, cs, node)
+	p, err = step.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() {
+		t.Fatalf("second plan: %v", summaries(p))
+	}
+	rep, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{})
+	if err != nil || rep.Changed() != 0 {
+		t.Fatalf("re-run: %v, %d changes", err, rep.Changed())
+	}
+}
+
+// Drift is planned precisely and repaired: an overhead someone changed, an
+// immutable handler (replaced), a label removed, a taint put back, a
+// ConfigMap edited by another manager.
+func TestAddonsRepairsDrift(t *testing.T) {
+	c := cluster(t)
+	cs := clients(t, c)
+	ctx := context.Background()
+	deleteRuntimeClasses(t, cs)
+	const node = "drift-node"
+	createNode(t, cs, node)
+	setReady(t, cs, node)
+	cni := filepath.Join(t.TempDir(), "cni.yaml")
+	if err := os.WriteFile(cni, []byte(cniManifest("cni-drift")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(node, "qemu")
+	cfg.Spec.Addons.CNIManifest = cni
+	h := liveHost(t, c)
+	step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
+	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+
+	rcs := cs.Kube.NodeV1().RuntimeClasses()
+	rc, err := rcs.Get(ctx, "kata-qemu", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Overhead.PodFixed[corev1.ResourceMemory] = resource.MustParse("160Mi")
+	if _, err := rcs.Update(ctx, rc, metav1.UpdateOptions{FieldManager: "kubectl"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := rcs.Delete(ctx, "kata", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rc.ObjectMeta = metav1.ObjectMeta{Name: "kata"}
+	rc.Handler = "runc"
+	if _, err := rcs.Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := cs.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(n.Labels, KataNodeLabel)
+	n.Spec.Taints = []corev1.Taint{{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule}}
+	if _, err := cs.Kube.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.Kube.CoreV1().ConfigMaps("cni-drift").Get(ctx, "cni-config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["10-test.conflist"] = "edited"
+	if _, err := cs.Kube.CoreV1().ConfigMaps("cni-drift").Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := step.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"replace RuntimeClass kata (handler kata, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true): handler runc, want kata (the handler is immutable)",
+		"update RuntimeClass kata-qemu (handler kata-qemu, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true): overhead differs",
+		"label node drift-node katacontainers.io/kata-runtime=true",
+		"remove the control-plane NoSchedule taint from node drift-node (single node: pods may run on it)",
+		"apply CNI manifest " + cni + ": update ConfigMap cni-drift/cni-config",
+		// Ready now, but a changed CNI may restart its pods: the wait is cheap.
+		"wait up to 5s for node drift-node to be Ready",
+	}
+	if got := summaries(p); !slices.Equal(got, want) {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := rcs.Get(ctx, "kata", metav1.GetOptions{}); err != nil || rc.Handler != "kata" {
+		t.Fatalf("kata handler: %v %v", rc, err)
+	}
+	if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
+		t.Fatalf("after repair: %v %v", err, summaries(p))
+	}
+}

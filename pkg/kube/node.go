@@ -1,0 +1,128 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+)
+
+// Control-plane taints kubeadm sets; "master" is the pre-1.25 name that
+// upgraded clusters may still carry.
+var controlPlaneTaints = []string{"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"}
+
+// scheduleTaints returns the control-plane NoSchedule taints on n.
+func scheduleTaints(n *corev1.Node) []corev1.Taint {
+	var out []corev1.Taint
+	for _, t := range n.Spec.Taints {
+		if t.Effect == corev1.TaintEffectNoSchedule && slices.Contains(controlPlaneTaints, t.Key) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// waitNode gets the node, waiting (bounded) for its kubelet to register it.
+func waitNode(ctx context.Context, c *Clients, name string, timeout time.Duration, b Backoff) (*corev1.Node, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	delay := b.Initial
+	for {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
+		if err == nil {
+			return n, nil
+		}
+		if !apierrors.IsNotFound(err) && !Down(err) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %s is not registered after %s (is the kubelet running?): %v", name, timeout, err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, b.Max)
+	}
+}
+
+// labelNode sets the Kata label with a merge patch: unlike server-side
+// apply, a patch fails on a missing node instead of creating one.
+func labelNode(ctx context.Context, c *Clients, name string) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{KataNodeLabel: "true"}}})
+	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	if err != nil {
+		return fmt.Errorf("labelling node %s: %w", name, err)
+	}
+	return nil
+}
+
+// untaintNode removes the control-plane NoSchedule taints; an update with
+// the node's resourceVersion so that a concurrent change is retried, not lost.
+func untaintNode(ctx context.Context, c *Clients, name string) error {
+	nodes := c.Kube.CoreV1().Nodes()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := nodes.Get(ctx, name, getOpts)
+		if err != nil {
+			return err
+		}
+		if len(scheduleTaints(n)) == 0 {
+			return nil
+		}
+		n.Spec.Taints = slices.DeleteFunc(n.Spec.Taints, func(t corev1.Taint) bool {
+			return t.Effect == corev1.TaintEffectNoSchedule && slices.Contains(controlPlaneTaints, t.Key)
+		})
+		_, err = nodes.Update(ctx, n, metav1.UpdateOptions{FieldManager: FieldManager})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("removing the control-plane taint from node %s: %w", name, err)
+	}
+	return nil
+}
+
+// nodeReady returns the Ready condition of n, nil when it has none yet.
+func nodeReady(n *corev1.Node) *corev1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+func isReady(n *corev1.Node) bool {
+	c := nodeReady(n)
+	return c != nil && c.Status == corev1.ConditionTrue
+}
+
+// waitReady polls until the node is Ready, for at most timeout.
+func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := "not registered"
+	for {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
+		switch {
+		case err == nil && isReady(n):
+			return nil
+		case err == nil:
+			last = "no Ready condition yet"
+			if rc := nodeReady(n); rc != nil {
+				last = fmt.Sprintf("Ready=%s %s: %s", rc.Status, rc.Reason, rc.Message)
+			}
+		case !apierrors.IsNotFound(err) && !Down(err):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s is not Ready after %s (%s); check the CNI pods: kubectl -n kube-system get pods", name, timeout, last)
+		case <-time.After(every):
+		}
+	}
+}

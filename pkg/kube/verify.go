@@ -1,0 +1,168 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Defaults of VerifyStep.
+const (
+	// DefaultVerifyImage is busybox from the ECR Public mirror of Docker's
+	// official images: no Docker Hub rate limit, and EKS nodes reach it.
+	DefaultVerifyImage   = "public.ecr.aws/docker/library/busybox:1.37"
+	DefaultVerifyTimeout = 3 * time.Minute
+)
+
+// ErrKataDisabled is returned by Run when the configuration disables Kata.
+var ErrKataDisabled = errors.New("kata is disabled in the configuration (spec.kata.enabled): there is nothing to verify")
+
+// VerifyStep is the bootstrap step "verify" and the verb `eksd-kata
+// verify`: the tutorial's check-kata.sh through the API. A runc pod and a
+// Kata pod print their kernel; different kernels prove the Kata pod ran in
+// a VM. It changes nothing on the host, and removes its pods.
+type VerifyStep struct {
+	Config  *config.NodeConfig // resolved: spec.node.name is set
+	Connect Connector          // nil: /etc/kubernetes/admin.conf on the host
+	Image   string             // a busybox-like image with uname; "" = DefaultVerifyImage
+	// Namespace of the test pods; "" = default.
+	Namespace string
+	// Timeout bounds the whole test once the API answers.
+	Timeout time.Duration
+	// APITimeout bounds waiting for the API server.
+	APITimeout time.Duration
+	// SandboxFailures is how many FailedCreatePodSandBox events end the
+	// wait early: the kubelet retries forever, a missing shim never heals.
+	SandboxFailures int32
+	Out             io.Writer // the report; nil discards it
+	Backoff         Backoff
+}
+
+func (s *VerifyStep) Name() string { return "verify" }
+
+func (s *VerifyStep) defaults() {
+	if s.Connect == nil {
+		s.Connect = KubeconfigConnector(AdminKubeconfig)
+	}
+	if s.Image == "" {
+		s.Image = DefaultVerifyImage
+	}
+	if s.Namespace == "" {
+		s.Namespace = "default"
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultVerifyTimeout
+	}
+	if s.APITimeout <= 0 {
+		s.APITimeout = DefaultAPITimeout
+	}
+	if s.SandboxFailures <= 0 {
+		s.SandboxFailures = 2
+	}
+	if s.Backoff == (Backoff{}) {
+		s.Backoff = defaultBackoff
+	}
+	if s.Out == nil {
+		s.Out = io.Discard
+	}
+}
+
+// Plan is the test itself as one change, so that it runs after the steps
+// before it and never under --dry-run.
+func (s *VerifyStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
+	s.defaults()
+	p := &plan.Plan{}
+	switch {
+	case !s.Config.Spec.Kata.Enabled:
+		p.Notef("Kata is disabled in the configuration: no Kata pod to verify")
+	case !h.IsLive():
+		p.Notef("the smoke test runs pods in the cluster: skipped under --root; run `eksd-kata verify` on the running node")
+	default:
+		p.Add(&plan.Func{
+			Text: fmt.Sprintf("run runc and kata test pods (%s) on node %s and compare their kernels (changes nothing on the host)", s.Image, s.Config.Spec.Node.Name),
+			Do: func(ctx context.Context, h *host.Host) error {
+				_, err := s.Run(ctx, h)
+				return err
+			},
+		})
+	}
+	return p, nil
+}
+
+// Result is what the test saw.
+type Result struct {
+	HostKernel  string // uname -r of the runc pod
+	GuestKernel string // uname -r of the Kata pod
+}
+
+// Run runs the test and writes its report to Out.
+func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
+	s.defaults()
+	if !s.Config.Spec.Kata.Enabled {
+		return nil, ErrKataDisabled
+	}
+	c, err := waitAPI(ctx, h, s.Connect, s.APITimeout, s.Backoff)
+	if err != nil {
+		return nil, err
+	}
+	if err := nodeIsReady(ctx, c, s.Config.Spec.Node.Name); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	handler := s.Config.Spec.Kata.RuntimeHandler
+	pods := []*testPod{
+		{name: "eksd-kata-verify-runc", what: "runc pod"},
+		{name: "eksd-kata-verify-kata", what: "kata pod (RuntimeClass " + handler + ")", runtimeClass: handler},
+	}
+	defer s.cleanup(ctx, c, pods)
+	for _, tp := range pods {
+		if err := s.start(ctx, c, tp); err != nil {
+			return nil, err
+		}
+	}
+	for _, tp := range pods {
+		if err := s.finish(ctx, c, tp); err != nil {
+			return nil, err
+		}
+	}
+	r := &Result{HostKernel: pods[0].kernel, GuestKernel: pods[1].kernel}
+	fmt.Fprintf(s.Out, "runc pod kernel: %s (the host's)\n", r.HostKernel)
+	fmt.Fprintf(s.Out, "kata pod kernel: %s\n", r.GuestKernel)
+	if r.HostKernel == r.GuestKernel {
+		return r, fmt.Errorf("the kata pod reported the host's kernel %s: it did not run in a VM (is the containerd handler %s really Kata?)", r.HostKernel, handler)
+	}
+	fmt.Fprintf(s.Out, "kernels differ: the kata pod ran in a Kata Containers VM\n")
+	return r, nil
+}
+
+// testPod is one of the two pods and what became of it.
+type testPod struct {
+	name, what, runtimeClass string
+	pod                      *corev1.Pod // as created
+	kernel                   string
+}
+
+// nodeIsReady fails at once when the node cannot run pods: without a CNI
+// it never gets Ready, and waiting for the pods would only time out.
+func nodeIsReady(ctx context.Context, c *Clients, name string) error {
+	n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
+	if err != nil {
+		return fmt.Errorf("node %s: %w", name, err)
+	}
+	if isReady(n) {
+		return nil
+	}
+	why := "it has no Ready condition yet"
+	if rc := nodeReady(n); rc != nil {
+		why = fmt.Sprintf("Ready=%s %s: %s", rc.Status, rc.Reason, rc.Message)
+	}
+	return fmt.Errorf("node %s is not Ready (%s); pods cannot start on it (no CNI installed? see spec.addons.cniManifest)", name, why)
+}
