@@ -28,6 +28,13 @@ type Step interface {
 	Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 }
 
+// Checker is a step that proves, after its changes, that the result works
+// (a smoke test). The check changes nothing, so it is not in the plan: a
+// converged host plans nothing and is still checked. Never run in a dry run.
+type Checker interface {
+	Check(ctx context.Context, h *host.Host) error
+}
+
 // Options select and shape a run.
 type Options struct {
 	Only, Skip []string
@@ -150,6 +157,11 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			}
 			if err := c.Apply(ctx, h); err != nil {
 				return report, &StepError{Step: s.Name(), Err: fmt.Errorf("%s: %w", c.Summary(), err)}
+			}
+		}
+		if c, ok := s.(Checker); ok {
+			if err := c.Check(ctx, h); err != nil {
+				return report, &StepError{Step: s.Name(), Err: err}
 			}
 		}
 		host.FaultPoint("step-done " + s.Name())

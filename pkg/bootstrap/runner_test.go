@@ -158,3 +158,36 @@ func TestSecondRunIsRefusedByTheLock(t *testing.T) {
 		t.Fatal("a refused run changed the host")
 	}
 }
+
+// checkStep plans nothing and records its checks.
+type checkStep struct {
+	fileStep
+	checks int
+	err    error
+}
+
+func (s *checkStep) Check(context.Context, *host.Host) error {
+	s.checks++
+	return s.err
+}
+
+func TestCheckerRunsAfterApplyNotInDryRun(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	c := &checkStep{fileStep: fileStep{name: "verify", path: "/etc/v.conf", content: "v\n"}}
+	if _, err := Run(context.Background(), h, []Step{c}, Options{DryRun: true}); err != nil || c.checks != 0 {
+		t.Fatalf("dry run: err %v, checks %d", err, c.checks)
+	}
+	if _, err := Run(context.Background(), h, []Step{c}, Options{}); err != nil || c.checks != 1 {
+		t.Fatalf("run: err %v, checks %d", err, c.checks)
+	}
+	// Converged: nothing planned, still checked; a failed check fails the step.
+	c.err = errors.New("kata pod did not start")
+	r, err := Run(context.Background(), h, []Step{c}, Options{})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "verify" || c.checks != 2 {
+		t.Fatalf("err %v, checks %d", err, c.checks)
+	}
+	if r.Changed() != 0 {
+		t.Fatalf("a check counted as a change")
+	}
+}

@@ -85,15 +85,21 @@ func (s *VerifyStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	case !h.IsLive():
 		p.Notef("the smoke test runs pods in the cluster: skipped under --root; run `eksd-kata verify` on the running node")
 	default:
-		p.Add(&plan.Func{
-			Text: fmt.Sprintf("run runc and kata test pods (%s) on node %s and compare their kernels (changes nothing on the host)", s.Image, s.Config.Spec.Node.Name),
-			Do: func(ctx context.Context, h *host.Host) error {
-				_, err := s.Run(ctx, h)
-				return err
-			},
-		})
+		// The smoke test changes nothing, so it is not a change: a converged
+		// host plans nothing and is still checked (Check, after the apply).
+		p.Notef("then runs runc and kata test pods (%s) on node %s and compares their kernels", s.Image, s.Config.Spec.Node.Name)
 	}
 	return p, nil
+}
+
+// Check runs the smoke test on a live node with Kata enabled; the runner
+// calls it after the step's (empty) plan was applied, never in a dry run.
+func (s *VerifyStep) Check(ctx context.Context, h *host.Host) error {
+	if !s.Config.Spec.Kata.Enabled || !h.IsLive() {
+		return nil
+	}
+	_, err := s.Run(ctx, h)
+	return err
 }
 
 // Result is what the test saw.

@@ -46,8 +46,8 @@ func TestRenderVerifyPod(t *testing.T) {
 func TestVerifyPlan(t *testing.T) {
 	cfg := testConfig("n1", "qemu")
 	p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
-	if err != nil || len(p.Changes) != 1 || !strings.HasPrefix(p.Changes[0].Summary(), "run runc and kata test pods (public.ecr.aws/docker/library/busybox:1.37) on node n1") {
-		t.Fatalf("%v %v", err, summaries(p))
+	if err != nil || !p.Empty() || len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], "then runs runc and kata test pods (public.ecr.aws/docker/library/busybox:1.37) on node n1") {
+		t.Fatalf("%v %v %v", err, summaries(p), p.Notes)
 	}
 	off, err := host.New(t.TempDir())
 	if err != nil {
