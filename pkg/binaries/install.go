@@ -69,8 +69,13 @@ func (c *Install) Apply(ctx context.Context, h *host.Host) error {
 			return err
 		}
 	}
-	_, err := h.FS.WriteFile(c.Path, data, 0o755)
-	return err
+	if _, err := h.FS.WriteFile(c.Path, data, 0o755); err != nil {
+		return err
+	}
+	if c.Unverified {
+		return nil
+	}
+	return remember(h, c.Path, c.Binary)
 }
 
 // readArtifact reads the operator's copy and verifies it.

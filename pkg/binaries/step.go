@@ -97,6 +97,9 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 		return nil, plan.BadInput(err)
 	}
 	c := &Install{Binary: b, Path: path.Join(dir, name), release: s.Release, client: s.Client, policy: s.Policy, progress: s.Progress}
+	if b.Verifiable() && knownGood(h, c.Path, b) {
+		return nil, nil // installed by us, verified, unchanged since
+	}
 	if s.ArtifactsDir != "" {
 		if c.Artifact, err = s.findArtifact(b); err != nil {
 			return nil, err

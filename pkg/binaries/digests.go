@@ -1,0 +1,86 @@
+package binaries
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"syscall"
+
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
+)
+
+// DigestsFile remembers which verified binary we installed at each path,
+// with the file's identity at the time (inode, size, mtime, ctime), so a
+// re-run trusts an unchanged file without hashing ~200 MB again. It only
+// ever saves work: any change to the file changes its ctime, and a missing,
+// stale or unreadable entry means hashing as before.
+const DigestsFile = "/var/lib/eksd-kata/binaries.json"
+
+type digestEntry struct {
+	Identity fileIdentity `json:"identity"`
+	SHA256   string       `json:"sha256,omitempty"`
+	SHA512   string       `json:"sha512,omitempty"`
+}
+
+type fileIdentity struct {
+	Dev, Ino, Size, MtimeNs, CtimeNs int64
+}
+
+func identity(fi fs.FileInfo) (fileIdentity, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileIdentity{}, false
+	}
+	return fileIdentity{
+		Dev: int64(st.Dev), Ino: int64(st.Ino), Size: st.Size,
+		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+	}, true
+}
+
+func loadDigests(h *host.Host) map[string]digestEntry {
+	m := map[string]digestEntry{}
+	data, err := h.FS.ReadFile(DigestsFile)
+	if err == nil {
+		_ = json.Unmarshal(data, &m) // a corrupt cache is an empty one
+	}
+	return m
+}
+
+// knownGood reports whether the file at p is, unchanged, the one we
+// installed with b's checksums.
+func knownGood(h *host.Host, p string, b eksd.Binary) bool {
+	e, ok := loadDigests(h)[p]
+	if !ok || e.SHA256 != b.SHA256 || e.SHA512 != b.SHA512 {
+		return false
+	}
+	fi, err := h.FS.Stat(p)
+	if err != nil {
+		return false
+	}
+	id, ok := identity(fi)
+	return ok && id == e.Identity && fi.Mode().Perm() == 0o755
+}
+
+// remember records the verified binary just installed at p.
+func remember(h *host.Host, p string, b eksd.Binary) error {
+	fi, err := h.FS.Stat(p)
+	if err != nil {
+		return err
+	}
+	id, ok := identity(fi)
+	if !ok {
+		return nil
+	}
+	m := loadDigests(h)
+	m[p] = digestEntry{Identity: id, SHA256: b.SHA256, SHA512: b.SHA512}
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = h.FS.WriteFile(DigestsFile, append(data, '\n'), 0o644)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil // only a speed-up
+	}
+	return err
+}

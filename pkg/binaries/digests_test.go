@@ -1,0 +1,36 @@
+package binaries
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestDigestCacheTrustsOnlyUnchangedFiles: after an install, a re-plan
+// trusts the recorded identity instead of hashing; a binary changed since
+// (same size, other bytes) is hashed again and replaced.
+func TestDigestCacheTrustsOnlyUnchangedFiles(t *testing.T) {
+	f := newFixture(t)
+	applyAll(t, mustPlan(t, f.step(), f.h), f.h)
+	b, err := f.rel.Binary("kubelet", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !knownGood(f.h, "/usr/local/bin/kubelet", b) {
+		t.Fatal("the installed kubelet is not in the digest cache")
+	}
+	real := filepath.Join(f.h.Root(), "usr/local/bin/kubelet")
+	tampered := slices.Clone(f.bins["kubelet"])
+	tampered[len(tampered)-2] ^= 1
+	if err := os.WriteFile(real, tampered, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if knownGood(f.h, "/usr/local/bin/kubelet", b) {
+		t.Fatal("a changed file is still trusted")
+	}
+	p := mustPlan(t, f.step(), f.h)
+	if got := summaries(p); len(got) != 1 || got[0] != "install /usr/local/bin/kubelet from "+f.srv.URL+"/bin/linux/amd64/kubelet (sha512+sha256 verified before install)" {
+		t.Fatalf("plan after tampering: %v", got)
+	}
+}
