@@ -103,26 +103,35 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 		return err
 	}
 	steps := bootstrapSteps(resolved, rel, f)
+	report, err := runSteps(ctx, g, h, steps, f, out, "bootstrap")
+	if err != nil {
+		return err
+	}
+	printSummary(out, report, h, f)
+	return nil
+}
+
+// runSteps runs steps as bootstrap and join do, and prints the tally line.
+func runSteps(ctx context.Context, g *globals, h *host.Host, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
 	}
 	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
 	// Step events are for automation (json) and debugging; the text output
-	// above already says the same to a person.
+	// already says the same to a person.
 	if g.logFormat == "json" || g.verbose {
 		opts.Log = g.log
 	}
 	report, err := bootstrap.Run(ctx, h, steps, opts)
 	if err != nil {
-		return bootstrapError(err)
+		return nil, bootstrapError(err)
 	}
 	verb := "applied"
 	if f.dryRun {
 		verb = "planned (dry run: nothing changed)"
 	}
-	fmt.Fprintf(out, "bootstrap: %d change(s) %s in %d step(s), %s\n", report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
-	printSummary(out, report, h, f)
-	return nil
+	fmt.Fprintf(out, "%s: %d change(s) %s in %d step(s), %s\n", verbName, report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
+	return report, nil
 }
 
 // printSummary says which steps changed something, which were already

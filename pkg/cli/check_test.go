@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"crypto/sha256"
 	"encoding/json"
-	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight/preflighttest"
 )
 
@@ -103,11 +100,11 @@ func TestCheckRoleWorkerPorts(t *testing.T) {
 func TestCheckChangesNothing(t *testing.T) {
 	for _, m := range []string{"selinux-swap.txtar", "docker-host.txtar", "pvm-host.txtar"} {
 		root, _ := preflighttest.Build(t, m)
-		before := treeDigest(t, root)
+		before := hosttest.HashTreeTimes(t, root)
 		for _, args := range [][]string{{"--root", root, "check"}, {"--root", root, "check", "-o", "json", "--role", "worker"}} {
 			run(t, "", args...)
 		}
-		if treeDigest(t, root) != before {
+		if hosttest.HashTreeTimes(t, root) != before {
 			t.Errorf("%s: check changed the root", m)
 		}
 	}
@@ -163,37 +160,3 @@ func TestCheckThisMachine(t *testing.T) {
 	}
 }
 
-// treeDigest hashes every path, mode, link target and content under dir.
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	h := sha256.New()
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s %v %d\n", strings.TrimPrefix(p, dir), info.Mode(), info.ModTime().UnixNano())
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			h.Write([]byte(target))
-		case info.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			h.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
-}

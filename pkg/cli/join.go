@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -113,23 +111,8 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		}
 	}
 	steps = append(steps, &kubeadm.JoinStep{Config: resolved, Release: rel, Join: join, Out: out})
-	if !h.IsLive() {
-		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
-	}
-	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
-	if g.logFormat == "json" || g.verbose {
-		opts.Log = g.log
-	}
-	report, err := bootstrap.Run(ctx, h, steps, opts)
-	if err != nil {
-		return bootstrapError(err)
-	}
-	verb := "applied"
-	if f.dryRun {
-		verb = "planned (dry run: nothing changed)"
-	}
-	fmt.Fprintf(out, "join: %d change(s) %s in %d step(s), %s\n", report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
-	return nil
+	_, err = runSteps(ctx, g, h, steps, &f.bootstrapFlags, out, "join")
+	return err
 }
 
 // joinSettings are the configuration's spec.join with the flags the user

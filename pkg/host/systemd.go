@@ -119,6 +119,27 @@ func (s *dbusSystemd) reload(ctx context.Context, conn *dbus.Conn) error {
 	return nil
 }
 
+// jobContext bounds a unit job by restartTimeout unless ctx has a deadline.
+func jobContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, restartTimeout)
+}
+
+// waitJob waits for the result of a job systemd queued for unit.
+func waitJob(ctx context.Context, verb, unit string, done <-chan string) error {
+	select {
+	case result := <-done:
+		if result != "done" {
+			return fmt.Errorf("%s %s: job %s", verb, unit, result)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s %s: %w", verb, unit, ctx.Err())
+	}
+}
+
 // Restart restarts unit and waits until it is active: a finished job only
 // means systemd started it, not that it stayed up.
 func (s *dbusSystemd) Restart(ctx context.Context, unit string) error {
@@ -126,22 +147,14 @@ func (s *dbusSystemd) Restart(ctx context.Context, unit string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, restartTimeout)
-		defer cancel()
-	}
+	ctx, cancel := jobContext(ctx)
+	defer cancel()
 	done := make(chan string, 1)
 	if _, err := conn.RestartUnitContext(ctx, unit, "replace", done); err != nil {
 		return fmt.Errorf("restart %s: %w", unit, err)
 	}
-	select {
-	case result := <-done:
-		if result != "done" {
-			return fmt.Errorf("restart %s: job %s", unit, result)
-		}
-	case <-ctx.Done():
-		return fmt.Errorf("restart %s: %w", unit, ctx.Err())
+	if err := waitJob(ctx, "restart", unit, done); err != nil {
+		return err
 	}
 	tick := time.NewTicker(restartPoll)
 	defer tick.Stop()

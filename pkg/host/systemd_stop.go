@@ -20,24 +20,13 @@ func (s *dbusSystemd) Stop(ctx context.Context, unit string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, restartTimeout)
-		defer cancel()
-	}
+	ctx, cancel := jobContext(ctx)
+	defer cancel()
 	done := make(chan string, 1)
 	if _, err := conn.StopUnitContext(ctx, unit, "replace", done); err != nil {
 		return fmt.Errorf("stop %s: %w", unit, err)
 	}
-	select {
-	case result := <-done:
-		if result != "done" {
-			return fmt.Errorf("stop %s: job %s", unit, result)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("stop %s: %w", unit, ctx.Err())
-	}
+	return waitJob(ctx, "stop", unit, done)
 }
 
 func (s *dbusSystemd) Disable(ctx context.Context, units ...string) error {

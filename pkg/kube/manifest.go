@@ -8,14 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -32,45 +26,7 @@ var manifestPolicy = fetch.Policy{Attempts: 4, Backoff: time.Second, MaxBackoff:
 // --root: it is input, like --config) or an https URL (plain http only on
 // loopback). Unreadable or missing input is bad input.
 func ReadManifest(ctx context.Context, source string, client *http.Client) ([]byte, error) {
-	if !strings.Contains(source, "://") {
-		abs, err := filepath.Abs(source)
-		if err != nil {
-			return nil, plan.BadInput(fmt.Errorf("manifest %s: %w", source, err))
-		}
-		data, err := host.NewFS("/").ReadFile(abs)
-		if err != nil {
-			return nil, plan.BadInput(fmt.Errorf("manifest: %w", err))
-		}
-		return data, nil
-	}
-	u, err := url.Parse(source)
-	switch {
-	case err != nil || u.Host == "":
-		return nil, plan.BadInput(fmt.Errorf("manifest %q: not a URL", source))
-	case u.Scheme == "https", u.Scheme == "http" && config.IsLoopback(u.Hostname()):
-	default:
-		return nil, plan.BadInput(fmt.Errorf("manifest %s: use https:// (plain http only for loopback) or a file path", source))
-	}
-	var data []byte
-	err = fetch.Get(ctx, client, source, manifestPolicy, func(r fetch.Response) error {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxManifest+1))
-		if err != nil {
-			return err
-		}
-		if len(b) > maxManifest {
-			return &fetch.Permanent{Err: fmt.Errorf("GET %s: larger than %d MiB", source, maxManifest>>20)}
-		}
-		data = b
-		return nil
-	})
-	var se *fetch.StatusError
-	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
-		return nil, plan.BadInput(fmt.Errorf("manifest: %w", err))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("manifest: %w", err)
-	}
-	return data, nil
+	return fetch.ReadSource(ctx, client, source, "manifest", manifestPolicy, maxManifest)
 }
 
 // DecodeManifest splits multi-document YAML (or JSON) into objects,

@@ -14,6 +14,18 @@ import (
 // dir, so a test can prove that a command changed nothing.
 func HashTree(t testing.TB, dir string) string {
 	t.Helper()
+	return hashTree(t, dir, false)
+}
+
+// HashTreeTimes is HashTree with modification times too: for read-only
+// commands, which must not even touch a file.
+func HashTreeTimes(t testing.TB, dir string) string {
+	t.Helper()
+	return hashTree(t, dir, true)
+}
+
+func hashTree(t testing.TB, dir string, times bool) string {
+	t.Helper()
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -24,6 +36,9 @@ func HashTree(t testing.TB, dir string) string {
 			return err
 		}
 		fmt.Fprintf(h, "%s %v\n", strings.TrimPrefix(p, dir), info.Mode())
+		if times {
+			fmt.Fprintf(h, "mtime %d\n", info.ModTime().UnixNano())
+		}
 		switch {
 		case info.Mode().IsRegular():
 			b, err := os.ReadFile(p)
