@@ -159,4 +159,3 @@ func TestCheckThisMachine(t *testing.T) {
 		}
 	}
 }
-
