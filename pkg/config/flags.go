@@ -29,6 +29,7 @@ type Overrides struct {
 	insecureRegistries []string
 	cniManifest        string
 	untaint            bool
+	allowCgroupV1      bool
 	containerdConfig   string
 	containerdSocket   string
 }
@@ -51,6 +52,7 @@ func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
 	fs.StringVar(&o.cniManifest, "cni-manifest", "", `CNI manifest file or https URL ("none" for no CNI)`)
 	fs.BoolVar(&o.untaint, "untaint", true, "remove the control-plane NoSchedule taint (single-node cluster)")
+	fs.BoolVar(&o.allowCgroupV1, "allow-cgroup-v1", false, "let the kubelet of Kubernetes 1.35+ run on a cgroup v1 host (failCgroupV1: false)")
 	fs.StringVar(&o.containerdConfig, "containerd-config", "", "path of containerd's config.toml")
 	fs.StringVar(&o.containerdSocket, "containerd-socket", "", "path of containerd's socket")
 }
@@ -104,6 +106,9 @@ func (o *Overrides) Apply(cfg *NodeConfig) error {
 	}
 	if o.set("insecure-registry") {
 		s.Images.InsecureRegistries = o.insecureRegistries
+	}
+	if o.set("allow-cgroup-v1") {
+		s.Node.AllowCgroupV1 = o.allowCgroupV1
 	}
 	if o.set("untaint") {
 		s.Addons.UntaintControlPlane = o.untaint

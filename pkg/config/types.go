@@ -80,6 +80,9 @@ type Node struct {
 	AdvertiseAddress string `json:"advertiseAddress,omitempty"`
 	// CgroupDriver defaults to systemd when systemd is PID 1, else cgroupfs.
 	CgroupDriver string `json:"cgroupDriver,omitempty"`
+	// AllowCgroupV1 lets the kubelet of Kubernetes 1.35+ start on a cgroup v1
+	// host (kubelet failCgroupV1: false); cgroup v2 is the real fix.
+	AllowCgroupV1 bool `json:"allowCgroupV1,omitempty"`
 }
 
 // Network holds the cluster's address ranges.

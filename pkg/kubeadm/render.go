@@ -125,17 +125,24 @@ func encode(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
 	return kubeadmutil.MarshalToYamlForCodecs(internal, gv, kubeadmscheme.Codecs)
 }
 
-// kubeletConfig sets the one kubelet setting containerd must agree with.
-// Only that field is written: the kubelet's Go type would also write every
+// kubeletConfig sets the kubelet settings eksd-kata owns: the cgroup
+// driver containerd must agree with, and failCgroupV1 when the operator
+// allows cgroup v1. Only these fields are written: the kubelet's Go type would also write every
 // unset duration as "0s", which overrides the kubelet's defaults.
 func kubeletConfig(cfg *config.NodeConfig) ([]byte, error) {
-	return yaml.Marshal(struct {
+	kc := struct {
 		metav1.TypeMeta `json:",inline"`
 		CgroupDriver    string `json:"cgroupDriver"`
+		FailCgroupV1    *bool  `json:"failCgroupV1,omitempty"`
 	}{
 		TypeMeta:     metav1.TypeMeta{APIVersion: kubeletv1beta1.SchemeGroupVersion.String(), Kind: "KubeletConfiguration"},
 		CgroupDriver: cfg.Spec.Node.CgroupDriver,
-	})
+	}
+	if cfg.Spec.Node.AllowCgroupV1 {
+		no := false
+		kc.FailCgroupV1 = &no
+	}
+	return yaml.Marshal(kc)
 }
 
 func joinDocuments(docs ...[]byte) []byte {

@@ -145,3 +145,23 @@ func TestKubeletConfigDecodesWithKubeletDefaults(t *testing.T) {
 		t.Fatalf("zero durations written:\n%s", data)
 	}
 }
+
+func TestAllowCgroupV1(t *testing.T) {
+	cfg := testConfig()
+	cfg.Spec.Node.AllowCgroupV1 = true
+	data, err := kubeletConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kc kubeletv1beta1.KubeletConfiguration
+	if err := yaml.UnmarshalStrict(data, &kc); err != nil {
+		t.Fatal(err)
+	}
+	if kc.FailCgroupV1 == nil || *kc.FailCgroupV1 {
+		t.Fatalf("failCgroupV1 = %v, want false:\n%s", kc.FailCgroupV1, data)
+	}
+	cfg.Spec.Node.AllowCgroupV1 = false
+	if data, _ := kubeletConfig(cfg); strings.Contains(string(data), "failCgroupV1") {
+		t.Fatalf("failCgroupV1 written without the setting:\n%s", data)
+	}
+}

@@ -116,8 +116,11 @@ func checkCgroup(_ context.Context, e *Env) Result {
 	}
 	remedy := "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
 	ch := e.Config.Spec.Release.Channel
+	if channelMinor(ch) >= 35 && e.Config.Spec.Node.AllowCgroupV1 {
+		return warn(remedy, "%s: allowed by spec.node.allowCgroupV1 (kubelet failCgroupV1: false); Kubernetes keeps cgroup v1 in maintenance mode only", mode)
+	}
 	if channelMinor(ch) >= 35 {
-		return fail(remedy+", or set failCgroupV1: false in the kubelet configuration and --ignore host.cgroup",
+		return fail(remedy+", or allow it with --allow-cgroup-v1 (spec.node.allowCgroupV1: kubelet failCgroupV1: false)",
 			"%s: the kubelet of Kubernetes 1.35+ (EKS-D %s) refuses to start on cgroup v1 by default (failCgroupV1, KEP-5573)", mode, ch)
 	}
 	return warn(remedy, "%s: Kubernetes keeps cgroup v1 in maintenance mode and its kubelet refuses it from 1.35", mode)
