@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the EKS-D 1-36-7 node binaries for the e2e bundle from the Go module
+# proxy, each in a throwaway module under .cache/e2e/build (never the main
+# module: its cri-api pin breaks k8s.io/cri-client):
+#   kube/    k8s.io/kubernetes v1.36.3 with a replace for every staging module
+#            (generated from kubernetes' own go.mod), stamped v1.36.2-eks-1-36-7:
+#            kubeadm kubelet kubectl kube-apiserver kube-controller-manager
+#            kube-scheduler kube-proxy
+#   etcd/    go.etcd.io/etcd/server/v3 (the etcd binary)
+#   coredns/ github.com/coredns/coredns
+#   containerd/ github.com/containerd/containerd/v2: containerd and
+#            containerd-shim-runc-v2 for the node
+#   pause    scripts/e2e/pause of the main module (a few lines of Go)
+# into .cache/e2e/bin. Idempotent: a stamp file per group of binaries names
+# what it was built from; a group is rebuilt only when that changes.
+# Usage: scripts/e2e/build.sh [OUTDIR]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+# What the bundle stands in for (EKS-D kubernetes-1-36-eks-7) and the
+# module versions that build it. etcd and CoreDNS are the EKS-D versions.
+KUBE_MODULE_VERSION=${KUBE_MODULE_VERSION:-v1.36.3}
+KUBE_GIT_VERSION=${KUBE_GIT_VERSION:-v1.36.2-eks-1-36-7}
+ETCD_VERSION=${ETCD_VERSION:-v3.6.12}
+COREDNS_VERSION=${COREDNS_VERSION:-v1.14.3}
+# Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36
+# (2.2+): the node gets this one instead.
+CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.4.2}
+
+out=${1:-$repo/.cache/e2e/bin}
+build=$repo/.cache/e2e/build
+mkdir -p "$out" "$build"
+export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
+NICE=(nice -n 10)
+
+log() { printf 'e2e build: %s\n' "$*" >&2; }
+
+# fresh NAME STAMP BIN...: true when every BIN exists and the stamp matches.
+fresh() {
+	local stamp=$1 want=$2 b
+	shift 2
+	[ "$(cat "$stamp" 2>/dev/null)" = "$want" ] || return 1
+	for b in "$@"; do [ -x "$out/$b" ] || return 1; done
+}
+
+# module DIR NAME REQUIRE...: writes DIR/go.mod (module NAME, the requires)
+# and DIR/tools.go importing nothing; go build resolves the rest.
+module() {
+	local dir=$1 name=$2
+	shift 2
+	mkdir -p "$dir"
+	{
+		printf 'module %s\n\ngo 1.26\n\n' "$name"
+		local r
+		for r in "$@"; do printf 'require %s\n' "$r"; done
+	} >"$dir/go.mod"
+}
+
+kube_bins=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+kube_stamp="kubernetes=$KUBE_MODULE_VERSION gitVersion=$KUBE_GIT_VERSION"
+if ! fresh "$build/kube/.stamp" "$kube_stamp" "${kube_bins[@]}"; then
+	log "kubernetes $KUBE_MODULE_VERSION as $KUBE_GIT_VERSION: ${kube_bins[*]} (several minutes cold)"
+	staging=v0.${KUBE_MODULE_VERSION#v1.}
+	gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_MODULE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+	module "$build/kube" e2e.eksd-kata.test/kube "k8s.io/kubernetes $KUBE_MODULE_VERSION"
+	# Every staging module kubernetes replaces with ./staging/src/k8s.io/X
+	# is pinned to the matching published v0 version.
+	sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#replace \1 => \1 '"$staging"'#p' "$gomod" >>"$build/kube/go.mod"
+	{
+		printf '//go:build tools\n\npackage tools\n\nimport (\n'
+		printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "${kube_bins[@]}"
+		printf ')\n'
+	} >"$build/kube/tools.go"
+	minor=${KUBE_GIT_VERSION#v1.}
+	minor=${minor%%.*}
+	ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_GIT_VERSION
+		-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor
+		-X k8s.io/component-base/version.gitTreeState=clean
+		-X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z"
+	pkgs=()
+	for b in "${kube_bins[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
+	(cd "$build/kube" && "${NICE[@]}" go build -trimpath -ldflags "$ldflags" -o "$out/" "${pkgs[@]}")
+	echo "$kube_stamp" >"$build/kube/.stamp"
+fi
+
+etcd_stamp="etcd=$ETCD_VERSION"
+if ! fresh "$build/etcd/.stamp" "$etcd_stamp" etcd; then
+	log "etcd $ETCD_VERSION"
+	module "$build/etcd" e2e.eksd-kata.test/etcd "go.etcd.io/etcd/server/v3 $ETCD_VERSION"
+	printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$build/etcd/tools.go"
+	(cd "$build/etcd" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+	echo "$etcd_stamp" >"$build/etcd/.stamp"
+fi
+
+coredns_stamp="coredns=$COREDNS_VERSION"
+if ! fresh "$build/coredns/.stamp" "$coredns_stamp" coredns; then
+	log "coredns $COREDNS_VERSION"
+	module "$build/coredns" e2e.eksd-kata.test/coredns "github.com/coredns/coredns $COREDNS_VERSION"
+	printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/coredns/coredns"\n' >"$build/coredns/tools.go"
+	(cd "$build/coredns" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns)
+	echo "$coredns_stamp" >"$build/coredns/.stamp"
+fi
+
+ctr_stamp="containerd=$CONTAINERD_VERSION"
+if ! fresh "$build/containerd/.stamp" "$ctr_stamp" containerd containerd-shim-runc-v2; then
+	log "containerd $CONTAINERD_VERSION"
+	module "$build/containerd" e2e.eksd-kata.test/containerd "github.com/containerd/containerd/v2 $CONTAINERD_VERSION"
+	printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "github.com/containerd/containerd/v2/cmd/containerd"\n\t_ "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"\n)\n' >"$build/containerd/tools.go"
+	(cd "$build/containerd" && "${NICE[@]}" go build -trimpath -tags "no_btrfs no_devmapper no_zfs" \
+		-ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+		-o "$out/" github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
+	echo "$ctr_stamp" >"$build/containerd/.stamp"
+fi
+
+pause_stamp="pause=$(sha256sum scripts/e2e/pause/main.go | cut -c1-16)"
+if ! fresh "$build/.pause-stamp" "$pause_stamp" pause; then
+	log "pause"
+	"${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/pause" ./scripts/e2e/pause
+	echo "$pause_stamp" >"$build/.pause-stamp"
+fi
