@@ -282,6 +282,11 @@ install -m 0755 bin/eksd-kata "$NODE/usr/local/bin/eksd-kata"
 mkdir -p "$NODE/opt/e2e" "$NODE/etc/eksd-kata"
 cp -al "$bundle/artifacts" "$NODE/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$NODE/opt/e2e/artifacts"
 cp "$bundle/release.yaml" "$NODE/opt/e2e/release.yaml"
+# Kubernetes 1.35+ refuses cgroup v1 unless told; this machine has cgroup v1.
+allow_v1=false
+[ -e /sys/fs/cgroup/cgroup.controllers ] || allow_v1=true
+# The node lives in its own network namespace: kube-proxy may not set
+# nf_conntrack_max there (as with kind), so conntrackMaxPerCore: 0.
 cat >"$NODE/etc/eksd-kata/config.yaml" <<EOF
 apiVersion: eksd-kata.io/v1alpha1
 kind: NodeConfig
@@ -293,6 +298,9 @@ spec:
   node:
     name: $NODE_NAME
     advertiseAddress: $NODE_ADDR
+    allowCgroupV1: $allow_v1
+  network:
+    conntrackMaxPerCore: 0
   images:
     mirror: $MIRROR
 EOF

@@ -89,6 +89,11 @@ type Node struct {
 type Network struct {
 	PodCIDR     string `json:"podCIDR"`
 	ServiceCIDR string `json:"serviceCIDR"`
+	// ConntrackMaxPerCore is kube-proxy's conntrack.maxPerCore; 0 leaves the
+	// kernel's nf_conntrack_max alone, which a node in a container or a
+	// network namespace must (kube-proxy may not set it there). Unset:
+	// kube-proxy's default.
+	ConntrackMaxPerCore *int32 `json:"conntrackMaxPerCore,omitempty"`
 }
 
 // Containerd locates the container runtime.

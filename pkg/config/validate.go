@@ -95,6 +95,9 @@ func validateNetwork(n *Network, p *field.Path) field.ErrorList {
 	if perr == nil && serr == nil && pod.Overlaps(svc) {
 		errs = append(errs, field.Invalid(p.Child("serviceCIDR"), n.ServiceCIDR, "overlaps spec.network.podCIDR "+n.PodCIDR))
 	}
+	if c := n.ConntrackMaxPerCore; c != nil && *c < 0 {
+		errs = append(errs, field.Invalid(p.Child("conntrackMaxPerCore"), *c, "must be 0 (leave nf_conntrack_max alone) or positive"))
+	}
 	// kube-apiserver refuses a service range with more than 2^20 addresses.
 	if serr == nil && svc.Addr().BitLen()-svc.Bits() > 20 {
 		errs = append(errs, field.Invalid(p.Child("serviceCIDR"), n.ServiceCIDR, "is larger than the API server allows (at most 2^20 addresses, e.g. /12 for IPv4)"))

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Defaults of VerifyStep.
@@ -53,6 +55,10 @@ func (s *VerifyStep) defaults() {
 	}
 	if s.Image == "" {
 		s.Image = DefaultVerifyImage
+		// Air-gapped nodes reach only the mirror: take the image from there.
+		if m := s.Config.Spec.Images.Mirror; m != "" {
+			s.Image = m + strings.TrimPrefix(DefaultVerifyImage, "public.ecr.aws")
+		}
 	}
 	if s.Namespace == "" {
 		s.Namespace = "default"
@@ -123,6 +129,11 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	// Right after kubeadm init the controller manager has not yet made the
+	// namespace's default ServiceAccount, and pods are refused until it has.
+	if err := waitServiceAccount(ctx, c, s.Namespace, s.Backoff); err != nil {
+		return nil, err
+	}
 	handler := s.Config.Spec.Kata.RuntimeHandler
 	pods := []*testPod{
 		{name: "eksd-kata-verify-runc", what: "runc pod"},
@@ -154,6 +165,26 @@ type testPod struct {
 	name, what, runtimeClass string
 	pod                      *corev1.Pod // as created
 	kernel                   string
+}
+
+// waitServiceAccount waits until namespace has its default ServiceAccount.
+func waitServiceAccount(ctx context.Context, c *Clients, namespace string, b Backoff) error {
+	delay := b.Initial
+	for {
+		_, err := c.Kube.CoreV1().ServiceAccounts(namespace).Get(ctx, "default", getOpts)
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("serviceaccount %s/default: %w", namespace, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("serviceaccount %s/default was not created: is kube-controller-manager running? %w", namespace, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, b.Max)
+	}
 }
 
 // nodeIsReady fails at once when the node cannot run pods: without a CNI

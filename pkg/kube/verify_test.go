@@ -276,3 +276,37 @@ func TestVerifyTimesOutWithoutKubelet(t *testing.T) {
 		t.Fatalf("kata pod: %v", err)
 	}
 }
+
+// TestVerifyWaitsForTheDefaultServiceAccount: right after kubeadm init the
+// namespace's default ServiceAccount does not exist yet; verify waits for it
+// instead of failing with "serviceaccount not found".
+func TestVerifyWaitsForTheDefaultServiceAccount(t *testing.T) {
+	cs, step, out := verifySetup(t, "verify-sa")
+	ctx := context.Background()
+	if err := cs.Kube.CoreV1().ServiceAccounts(step.Namespace).Delete(ctx, "default", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	startKubelet(t, cs, step.Config.Spec.Node.Name, step.Namespace, &fakeKubelet{kernels: map[string]string{
+		"eksd-kata-verify-runc": "6.1.0-18-amd64", "eksd-kata-verify-kata": "6.12.28-kata",
+	}})
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+		if _, err := cs.Kube.CoreV1().ServiceAccounts(step.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+			t.Errorf("create service account: %v", err)
+		}
+	}()
+	if _, err := step.Run(ctx, liveHost(t, nil)); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+func TestVerifyImageFromTheMirror(t *testing.T) {
+	cfg := testConfig("n1", "qemu")
+	cfg.Spec.Images.Mirror = "127.0.0.1:5000"
+	s := &VerifyStep{Config: cfg}
+	s.defaults()
+	if s.Image != "127.0.0.1:5000/docker/library/busybox:1.37" {
+		t.Fatalf("image %q", s.Image)
+	}
+}

@@ -61,6 +61,11 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 		NodeRegistration: nodeRegistration(cfg),
 		LocalAPIEndpoint: v1beta4.APIEndpoint{AdvertiseAddress: addr.String(), BindPort: kubeadmconstants.KubeAPIServerPort},
 	}
+	if cfg.Spec.Node.AllowCgroupV1 {
+		// kubeadm's SystemVerification fails on cgroup v1 for a kubelet that
+		// refuses it; the operator allowed cgroup v1 (failCgroupV1: false).
+		init.NodeRegistration.IgnorePreflightErrors = []string{"SystemVerification"}
+	}
 	if cfg.Spec.Addons.UntaintControlPlane {
 		// An empty list, not nil: kubeadm then registers the node without
 		// the control-plane NoSchedule taint (single-node cluster).
@@ -91,7 +96,19 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return joinDocuments(initDoc, clusterDoc, kubeletDoc), nil
+	docs := [][]byte{initDoc, clusterDoc, kubeletDoc}
+	if c := cfg.Spec.Network.ConntrackMaxPerCore; c != nil {
+		proxyDoc, err := yaml.Marshal(map[string]any{
+			"apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+			"kind":       "KubeProxyConfiguration",
+			"conntrack":  map[string]any{"maxPerCore": *c},
+		})
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, proxyDoc)
+	}
+	return joinDocuments(docs...), nil
 }
 
 // nodeRegistration is what kubeadm registers the node with.

@@ -1,6 +1,7 @@
 package kubeadm
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,8 +161,39 @@ func TestAllowCgroupV1(t *testing.T) {
 	if kc.FailCgroupV1 == nil || *kc.FailCgroupV1 {
 		t.Fatalf("failCgroupV1 = %v, want false:\n%s", kc.FailCgroupV1, data)
 	}
+	all, err := RenderInit(cfg, eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := kubeadmLoad(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ic.NodeRegistration.IgnorePreflightErrors, "SystemVerification") {
+		t.Fatalf("kubeadm's SystemVerification is not skipped: %v", ic.NodeRegistration.IgnorePreflightErrors)
+	}
 	cfg.Spec.Node.AllowCgroupV1 = false
 	if data, _ := kubeletConfig(cfg); strings.Contains(string(data), "failCgroupV1") {
 		t.Fatalf("failCgroupV1 written without the setting:\n%s", data)
+	}
+}
+
+func TestConntrackMaxPerCore(t *testing.T) {
+	cfg := testConfig()
+	zero := int32(0)
+	cfg.Spec.Network.ConntrackMaxPerCore = &zero
+	data, err := RenderInit(cfg, eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nconntrack:\n  maxPerCore: 0\nkind: KubeProxyConfiguration\n") {
+		t.Fatalf("no KubeProxyConfiguration with maxPerCore 0:\n%s", data)
+	}
+	if _, err := kubeadmLoad(data); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Spec.Network.ConntrackMaxPerCore = nil
+	if data, _ := RenderInit(cfg, eksd.Default()); strings.Contains(string(data), "KubeProxyConfiguration") {
+		t.Fatal("KubeProxyConfiguration written without the setting")
 	}
 }

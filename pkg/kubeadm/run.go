@@ -44,8 +44,13 @@ func (c *Run) Summary() string {
 
 func (c *Run) Apply(ctx context.Context, h *host.Host) error {
 	sink := &lineSink{prefix: outputPrefix, out: c.Out, raw: c.Raw}
+	start := time.Now()
 	err := h.Exec.Run(ctx, host.Cmd{Argv: c.Argv, Stdout: sink, Stderr: sink})
 	sink.Flush()
+	if c.Out != nil && len(c.Argv) > 1 {
+		// The time kubeadm itself took, beside the step's own (make e2e compares them).
+		fmt.Fprintf(c.Out, "kubeadm %s took %s\n", c.Argv[1], time.Since(start).Round(time.Millisecond))
+	}
 	if c.LogFile != "" {
 		// Kept on failure too: that is when it is read.
 		if _, werr := h.FS.WriteFile(c.LogFile, sink.Log(), 0o600); werr != nil && err == nil {
