@@ -89,9 +89,10 @@ func (c *Install) readArtifact() ([]byte, error) {
 			return nil, err
 		}
 	}
-	m := newMeter(c.progress, c.Binary.Name, int64(len(data)))
-	m.n = int64(len(data))
-	m.done("read from " + c.Artifact + c.verifiedText())
+	// A local read needs no progress or rate, just what was read and checked.
+	if c.progress != nil {
+		fmt.Fprintf(c.progress, "%s: %s read from %s%s\n", c.Binary.Name, mib(int64(len(data))), c.Artifact, c.verifiedText())
+	}
 	return data, nil
 }
 
