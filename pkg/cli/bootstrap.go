@@ -88,17 +88,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 	if err != nil {
 		return err
 	}
-	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
-		return usageErrorf("--ignore: %v", err)
-	}
-	// The embedded release plans everything but binaries; those need the
-	// published manifest's checksums, fetched only when they will be installed.
-	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
-	rel, err := release.Resolve(ctx, cfg, nil, fetch)
-	if err != nil {
-		return bootstrapError(err)
-	}
-	resolved, err := config.Resolve(cfg, h)
+	rel, resolved, err := prepare(ctx, h, cfg, f)
 	if err != nil {
 		return err
 	}
@@ -109,6 +99,28 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 	}
 	printSummary(out, report, h, f)
 	return nil
+}
+
+// prepare is what bootstrap and join do before their steps: the --ignore
+// list, the release (with checksums when binaries will be installed) and the
+// configuration with what this host detects filled in.
+func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *bootstrapFlags) (*eksd.Release, *config.NodeConfig, error) {
+	var err error
+	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
+		return nil, nil, usageErrorf("--ignore: %v", err)
+	}
+	// The embedded release plans everything but binaries; those need the
+	// published manifest's checksums, fetched only when they will be installed.
+	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
+	rel, err := release.Resolve(ctx, cfg, nil, fetch)
+	if err != nil {
+		return nil, nil, bootstrapError(err)
+	}
+	resolved, err := config.Resolve(cfg, h)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rel, resolved, nil
 }
 
 // runSteps runs steps as bootstrap and join do, and prints the tally line.

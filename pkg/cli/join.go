@@ -9,8 +9,6 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
-	"github.com/eksd-kata/eksd-kata/pkg/preflight"
-	"github.com/eksd-kata/eksd-kata/pkg/release"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -92,15 +90,7 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		}
 		return usageError(errs.ToAggregate())
 	}
-	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
-		return usageErrorf("--ignore: %v", err)
-	}
-	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
-	rel, err := release.Resolve(ctx, cfg, nil, fetch)
-	if err != nil {
-		return bootstrapError(err)
-	}
-	resolved, err := config.Resolve(cfg, h)
+	rel, resolved, err := prepare(ctx, h, cfg, &f.bootstrapFlags)
 	if err != nil {
 		return err
 	}

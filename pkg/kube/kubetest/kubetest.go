@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -47,7 +48,7 @@ type Cluster struct {
 
 // Binaries finds kube-apiserver and etcd, or says why not.
 func Binaries() (apiserver, etcd string, err error) {
-	root, err := repoRoot()
+	root, err := ctrtest.RepoRoot()
 	if err != nil {
 		return "", "", err
 	}
@@ -236,23 +237,6 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // Shared runs one cluster for a whole test binary: call it from TestMain,
