@@ -16,7 +16,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
@@ -80,6 +82,8 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 	if points < 20 {
 		t.Fatalf("only %d fault points: the hooks are not wired", points)
 	}
+	// The tree every crashed run must converge to is one real containerd runs with.
+	loadsInContainerd2(t, filepath.Join(ref, "etc/containerd/config.toml"))
 
 	for at := 1; at <= points; at++ {
 		root := fixture()
@@ -99,6 +103,29 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 		}
 	}
 	t.Logf("%d fault points, each converged", points)
+}
+
+// loadsInContainerd2 starts the containerd 2.x daemon with the config at
+// path and asks its CRI plugin for the Kata runtimes.
+func loadsInContainerd2(t *testing.T, path string) {
+	t.Helper()
+	ctrtest.RequireRoot(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ctrtest.Start(t, ctrtest.Containerd2(t), data)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := ctrtest.DialCRI(t, d).Config(ctx)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, d.LogTail(20))
+	}
+	for _, rt := range []string{"runc", "kata", "kata-qemu"} {
+		if _, ok := cfg.Containerd.Runtimes[rt]; !ok {
+			t.Fatalf("containerd 2.x does not list runtime %s from the converged config", rt)
+		}
+	}
 }
 
 // treeHash hashes the tree without the lock file (it holds a pid), and
