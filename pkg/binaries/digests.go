@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"os"
+	"sync"
 	"syscall"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
@@ -83,4 +85,26 @@ func remember(h *host.Host, p string, b eksd.Binary) error {
 		return nil // only a speed-up
 	}
 	return err
+}
+
+// verifiedArtifacts remembers, for this process, the operator's artifacts
+// already checked against the manifest: a run verifies each at plan time,
+// plans again before applying and reads it to install; hashing 200 MB three
+// times was most of the step. Keyed by path and file identity, so a file
+// changed in between is checked again.
+var verifiedArtifacts sync.Map // artifactKey -> struct{}
+
+type artifactKey struct {
+	path   string
+	id     fileIdentity
+	sha512 string
+}
+
+func artifactKeyOf(p string, b eksd.Binary) (artifactKey, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return artifactKey{}, false
+	}
+	id, ok := identity(fi)
+	return artifactKey{path: p, id: id, sha512: b.SHA512 + b.SHA256}, ok
 }

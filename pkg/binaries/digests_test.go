@@ -34,3 +34,33 @@ func TestDigestCacheTrustsOnlyUnchangedFiles(t *testing.T) {
 		t.Fatalf("plan after tampering: %v", got)
 	}
 }
+
+// TestArtifactVerifiedOncePerUnchangedFile: an artifact checked once is not
+// hashed again, but a change to it (even of equal size) is caught.
+func TestArtifactVerifiedOncePerUnchangedFile(t *testing.T) {
+	f := newFixture(t)
+	b, err := f.rel.Binary("kubeadm", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kubeadm")
+	if err := os.WriteFile(p, f.bins["kubeadm"], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyArtifact(p, b); err != nil {
+		t.Fatal(err)
+	}
+	if key, ok := artifactKeyOf(p, b); !ok {
+		t.Fatal("no identity")
+	} else if _, seen := verifiedArtifacts.Load(key); !seen {
+		t.Fatal("a verified artifact was not remembered")
+	}
+	bad := slices.Clone(f.bins["kubeadm"])
+	bad[0] ^= 1
+	if err := os.WriteFile(p, bad, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyArtifact(p, b); err == nil {
+		t.Fatal("a changed artifact passed on the strength of the earlier check")
+	}
+}

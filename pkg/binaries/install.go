@@ -85,8 +85,11 @@ func (c *Install) readArtifact() ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", c.Binary.Name, err)
 	}
 	if !c.Unverified {
-		if err := verifyBytes(c.Binary, data, c.Artifact); err != nil {
-			return nil, err
+		key, ok := artifactKeyOf(c.Artifact, c.Binary)
+		if _, seen := verifiedArtifacts.Load(key); !ok || !seen {
+			if err := verifyBytes(c.Binary, data, c.Artifact); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// A local read needs no progress or rate, just what was read and checked.

@@ -129,12 +129,8 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 
 	if c.Artifact != "" {
 		// Check the operator's copy now, before any step changes the host.
-		data, err := operatorFS().ReadFile(c.Artifact)
-		if err != nil {
-			return nil, plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
-		}
-		if err := verifyBytes(b, data, c.Artifact); err != nil {
-			return nil, plan.BadInput(err)
+		if err := verifyArtifact(c.Artifact, b); err != nil {
+			return nil, err
 		}
 	}
 	if !present || verifyBytes(b, cur, c.Path) != nil {
@@ -149,6 +145,26 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 		return c, nil
 	}
 	return nil, nil
+}
+
+// verifyArtifact checks the operator's copy against the manifest, once per
+// unchanged file in this process.
+func verifyArtifact(p string, b eksd.Binary) error {
+	key, ok := artifactKeyOf(p, b)
+	if _, seen := verifiedArtifacts.Load(key); ok && seen {
+		return nil
+	}
+	data, err := operatorFS().ReadFile(p)
+	if err != nil {
+		return plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
+	}
+	if err := verifyBytes(b, data, p); err != nil {
+		return plan.BadInput(err)
+	}
+	if ok {
+		verifiedArtifacts.Store(key, struct{}{})
+	}
+	return nil
 }
 
 // findArtifact looks for b in ArtifactsDir as the manifest names it, then flat.
