@@ -8,6 +8,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 )
 
 // ModuleState is what the kernel can do with a module.
@@ -173,14 +174,20 @@ func scan(r io.Reader, name string, match func(string) bool) (bool, error) {
 
 // kernelConfig returns the value of symbol ("y", "m", ...) from
 // /proc/config.gz, else /boot/config-<release>; "" when neither has it.
+// kernelConfigs caches the parsed kernel configuration per root and release.
+var kernelConfigs sync.Map
+
 func (h *Host) kernelConfig(release, symbol string) (string, error) {
-	var value string
-	match := func(line string) bool {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && k == symbol {
-			value = v
+	key := h.Root() + "\x00" + release
+	if cfg, ok := kernelConfigs.Load(key); ok {
+		return cfg.(map[string]string)[symbol], nil
+	}
+	cfg := map[string]string{}
+	collect := func(line string) bool {
+		if k, v, ok := strings.Cut(line, "="); ok && strings.HasPrefix(k, "CONFIG_") {
+			cfg[k] = v
 		}
-		return ok && k == symbol
+		return false
 	}
 	b, err := h.FS.ReadFile("/proc/config.gz")
 	switch {
@@ -189,17 +196,19 @@ func (h *Host) kernelConfig(release, symbol string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("/proc/config.gz: %w", err)
 		}
-		if found, err := scan(zr, "/proc/config.gz", match); err != nil || found {
-			return value, err
+		if _, err := scan(zr, "/proc/config.gz", collect); err != nil {
+			return "", err
 		}
 	case !isNotExist(err):
 		return "", err
 	}
-	if release == "" {
-		return "", nil
+	if len(cfg) == 0 && release != "" {
+		if _, err := h.scanLines("/boot/config-"+release, collect); err != nil {
+			return "", err
+		}
 	}
-	if _, err := h.scanLines("/boot/config-"+release, match); err != nil {
-		return "", err
-	}
-	return value, nil
+	// The kernel's configuration does not change while we run; every module
+	// check asks it, and /proc/config.gz must be decompressed to be read.
+	kernelConfigs.Store(key, cfg)
+	return cfg[symbol], nil
 }
