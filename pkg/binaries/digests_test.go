@@ -1,6 +1,7 @@
 package binaries
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,7 +13,9 @@ import (
 // (same size, other bytes) is hashed again and replaced.
 func TestDigestCacheTrustsOnlyUnchangedFiles(t *testing.T) {
 	f := newFixture(t)
-	applyAll(t, mustPlan(t, f.step(), f.h), f.h)
+	if err := (mustPlan(t, f.step(), f.h)).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	b, err := f.rel.Binary("kubelet", "amd64")
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +33,7 @@ func TestDigestCacheTrustsOnlyUnchangedFiles(t *testing.T) {
 		t.Fatal("a changed file is still trusted")
 	}
 	p := mustPlan(t, f.step(), f.h)
-	if got := summaries(p); len(got) != 1 || got[0] != "install /usr/local/bin/kubelet from "+f.srv.URL+"/bin/linux/amd64/kubelet (sha512+sha256 verified before install)" {
+	if got := p.Summaries(); len(got) != 1 || got[0] != "install /usr/local/bin/kubelet from "+f.srv.URL+"/bin/linux/amd64/kubelet (sha512+sha256 verified before install)" {
 		t.Fatalf("plan after tampering: %v", got)
 	}
 }

@@ -71,23 +71,6 @@ func mustPlan(t *testing.T, s *Step, h *host.Host) *plan.Plan {
 	return p
 }
 
-func applyAll(t *testing.T, p *plan.Plan, h *host.Host) {
-	t.Helper()
-	for _, c := range p.Changes {
-		if err := c.Apply(context.Background(), h); err != nil {
-			t.Fatalf("%s: %v", c.Summary(), err)
-		}
-	}
-}
-
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
-}
-
 // installOf returns the planned install of name.
 func installOf(t *testing.T, p *plan.Plan, name string) *Install {
 	t.Helper()
@@ -96,7 +79,7 @@ func installOf(t *testing.T, p *plan.Plan, name string) *Install {
 			return in
 		}
 	}
-	t.Fatalf("no install of %s planned: %q", name, summaries(p))
+	t.Fatalf("no install of %s planned: %q", name, p.Summaries())
 	return nil
 }
 

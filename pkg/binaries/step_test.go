@@ -30,13 +30,15 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 		"systemd daemon-reload",
 		"systemd enable kubelet.service",
 	}
-	if got := summaries(p); !slices.Equal(got, want) {
+	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if n := f.binHits(); n != 0 {
 		t.Fatalf("planning downloaded %d times", n)
 	}
-	applyAll(t, p, f.h)
+	if err := (p).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 
 	for name, data := range f.bins {
 		path := "/usr/local/bin/" + name
@@ -62,7 +64,7 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 
 	again := mustPlan(t, f.step(), f.h)
 	if !again.Empty() {
-		t.Fatalf("second plan not empty: %q", summaries(again))
+		t.Fatalf("second plan not empty: %q", again.Summaries())
 	}
 	if n := f.srv.Hits(""); n != hits {
 		t.Fatalf("re-run made %d requests", n-hits)
@@ -166,7 +168,9 @@ func TestRightContentWrongModeOnlyChmods(t *testing.T) {
 	if !strings.HasPrefix(in.Summary(), "set mode 0755 on /usr/local/bin/kubectl") {
 		t.Errorf("summary %q", in.Summary())
 	}
-	applyAll(t, p, f.h)
+	if err := (p).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	if fi, _ := f.h.FS.Stat("/usr/local/bin/kubectl"); fi.Mode().Perm() != 0o755 {
 		t.Errorf("mode %v", fi.Mode())
 	}
@@ -174,7 +178,7 @@ func TestRightContentWrongModeOnlyChmods(t *testing.T) {
 		t.Errorf("%d downloads for a mode fix", n)
 	}
 	if again := mustPlan(t, s, f.h); !again.Empty() {
-		t.Errorf("second plan: %q", summaries(again))
+		t.Errorf("second plan: %q", again.Summaries())
 	}
 }
 
@@ -184,7 +188,9 @@ func TestWrongBinaryPresentIsReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := mustPlan(t, f.step(), f.h)
-	applyAll(t, p, f.h)
+	if err := (p).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	if got, _ := f.h.FS.ReadFile("/usr/local/bin/kubeadm"); !bytes.Equal(got, f.bins["kubeadm"]) {
 		t.Error("kubeadm not replaced")
 	}
@@ -211,7 +217,7 @@ func TestNoChecksumRefusedUnlessInsecure(t *testing.T) {
 	s.DryRun = true
 	p := mustPlan(t, s, f.h)
 	if len(p.Changes) < 3 || !strings.Contains(strings.Join(p.Notes, "\n"), "has no checksum here; checksums come from the release manifest EKS-D publishes, "+emb.ManifestURL()) {
-		t.Errorf("dry run: %q notes %q", summaries(p), p.Notes)
+		t.Errorf("dry run: %q notes %q", p.Summaries(), p.Notes)
 	}
 
 	s.DryRun, s.InsecureSkipVerify = false, true
@@ -249,7 +255,9 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 	if got := installOf(t, p, "kubelet").Summary(); !strings.Contains(got, "from "+filepath.Join(dir, "bin/linux/amd64/kubelet")) {
 		t.Errorf("summary %q", got)
 	}
-	applyAll(t, p, f.h)
+	if err := (p).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	for name, data := range f.bins {
 		if got, _ := f.h.FS.ReadFile("/usr/local/bin/" + name); !bytes.Equal(got, data) {
 			t.Errorf("%s differs", name)
@@ -259,7 +267,7 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 		t.Errorf("%d downloads with --artifacts-dir", n)
 	}
 	if again := mustPlan(t, s, f.h); !again.Empty() {
-		t.Errorf("second plan: %q", summaries(again))
+		t.Errorf("second plan: %q", again.Summaries())
 	}
 
 	// A wrong artifact is refused at plan time, before any step changes the host.

@@ -1,6 +1,7 @@
 package binaries
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -53,13 +54,15 @@ func TestUnitsUnderRootAreNotesNotActions(t *testing.T) {
 	if !strings.Contains(strings.Join(p.Notes, "\n"), "enable kubelet.service: skipped (--root)") {
 		t.Errorf("notes: %q", p.Notes)
 	}
-	applyAll(t, p, h)
+	if err := p.Apply(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
 	got, err := h.FS.ReadFile(KubeletUnitPath)
 	if err != nil || !strings.Contains(string(got), "ExecStart=/usr/bin/kubelet\n") {
 		t.Errorf("unit in image: %v\n%s", err, got)
 	}
 	if again := mustPlan(t, s, h); !again.Empty() {
-		t.Errorf("second plan: %q", summaries(again))
+		t.Errorf("second plan: %q", again.Summaries())
 	}
 }
 
@@ -79,13 +82,15 @@ func TestNoSystemdIsANote(t *testing.T) {
 
 func TestChangedUnitOfEnabledKubeletOnlyReloads(t *testing.T) {
 	f := newFixture(t)
-	applyAll(t, mustPlan(t, f.step(), f.h), f.h)
+	if err := (mustPlan(t, f.step(), f.h)).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.h.FS.WriteFile(KubeadmDropIn, []byte("[Service]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := mustPlan(t, f.step(), f.h)
 	want := []string{"update " + KubeadmDropIn, "systemd daemon-reload"}
-	if got := summaries(p); strings.Join(got, "|") != strings.Join(want, "|") {
+	if got := p.Summaries(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("plan %q, want %q", got, want)
 	}
 }
@@ -99,12 +104,14 @@ func TestFlagsEnvPodInfraFlagRemovedFrom135(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := mustPlan(t, f.step(), f.h)
-	applyAll(t, p, f.h)
+	if err := (p).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
 	if got, _ := f.h.FS.ReadFile(FlagsEnv); string(got) != want {
 		t.Errorf("kubeadm-flags.env:\n%s\nwant:\n%s", got, want)
 	}
 	if again := mustPlan(t, f.step(), f.h); !again.Empty() {
-		t.Errorf("second plan: %q", summaries(again))
+		t.Errorf("second plan: %q", again.Summaries())
 	}
 
 	// 1-34's kubelet still accepts the flag: kubeadm's file is left alone.

@@ -151,13 +151,8 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 				return report, &StepError{Step: s.Name(), Err: err}
 			}
 		}
-		for _, c := range p.Changes {
-			if err := ctx.Err(); err != nil {
-				return report, &StepError{Step: s.Name(), Err: err}
-			}
-			if err := c.Apply(ctx, h); err != nil {
-				return report, &StepError{Step: s.Name(), Err: fmt.Errorf("%s: %w", c.Summary(), err)}
-			}
+		if err := p.Apply(ctx, h); err != nil {
+			return report, &StepError{Step: s.Name(), Err: err}
 		}
 		if c, ok := s.(Checker); ok {
 			if err := c.Check(ctx, h); err != nil {
@@ -175,11 +170,7 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 }
 
 func result(name string, p *plan.Plan, d time.Duration) StepResult {
-	r := StepResult{Name: name, Notes: p.Notes, Duration: d}
-	for _, c := range p.Changes {
-		r.Changes = append(r.Changes, c.Summary())
-	}
-	return r
+	return StepResult{Name: name, Changes: p.Summaries(), Notes: p.Notes, Duration: d}
 }
 
 func printPlan(w io.Writer, i, n int, name string, p *plan.Plan) {

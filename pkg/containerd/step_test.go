@@ -14,7 +14,6 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // liveHost is this machine's file system and a real containerd, with
@@ -38,14 +37,6 @@ func stepConfig(cfgPath, socket string) *config.NodeConfig {
 	cfg.Spec.Node.CgroupDriver = config.CgroupDriverCgroupfs
 	cfg.Spec.Kata.Hypervisors = []string{"qemu", "clh"}
 	return cfg
-}
-
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
 }
 
 // TestStepRestartsOnceAndWaitsForCRI: the version comes from the running
@@ -79,7 +70,7 @@ func TestStepRestartsOnceAndWaitsForCRI(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"update " + cfgPath, "systemd restart " + Unit, "wait until containerd's CRI plugin answers"}
-	if got := summaries(p); !slices.Equal(got, want) {
+	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan %v, want %v", got, want)
 	}
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "(daemon): config version 3") }) {
@@ -110,7 +101,7 @@ func TestStepRestartsOnceAndWaitsForCRI(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p2.Empty() {
-		t.Fatalf("second plan: %v", summaries(p2))
+		t.Fatalf("second plan: %v", p2.Summaries())
 	}
 }
 
@@ -128,7 +119,7 @@ func TestStepWithoutSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := summaries(p); !slices.Equal(got, []string{"create " + cfgPath}) {
+	if got := p.Summaries(); !slices.Equal(got, []string{"create " + cfgPath}) {
 		t.Fatalf("plan %v", got)
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"testing"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/klauspost/compress/zstd"
@@ -67,23 +66,6 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
-}
-
-func applyAll(t *testing.T, h *host.Host, p *plan.Plan) {
-	t.Helper()
-	for _, c := range p.Changes {
-		if err := c.Apply(context.Background(), h); err != nil {
-			t.Fatalf("%s: %v", c.Summary(), err)
-		}
-	}
-}
-
 func TestMissingKataIsANoteNotAFailure(t *testing.T) {
 	h := hosttest.NewTestHost(t, "")
 	p, err := (&Step{Config: config.Default()}).Plan(context.Background(), h)
@@ -91,7 +73,7 @@ func TestMissingKataIsANoteNotAFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Empty() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "no /opt/kata/bin/containerd-shim-kata-v2") || !strings.Contains(p.Notes[0], "--install-kata") {
-		t.Fatalf("plan %v notes %v", summaries(p), p.Notes)
+		t.Fatalf("plan %v notes %v", p.Summaries(), p.Notes)
 	}
 }
 
@@ -110,10 +92,12 @@ func TestInstallVerifiedTarball(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []string{"install Kata from " + file + " (sha256 " + sum(tarball)[:12] + "…) into /opt/kata", "link /usr/local/bin/containerd-shim-kata-v2 -> /opt/kata/bin/containerd-shim-kata-v2"}
-			if got := summaries(p); !slices.Equal(got, want) {
+			if got := p.Summaries(); !slices.Equal(got, want) {
 				t.Fatalf("plan %v, want %v", got, want)
 			}
-			applyAll(t, h, p)
+			if err := p.Apply(context.Background(), h); err != nil {
+				t.Fatal(err)
+			}
 			if b, _ := os.ReadFile(filepath.Join(h.Root(), "opt/kata/bin/qemu-system-x86_64")); string(b) != "qemu" {
 				t.Fatalf("qemu = %q", b)
 			}
@@ -122,7 +106,7 @@ func TestInstallVerifiedTarball(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !p2.Empty() || len(p2.Notes) != 0 {
-				t.Fatalf("re-plan %v notes %v", summaries(p2), p2.Notes)
+				t.Fatalf("re-plan %v notes %v", p2.Summaries(), p2.Notes)
 			}
 		})
 	}
@@ -184,7 +168,9 @@ func TestInstallFromURLVerifiesBeforeUnpacking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	applyAll(t, h, p)
+	if err := p.Apply(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
 	if b, _ := os.ReadFile(filepath.Join(h.Root(), Marker)); strings.TrimSpace(string(b)) != sum(tarball) {
 		t.Fatalf("marker %q", b)
 	}
@@ -206,7 +192,7 @@ func TestInstalledKataLinksEveryShim(t *testing.T) {
 		"link /usr/local/bin/containerd-shim-kata-qemu-v2 -> /opt/kata/bin/containerd-shim-kata-qemu-v2",
 		"link /usr/local/bin/containerd-shim-kata-v2 -> /opt/kata/bin/containerd-shim-kata-v2",
 	}
-	if got := summaries(p); !slices.Equal(got, want) {
+	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan %v", got)
 	}
 	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "hypervisor /opt/kata/bin/qemu-system-x86_64 is missing") {

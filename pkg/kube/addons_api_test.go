@@ -51,7 +51,7 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 		"apply CNI manifest " + cni + ": create Namespace cni-test, ConfigMap cni-test/cni-config, DaemonSet cni-test/cni-agent",
 		"wait up to 1s for node addons-node to be Ready",
 	}
-	if got := summaries(p); !slices.Equal(got, want) {
+	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if len(p.Notes) != 0 {
@@ -120,7 +120,7 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Empty() {
-		t.Fatalf("second plan: %v", summaries(p))
+		t.Fatalf("second plan: %v", p.Summaries())
 	}
 	rep, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{})
 	if err != nil || rep.Changed() != 0 {
@@ -199,7 +199,7 @@ func TestAddonsRepairsDrift(t *testing.T) {
 		// Ready now, but a changed CNI may restart its pods: the wait is cheap.
 		"wait up to 5s for node drift-node to be Ready",
 	}
-	if got := summaries(p); !slices.Equal(got, want) {
+	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
@@ -209,6 +209,6 @@ func TestAddonsRepairsDrift(t *testing.T) {
 		t.Fatalf("kata handler: %v %v", rc, err)
 	}
 	if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
-		t.Fatalf("after repair: %v %v", err, summaries(p))
+		t.Fatalf("after repair: %v %v", err, p.Summaries())
 	}
 }

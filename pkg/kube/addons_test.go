@@ -26,14 +26,6 @@ func testConfig(node string, hv ...string) *config.NodeConfig {
 	return cfg
 }
 
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
-}
-
 func TestRuntimeClassesFor(t *testing.T) {
 	cfg := testConfig("n", "clh", "qemu", "fc")
 	got := RuntimeClassesFor(cfg.Spec.Kata)
@@ -80,7 +72,7 @@ func TestAddonsUnderRootPlansNotesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Empty() {
-		t.Fatalf("--root planned changes: %v", summaries(p))
+		t.Fatalf("--root planned changes: %v", p.Summaries())
 	}
 	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, "--root") || !strings.Contains(notes, "kata, kata-qemu") {
 		t.Fatalf("notes: %s", notes)
@@ -128,7 +120,7 @@ func TestAddonsPlansEverythingWhenAPIDown(t *testing.T) {
 				"apply CNI manifest " + cni + " (3 objects, server-side apply)",
 				"wait up to 5m0s for node node-x to be Ready",
 			}
-			if got := summaries(p); !slices.Equal(got, want) {
+			if got := p.Summaries(); !slices.Equal(got, want) {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 			if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "does not answer yet") {
@@ -147,7 +139,7 @@ func TestAddonsNoCNINoKata(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Empty() {
-		t.Fatalf("planned %v", summaries(p))
+		t.Fatalf("planned %v", p.Summaries())
 	}
 	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, "pods other than host-network ones stay Pending until a CNI is installed") {
 		t.Fatalf("notes: %s", notes)
@@ -260,6 +252,6 @@ func TestAddonsWorkerIsNotUntainted(t *testing.T) {
 	cfg.Spec.Node.Role = config.RoleWorker
 	p, err := (&AddonsStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
 	if err != nil || !p.Empty() {
-		t.Fatalf("%v %v", err, summaries(p))
+		t.Fatalf("%v %v", err, p.Summaries())
 	}
 }

@@ -98,7 +98,7 @@ func TestAddonsPlannedBeforeKubeadmApplyAfterwards(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(p.Changes) != 6 || len(p.Notes) != 1 {
-		t.Fatalf("%v %v", summaries(p), p.Notes)
+		t.Fatalf("%v %v", p.Summaries(), p.Notes)
 	}
 	// kubeadm ran: admin.conf and the node appear.
 	p2 := filepath.Join(h.Root(), AdminKubeconfig)
@@ -127,6 +127,6 @@ func TestAddonsPlannedBeforeKubeadmApplyAfterwards(t *testing.T) {
 		t.Fatalf("%v %v", rc, err)
 	}
 	if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
-		t.Fatalf("after apply: %v %v", err, summaries(p))
+		t.Fatalf("after apply: %v %v", err, p.Summaries())
 	}
 }

@@ -47,18 +47,18 @@ func TestVerifyPlan(t *testing.T) {
 	cfg := testConfig("n1", "qemu")
 	p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
 	if err != nil || !p.Empty() || len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], "then runs runc and kata test pods (public.ecr.aws/docker/library/busybox:1.37) on node n1") {
-		t.Fatalf("%v %v %v", err, summaries(p), p.Notes)
+		t.Fatalf("%v %v %v", err, p.Summaries(), p.Notes)
 	}
 	off, err := host.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), off); err != nil || !p.Empty() || len(p.Notes) != 1 {
-		t.Fatalf("--root: %v %v %v", err, summaries(p), p.Notes)
+		t.Fatalf("--root: %v %v %v", err, p.Summaries(), p.Notes)
 	}
 	cfg.Spec.Kata.Enabled = false
 	if p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil)); err != nil || !p.Empty() {
-		t.Fatalf("kata disabled: %v %v", err, summaries(p))
+		t.Fatalf("kata disabled: %v %v", err, p.Summaries())
 	}
 }
 

@@ -147,7 +147,7 @@ func TestInitRedactsAndHandsOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p.Empty() {
-		t.Fatalf("healthy control plane: plan %v", summaries(p))
+		t.Fatalf("healthy control plane: plan %v", p.Summaries())
 	}
 }
 
@@ -181,7 +181,7 @@ func TestInitPlanFreshAndOffline(t *testing.T) {
 		"copy " + AdminConf + " to /home/alice/.kube/config (0600, owner alice)",
 		"write the worker join command to " + JoinCommandFile + " (0600; it holds a bootstrap token and is not shown)",
 	}
-	if got := summaries(p); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := p.Summaries(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if len(fr.Argvs()) != 0 {
@@ -192,7 +192,7 @@ func TestInitPlanFreshAndOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := summaries(p); len(got) != 1 || got[0] != "create "+ConfigFile || !strings.Contains(strings.Join(p.Notes, "\n"), "skipped (--root)") {
+	if got := p.Summaries(); len(got) != 1 || got[0] != "create "+ConfigFile || !strings.Contains(strings.Join(p.Notes, "\n"), "skipped (--root)") {
 		t.Fatalf("offline plan %v, notes %v", got, p.Notes)
 	}
 }
@@ -231,12 +231,4 @@ func readFile(t *testing.T, root, p string, mode os.FileMode) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
 }

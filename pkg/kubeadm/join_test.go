@@ -124,7 +124,7 @@ func TestJoinStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := strings.Join(summaries(p), "\n")
+	sum := strings.Join(p.Summaries(), "\n")
 	for _, c := range p.Changes {
 		if err := c.Apply(context.Background(), h); err != nil {
 			t.Fatal(err)
@@ -141,7 +141,7 @@ func TestJoinStep(t *testing.T) {
 	}
 	hosttest.WriteTree(t, root, map[string]string{KubeletConf: "x"})
 	if p, err = s.Plan(context.Background(), h); err != nil || !p.Empty() {
-		t.Fatalf("joined host: %v %v", summaries(p), err)
+		t.Fatalf("joined host: %v %v", p.Summaries(), err)
 	}
 	if err := os.Remove(filepath.Join(root, KubeletConf)); err != nil {
 		t.Fatal(err)

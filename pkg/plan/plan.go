@@ -239,3 +239,26 @@ func (c *Symlink) Apply(_ context.Context, h *host.Host) error {
 	_, err := h.FS.Symlink(c.Target, c.Link)
 	return err
 }
+
+// Summaries lists the one-line summary of every change, in order.
+func (p *Plan) Summaries() []string {
+	out := make([]string, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		out = append(out, c.Summary())
+	}
+	return out
+}
+
+// Apply applies the changes in order and stops at the first that fails (or
+// when ctx ends), naming it.
+func (p *Plan) Apply(ctx context.Context, h *host.Host) error {
+	for _, c := range p.Changes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.Apply(ctx, h); err != nil {
+			return fmt.Errorf("%s: %w", c.Summary(), err)
+		}
+	}
+	return nil
+}

@@ -52,23 +52,6 @@ func enforcingSwapHost(t *testing.T) (*host.Host, string) {
 
 func step() *Step { return &Step{Config: config.Default()} }
 
-func summaries(p *plan.Plan) []string {
-	var out []string
-	for _, c := range p.Changes {
-		out = append(out, c.Summary())
-	}
-	return out
-}
-
-func apply(t *testing.T, h *host.Host, p *plan.Plan) {
-	t.Helper()
-	for _, c := range p.Changes {
-		if err := c.Apply(context.Background(), h); err != nil {
-			t.Fatalf("%s: %v", c.Summary(), err)
-		}
-	}
-}
-
 func TestPlanOnEnforcingHostWithSwap(t *testing.T) {
 	h, root := enforcingSwapHost(t)
 	ctx := context.Background()
@@ -76,7 +59,7 @@ func TestPlanOnEnforcingHostWithSwap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := summaries(p)
+	got := p.Summaries()
 	want := []string{
 		"setenforce 0 (permissive)",
 		"update /etc/selinux/config",
@@ -97,7 +80,9 @@ func TestPlanOnEnforcingHostWithSwap(t *testing.T) {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	apply(t, h, p)
+	if err := p.Apply(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
 	fs, _ := os.ReadFile(filepath.Join(root, "etc/fstab"))
 	wantFstab := strings.Replace(strings.Replace(fstab, "/dev/sda2  none", fstabMark+"/dev/sda2  none", 1), "/swap.img  none", fstabMark+"/swap.img  none", 1)
 	if string(fs) != wantFstab {
@@ -124,7 +109,7 @@ func TestPlanOnEnforcingHostWithSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !p2.Empty() {
-		t.Fatalf("second plan not empty: %v", summaries(p2))
+		t.Fatalf("second plan not empty: %v", p2.Summaries())
 	}
 	orig, err := os.ReadFile(filepath.Join(root, "var/lib/eksd-kata/backup/files/etc/fstab"))
 	if err != nil || string(orig) != fstab {
@@ -174,7 +159,7 @@ func TestBuiltinModulesAndNoSELinux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := summaries(p); !slices.Equal(got, []string{"create " + ModulesFile, "create " + SysctlFile}) {
+	if got := p.Summaries(); !slices.Equal(got, []string{"create " + ModulesFile, "create " + SysctlFile}) {
 		t.Fatalf("plan: %v", got)
 	}
 }
@@ -199,13 +184,15 @@ func TestOfflineRootPlansNoLiveChange(t *testing.T) {
 	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "swapoff /dev/sda2: skipped (--root)") }) {
 		t.Errorf("notes do not report the skipped swapoff: %v", p.Notes)
 	}
-	apply(t, h, p)
+	if err := p.Apply(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
 	p2, err := step().Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !p2.Empty() {
-		t.Fatalf("re-plan under --root: %v", summaries(p2))
+		t.Fatalf("re-plan under --root: %v", p2.Summaries())
 	}
 }
 
@@ -219,7 +206,7 @@ func TestZramGeneratorTurnedOff(t *testing.T) {
 	if err := planZram(h, p); err != nil {
 		t.Fatal(err)
 	}
-	if got := summaries(p); !slices.Equal(got, []string{"create " + ZramGeneratorFile}) {
+	if got := p.Summaries(); !slices.Equal(got, []string{"create " + ZramGeneratorFile}) {
 		t.Fatalf("plan: %v", got)
 	}
 }
