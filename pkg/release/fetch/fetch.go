@@ -81,7 +81,9 @@ func Get(ctx context.Context, client *http.Client, url string, p Policy, fn func
 	attempt := 1
 	for ; ; attempt++ {
 		err = once(ctx, client, url, p, fn)
-		if err == nil || !Transient(err) || attempt >= p.Attempts || ctx.Err() != nil {
+		// An ended ctx is left to the select below so that the caller
+		// always sees ctx's error, whether it ended mid-request or mid-wait.
+		if err == nil || !Transient(err) || attempt >= p.Attempts {
 			break
 		}
 		select {

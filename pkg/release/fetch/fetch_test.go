@@ -86,14 +86,36 @@ func TestCancelStopsRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := quick
 	p.Attempts, p.Backoff, p.MaxBackoff = 10, time.Hour, time.Hour
-	go func() {
-		for hits.Load() == 0 {
-			time.Sleep(time.Millisecond)
-		}
-		cancel()
-	}()
-	err := Get(ctx, srv.Client(), srv.URL, p, func(Response) error { return nil })
+	// Cancel once the first response is closed: Get is then between
+	// attempts, which is where a cancel must end the retries.
+	client := srv.Client()
+	client.Transport = cancelOnClose{client.Transport, cancel}
+	err := Get(ctx, client, srv.URL, p, func(Response) error { return nil })
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "502") || hits.Load() != 1 {
 		t.Fatalf("err %v after %d requests", err, hits.Load())
 	}
+}
+
+type cancelOnClose struct {
+	next   http.RoundTripper
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := c.next.RoundTrip(r)
+	if err == nil {
+		resp.Body = closeHook{resp.Body, c.cancel}
+	}
+	return resp, err
+}
+
+type closeHook struct {
+	io.ReadCloser
+	onClose func()
+}
+
+func (c closeHook) Close() error {
+	err := c.ReadCloser.Close()
+	c.onClose()
+	return err
 }
