@@ -4,8 +4,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -23,36 +23,55 @@ var embeddedFS embed.FS
 // Embedded returns the releases built into the program, sorted by channel and
 // number. Each call returns fresh copies that the caller may modify.
 func Embedded() []*Release {
-	parsed := parseEmbedded()
-	rs := make([]*Release, len(parsed))
-	for i, r := range parsed {
-		rs[i] = r.clone()
+	idx := embeddedIndex()
+	rs := make([]*Release, len(idx))
+	for i, e := range idx {
+		rs[i] = e.parse().clone()
 	}
 	return rs
 }
 
-// parseEmbedded parses the manifests once: every command looks the release
-// up, and YAML parsing would otherwise dominate a no-op run.
-var parseEmbedded = sync.OnceValue(func() []*Release {
+// embedded is one manifest of embeddedFS, known by its file name
+// (kubernetes-<channel>-eks-<number>.yaml) and parsed only when asked for:
+// a command needs one release, and parsing all seven YAML files took a
+// third of `eksd-kata check`'s own time.
+type embedded struct {
+	channel string
+	number  int
+	parse   func() *Release
+}
+
+var embeddedIndex = sync.OnceValue(func() []embedded {
 	files, err := fs.Glob(embeddedFS, "releases/*.yaml")
 	if err != nil {
 		panic(err) // the pattern is constant
 	}
-	rs := make([]*Release, 0, len(files))
+	idx := make([]embedded, 0, len(files))
 	for _, f := range files {
-		data, err := embeddedFS.ReadFile(f)
-		if err != nil {
-			panic(err)
+		var e embedded
+		base := strings.TrimSuffix(path.Base(f), ".yaml")
+		if _, err := fmt.Sscanf(strings.Replace(base, "-eks-", " ", 1), "kubernetes-%s %d", &e.channel, &e.number); err != nil {
+			panic(fmt.Sprintf("embedded %s: the name is not kubernetes-<channel>-eks-<number>.yaml", f))
 		}
-		r, err := Parse(data)
-		if err != nil {
-			// A broken embedded manifest is a build defect the tests catch.
-			panic(fmt.Sprintf("embedded %s: %v", f, err))
-		}
-		rs = append(rs, r)
+		e.parse = sync.OnceValue(func() *Release {
+			data, err := embeddedFS.ReadFile(f)
+			if err != nil {
+				panic(err)
+			}
+			r, err := Parse(data)
+			if err != nil {
+				// A broken embedded manifest is a build defect the tests catch.
+				panic(fmt.Sprintf("embedded %s: %v", f, err))
+			}
+			if r.Channel() != e.channel || r.Number() != e.number {
+				panic(fmt.Sprintf("embedded %s holds release %s", f, r))
+			}
+			return r
+		})
+		idx = append(idx, e)
 	}
-	sortReleases(rs)
-	return rs
+	slices.SortFunc(idx, func(a, b embedded) int { return compareReleases(a.channel, a.number, b.channel, b.number) })
+	return idx
 })
 
 // clone deep-copies r.
@@ -84,26 +103,26 @@ func Lookup(channel string, number int) (*Release, error) {
 	if number < 0 {
 		return nil, fmt.Errorf("EKS-D release number %d: want 1 or more, or 0 for the newest", number)
 	}
-	all := Embedded()
-	var inChannel []*Release
-	for _, r := range all {
-		if r.Channel() == channel {
-			inChannel = append(inChannel, r)
+	idx := embeddedIndex()
+	var inChannel []embedded
+	for _, e := range idx {
+		if e.channel == channel {
+			inChannel = append(inChannel, e)
 		}
 	}
 	if len(inChannel) == 0 {
 		return nil, fmt.Errorf("EKS-D channel %q is not embedded; embedded channels: %s (give a newer release as a manifest file or URL)",
-			channel, strings.Join(channels(all), ", "))
+			channel, strings.Join(channels(idx), ", "))
 	}
 	if number == 0 {
-		return inChannel[len(inChannel)-1], nil
+		return inChannel[len(inChannel)-1].parse().clone(), nil
 	}
 	var numbers []string
-	for _, r := range inChannel {
-		if r.Number() == number {
-			return r, nil
+	for _, e := range inChannel {
+		if e.number == number {
+			return e.parse().clone(), nil
 		}
-		numbers = append(numbers, fmt.Sprint(r.Number()))
+		numbers = append(numbers, fmt.Sprint(e.number))
 	}
 	return nil, fmt.Errorf("EKS-D release %s-%d is not embedded; embedded for channel %s: %s (or give its manifest %s as a file or URL)",
 		channel, number, channel, strings.Join(numbers, ", "), ManifestURL(channel, number))
@@ -111,19 +130,17 @@ func Lookup(channel string, number int) (*Release, error) {
 
 // Default is the newest embedded release of the newest embedded channel.
 func Default() *Release {
-	all := Embedded()
-	return all[len(all)-1]
+	idx := embeddedIndex()
+	return idx[len(idx)-1].parse().clone()
 }
 
-func channels(rs []*Release) []string {
-	seen := map[string]bool{}
+// channels lists the channels of idx, which is sorted, once each.
+func channels(idx []embedded) []string {
 	var out []string
-	for _, r := range rs {
-		if !seen[r.Channel()] {
-			seen[r.Channel()] = true
-			out = append(out, r.Channel())
+	for _, e := range idx {
+		if len(out) == 0 || out[len(out)-1] != e.channel {
+			out = append(out, e.channel)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return channelLess(out[i], out[j]) })
 	return out
 }

@@ -2,6 +2,7 @@ package eksd
 
 import (
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,7 +130,7 @@ func TestLookupAndDefault(t *testing.T) {
 
 func TestChannelOrderIsNumeric(t *testing.T) {
 	rs := []*Release{{Spec: ReleaseSpec{Channel: "1-10", Number: 1}}, {Spec: ReleaseSpec{Channel: "1-9", Number: 2}}, {Spec: ReleaseSpec{Channel: "1-9", Number: 1}}}
-	sortReleases(rs)
+	slices.SortFunc(rs, func(a, b *Release) int { return compareReleases(a.Channel(), a.Number(), b.Channel(), b.Number()) })
 	var got []string
 	for _, r := range rs {
 		got = append(got, r.String())

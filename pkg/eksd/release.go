@@ -143,14 +143,15 @@ func channelLess(a, b string) bool {
 	return amin < bmin
 }
 
-func sortReleases(rs []*Release) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		a, b := rs[i], rs[j]
-		if a.Spec.Channel != b.Spec.Channel {
-			return channelLess(a.Spec.Channel, b.Spec.Channel)
-		}
-		return a.Spec.Number < b.Spec.Number
-	})
+// compareReleases orders releases by channel, numerically, then number.
+func compareReleases(aChannel string, aNumber int, bChannel string, bNumber int) int {
+	switch {
+	case aChannel == bChannel:
+		return aNumber - bNumber
+	case channelLess(aChannel, bChannel):
+		return -1
+	}
+	return 1
 }
 
 func (r *Release) component(name string) *Component {

@@ -174,41 +174,58 @@ func scan(r io.Reader, name string, match func(string) bool) (bool, error) {
 
 // kernelConfig returns the value of symbol ("y", "m", ...) from
 // /proc/config.gz, else /boot/config-<release>; "" when neither has it.
-// kernelConfigs caches the parsed kernel configuration per root and release.
+func (h *Host) kernelConfig(release, symbol string) (string, error) {
+	text, err := h.kernelConfigText(release)
+	if err != nil {
+		return "", err
+	}
+	// Every line is "\nSYMBOL=value"; text starts with a newline.
+	_, rest, ok := bytes.Cut(text, []byte("\n"+symbol+"="))
+	if !ok {
+		return "", nil
+	}
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	}
+	return string(rest), nil
+}
+
+// kernelConfigs caches the kernel configuration's text per root and
+// release: it does not change while we run, every module check asks it, and
+// /proc/config.gz must be decompressed to be read. Concurrent checks wait
+// for the one read.
 var kernelConfigs sync.Map
 
-func (h *Host) kernelConfig(release, symbol string) (string, error) {
+func (h *Host) kernelConfigText(release string) ([]byte, error) {
 	key := h.Root() + "\x00" + release
-	if cfg, ok := kernelConfigs.Load(key); ok {
-		return cfg.(map[string]string)[symbol], nil
-	}
-	cfg := map[string]string{}
-	collect := func(line string) bool {
-		if k, v, ok := strings.Cut(line, "="); ok && strings.HasPrefix(k, "CONFIG_") {
-			cfg[k] = v
-		}
-		return false
-	}
+	read, _ := kernelConfigs.LoadOrStore(key, sync.OnceValues(func() ([]byte, error) {
+		return h.readKernelConfig(release)
+	}))
+	return read.(func() ([]byte, error))()
+}
+
+func (h *Host) readKernelConfig(release string) ([]byte, error) {
 	b, err := h.FS.ReadFile("/proc/config.gz")
 	switch {
 	case err == nil:
 		zr, err := gzip.NewReader(bytes.NewReader(b))
 		if err != nil {
-			return "", fmt.Errorf("/proc/config.gz: %w", err)
+			return nil, fmt.Errorf("/proc/config.gz: %w", err)
 		}
-		if _, err := scan(zr, "/proc/config.gz", collect); err != nil {
-			return "", err
+		text, err := io.ReadAll(zr)
+		if err != nil {
+			return nil, fmt.Errorf("read /proc/config.gz: %w", err)
 		}
+		return append([]byte("\n"), text...), nil
 	case !isNotExist(err):
-		return "", err
+		return nil, err
 	}
-	if len(cfg) == 0 && release != "" {
-		if _, err := h.scanLines("/boot/config-"+release, collect); err != nil {
-			return "", err
-		}
+	if release == "" {
+		return nil, nil
 	}
-	// The kernel's configuration does not change while we run; every module
-	// check asks it, and /proc/config.gz must be decompressed to be read.
-	kernelConfigs.Store(key, cfg)
-	return cfg[symbol], nil
+	text, err := h.FS.ReadFile("/boot/config-" + release)
+	if err != nil && !isNotExist(err) {
+		return nil, err
+	}
+	return append([]byte("\n"), text...), nil
 }
