@@ -181,6 +181,14 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		if n := len(p.Changes); n != 8 { // 7 pulls + the pause tag
 			t.Errorf("first plan has %d changes, want 8", n)
 		}
+		// containerd 2 fetches by itself; 1.6 has no transfer service.
+		how := "fetched through eksd-kata into containerd"
+		if v2 {
+			how = "(transfer service)"
+		}
+		if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, how) {
+			t.Errorf("plan notes %q, want the pull path %q", notes, how)
+		}
 		if err := run(ctx, t, s); err != nil {
 			t.Fatal(err)
 		}

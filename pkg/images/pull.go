@@ -64,13 +64,24 @@ func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error)
 	puller := &Puller{
 		Client:      c,
 		Resolver:    digestResolver{Resolver: reg.Resolver(), want: want},
+		Registries:  reg,
 		Snapshotter: b.step.snapshotter(),
 		Progress:    b.step.Progress,
+	}
+	if v, err := c.Version(ctx); err == nil {
+		puller.Transfer = hasTransferService(v.Version)
 	}
 	refs := make([]string, len(b.pairs))
 	for i, p := range b.pairs {
 		refs[i] = p.Source
 	}
+	// One lease for the batch: the pulls then share it instead of each
+	// creating and deleting its own, and containerd collects garbage once.
+	ctx, release, err := c.WithLease(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = release(context.WithoutCancel(ctx)) }()
 	errs := puller.PullAll(ctx, refs, b.step.parallel())
 	for ref, err := range errs {
 		errs[ref] = reg.explain(ref, err)
@@ -80,10 +91,17 @@ func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error)
 
 // Puller pulls references into containerd and unpacks them.
 type Puller struct {
-	Client      *containerd.Client
-	Resolver    remotes.Resolver
+	Client *containerd.Client
+	// Resolver resolves (and may check) every reference before a pull.
+	Resolver remotes.Resolver
+	// Registries says which hosts the daemon may reach over plain HTTP
+	// when it fetches (Transfer).
+	Registries  Registries
 	Snapshotter string
 	Progress    Reporter
+	// Transfer has the daemon fetch and unpack (containerd 2.x) instead
+	// of this process fetching into it (containerd 1.6/1.7).
+	Transfer bool
 }
 
 // PullAll pulls refs, at most parallel at a time, and returns the error of
@@ -112,6 +130,13 @@ func (p *Puller) PullAll(ctx context.Context, refs []string, parallel int) map[s
 // Pull pulls one reference, unpacked, reporting progress while it runs.
 func (p *Puller) Pull(ctx context.Context, ref string) error {
 	start := time.Now()
+	if p.Transfer {
+		if p.Progress != nil {
+			p.Progress.Start(ref)
+		}
+		size, err := p.transferPull(ctx, ref, p.Progress)
+		return p.done(ref, size, start, err)
+	}
 	tr := newTracker(p.Client.ContentStore())
 	stop := tr.watch(ctx, ref, p.Progress)
 	_, err := p.Client.Pull(ctx, ref,
@@ -120,7 +145,10 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 		containerd.WithPullSnapshotter(p.Snapshotter),
 		containerd.WithImageHandlerWrapper(tr.wrap),
 	)
-	size := stop()
+	return p.done(ref, stop(), start, err)
+}
+
+func (p *Puller) done(ref string, size int64, start time.Time, err error) error {
 	if p.Progress != nil {
 		p.Progress.Done(ref, size, time.Since(start), err)
 	}

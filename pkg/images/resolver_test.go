@@ -72,3 +72,19 @@ func TestNonLoopbackPlainHTTPMirrorIsRefused(t *testing.T) {
 		t.Fatalf("resolve with %s listed as insecure: %v", host, err)
 	}
 }
+
+func TestTransferServiceByDaemonVersion(t *testing.T) {
+	for v, want := range map[string]bool{"1.6.20~ds1": false, "v1.7.27": false, "2.0.0": true, "v2.4.2": true, "": false} {
+		if got := hasTransferService(v); got != want {
+			t.Errorf("hasTransferService(%q) = %v, want %v", v, got, want)
+		}
+	}
+	for ref, want := range map[string]string{
+		"127.0.0.1:5000/eks-distro/kubernetes/pause:v1": "127.0.0.1:5000/eks-distro/kubernetes/pause:v1@sha256:ab",
+		"r.example/p:v1@sha256:cd":                      "r.example/p:v1@sha256:ab",
+	} {
+		if got := pinned(ref, "sha256:ab"); got != want {
+			t.Errorf("pinned(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

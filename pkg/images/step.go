@@ -94,6 +94,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	p := &plan.Plan{}
 	states := make([]state, len(pairs))
+	daemon := "" // containerd's version, when it answers
 	c, err := h.Containerd(ctx, s.Config.Spec.Containerd.Socket)
 	switch {
 	case errors.Is(err, host.ErrNotLive):
@@ -111,6 +112,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	default:
 		defer c.Close()
 		nctx := namespaces.WithNamespace(ctx, Namespace)
+		if v, err := c.Version(nctx); err == nil {
+			daemon = v.Version
+		}
 		for i, pair := range pairs {
 			if states[i], err = inspect(nctx, c, pair, s.snapshotter()); err != nil {
 				return nil, err
@@ -120,10 +124,10 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if arc != nil {
 		return s.planImport(p, arc, pairs, states)
 	}
-	return s.planPull(p, pairs, states), nil
+	return s.planPull(p, pairs, states, daemon), nil
 }
 
-func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state) *plan.Plan {
+func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, daemon string) *plan.Plan {
 	b := &batch{step: s}
 	for i, pair := range pairs {
 		switch {
@@ -134,8 +138,12 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state) *p
 			p.Add(&Unpack{Ref: pair.Source, Snapshotter: s.snapshotter(), socket: s.socket()})
 		}
 	}
-	if len(b.pairs) > 1 {
-		p.Notef("%d pulls run together, %d at a time, each unpacked for %s", len(b.pairs), min(len(b.pairs), s.parallel()), s.snapshotter())
+	if len(b.pairs) > 0 {
+		how := "fetched through eksd-kata into containerd"
+		if hasTransferService(daemon) {
+			how = "fetched by containerd " + daemon + " itself (transfer service)"
+		}
+		p.Notef("%d pull(s), %d at a time, each %s and unpacked for %s", len(b.pairs), min(len(b.pairs), s.parallel()), how, s.snapshotter())
 	}
 	s.planTags(p, pairs, states)
 	return p

@@ -77,6 +77,9 @@ func Start(t testing.TB, bin string, config []byte) *Daemon {
 	return d
 }
 
+// Pid is the daemon's process id.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Localize rewrites the daemon-wide paths of a config into dir and leaves
 // the CRI sections as rendered. Versions 2 and 3 take the grpc and ttrpc
 // addresses at the top level; version 4 (containerd 2.4+) in server plugins.
