@@ -412,8 +412,10 @@ snapshot() {
 snapshot >"$LOGS/files-before.txt"
 
 # ------------------------------------------------------------- bootstrap
-steps=(preflight host containerd kata binaries images kubeadm addons verify)
-boot_args=(bootstrap --config /etc/eksd-kata/config.yaml --artifacts-dir /opt/e2e/artifacts --ignore "$IGNORE")
+steps=(preflight host containerd kata images binaries kubeadm addons verify)
+# JSON step events (stderr) carry each step's end as time since the run
+# started: the wall time of the run up to the add-ons, for the timings.
+boot_args=(--log-format json bootstrap --config /etc/eksd-kata/config.yaml --artifacts-dir /opt/e2e/artifacts --ignore "$IGNORE")
 
 say "eksd-kata bootstrap (1st)"
 t0=$(now)
@@ -478,7 +480,8 @@ record_steps() {
 	shift 2
 	for s in "$@"; do
 		line=$(grep -E "^\[[0-9]+/[0-9]+\] $s: " "$log" | tail -1 || true)
-		if [[ $line == *"change(s) applied ("* || $line == *"already right ("* ]]; then
+		# A background step (images) ends with "done in the background (…)".
+		if [[ $line == *"change(s) applied ("* || $line == *"already right ("* || $line == *"done in the background ("* ]]; then
 			step_time[$s]=$(sed -n 's/.*(\(.*\))$/\1/p' <<<"$line")
 			pass "bootstrap step $s$label: ${line#*] }"
 		elif [ "$s" = verify ] && kata_missing "$log"; then
@@ -752,7 +755,10 @@ fi
 printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; script %ss\n' \
 	"$t_boot" "$t_build" "$t_rootfs" "$t_bundle" "$t_tree" "$(secs "$t_script" "$(now)")"
 
-# eksd-kata's own cost: every step but kubeadm, against kubeadm init alone.
+# eksd-kata's own cost: the wall time of the run up to the end of the
+# add-ons (planning included; images pulls beside the binaries), less
+# kubeadm init, against kubeadm init alone. The sum of the other steps'
+# times is shown too; it counts the background pulls in full.
 ours=0
 for s in "${steps[@]}"; do
 	[ "$s" = kubeadm ] && continue
@@ -760,8 +766,15 @@ for s in "${steps[@]}"; do
 done
 k=${t_kubeadm%% *}
 k=$(dur_s "$k")
+addons_ns=$(grep -o '"msg":"step done","step":"addons"[^}]*"elapsed":[0-9]*' "$LOGS/bootstrap-1.log" | sed -n 's/.*"elapsed":\([0-9]*\)$/\1/p' | tail -1)
 if [ -n "$t_kubeadm" ] && awk -v k="$k" 'BEGIN{exit !(k>0)}'; then
-	printf '  eksd-kata steps other than kubeadm: %ss = %s%% of kubeadm init (goal < 20%%)\n' "$ours" "$(awk -v a="$ours" -v k="$k" 'BEGIN{printf "%.1f", 100*a/k}')"
+	printf '  sum of the steps other than kubeadm: %ss\n' "$ours"
+	if [ -n "$addons_ns" ]; then
+		wall=$(awk -v n="$addons_ns" 'BEGIN{printf "%.3f", n/1e9}')
+		own=$(awk -v w="$wall" -v k="$k" 'BEGIN{printf "%.3f", w-k}')
+		printf '  bootstrap wall time to the end of addons %ss - kubeadm init %ss = %ss = %s%% of kubeadm init (goal < 20%%)\n' \
+			"$wall" "$k" "$own" "$(awk -v a="$own" -v k="$k" 'BEGIN{printf "%.1f", 100*a/k}')"
+	fi
 fi
 
 printf '\n%d passed, %d failed, %d not built yet\n' "$pass_n" "$fail_n" "$nb_n"

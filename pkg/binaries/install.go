@@ -38,7 +38,7 @@ func (c *Install) Summary() string {
 	var s string
 	switch {
 	case c.have != nil:
-		return fmt.Sprintf("set mode 0755 on %s (content matches the manifest's %s)", c.Path, algos(c.Binary))
+		return fmt.Sprintf("set mode 0755 on %s (content matches the manifest's %s)", c.Path, algo(c.Binary))
 	case c.Artifact != "":
 		s = fmt.Sprintf("install %s from %s", c.Path, c.Artifact)
 	default:
@@ -50,7 +50,7 @@ func (c *Install) Summary() string {
 	case !c.Binary.Verifiable():
 		return s + " (no checksum yet: a real run takes it from the published manifest)"
 	}
-	return s + " (" + algos(c.Binary) + " verified before install)"
+	return s + " (" + algo(c.Binary) + " verified before install)"
 }
 
 func (c *Install) Apply(ctx context.Context, h *host.Host) error {
@@ -148,5 +148,5 @@ func (c *Install) verifiedText() string {
 	if c.Unverified {
 		return ", NOT verified"
 	}
-	return ", " + algos(c.Binary) + " verified"
+	return ", " + algo(c.Binary) + " verified"
 }

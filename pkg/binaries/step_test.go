@@ -22,9 +22,9 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 	s.Progress = &progress
 	p := mustPlan(t, s, f.h)
 	want := []string{
-		"install /usr/local/bin/kubeadm from " + f.srv.URL + "/bin/linux/amd64/kubeadm (sha512+sha256 verified before install)",
-		"install /usr/local/bin/kubelet from " + f.srv.URL + "/bin/linux/amd64/kubelet (sha512+sha256 verified before install)",
-		"install /usr/local/bin/kubectl from " + f.srv.URL + "/bin/linux/amd64/kubectl (sha512+sha256 verified before install)",
+		"install /usr/local/bin/kubeadm from " + f.srv.URL + "/bin/linux/amd64/kubeadm (sha256 verified before install)",
+		"install /usr/local/bin/kubelet from " + f.srv.URL + "/bin/linux/amd64/kubelet (sha256 verified before install)",
+		"install /usr/local/bin/kubectl from " + f.srv.URL + "/bin/linux/amd64/kubectl (sha256 verified before install)",
 		"create " + KubeletUnitPath,
 		"create " + KubeadmDropIn,
 		"systemd daemon-reload",
@@ -57,7 +57,7 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 	if !slices.Equal(f.sd.Enabled, []string{"kubelet.service"}) {
 		t.Errorf("enabled %q", f.sd.Enabled)
 	}
-	if !strings.Contains(progress.String(), "kubelet: 0.0 MiB in") || !strings.Contains(progress.String(), "sha512+sha256 verified") {
+	if !strings.Contains(progress.String(), "kubelet: 0.0 MiB in") || !strings.Contains(progress.String(), "sha256 verified") {
 		t.Errorf("progress lines:\n%s", progress.String())
 	}
 	hits := f.srv.Hits("")
@@ -78,10 +78,10 @@ func TestChecksumMismatchLeavesNothing(t *testing.T) {
 	p := mustPlan(t, f.step(), f.h)
 	err := installOf(t, p, "kubelet").Apply(context.Background(), f.h)
 	var ce *ChecksumError
-	if !errors.As(err, &ce) || ce.Algo != "sha512" {
-		t.Fatalf("want a sha512 ChecksumError, got %v", err)
+	if !errors.As(err, &ce) || ce.Algo != "sha256" {
+		t.Fatalf("want a sha256 ChecksumError, got %v", err)
 	}
-	if !strings.Contains(err.Error(), "sha512 mismatch") || !strings.Contains(err.Error(), "nothing was installed") {
+	if !strings.Contains(err.Error(), "sha256 mismatch") || !strings.Contains(err.Error(), "nothing was installed") {
 		t.Errorf("error text: %v", err)
 	}
 	if n := f.srv.Hits(path); n != 1 {
@@ -278,7 +278,7 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 	s.Release = fresh.rel
 	_, err := s.Plan(context.Background(), fresh.h)
 	var in *plan.InputError
-	if !errors.As(err, &in) || !strings.Contains(err.Error(), "sha512 mismatch") {
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), "sha256 mismatch") {
 		t.Fatalf("want an input error on the tampered artifact, got %v", err)
 	}
 

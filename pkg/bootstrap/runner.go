@@ -141,8 +141,33 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 		return nil, err
 	}
 	defer release()
+	ctx, pending := plan.WithPending(ctx)
+	// A failed run stops the background work it started before it lets go
+	// of the lock.
+	defer pending.Cancel()
+	bg := map[string]int{} // step name → its index in report.Steps, while in the background
+	finish := func(jobs []*plan.Job) error {
+		for _, j := range jobs {
+			if i, ok := bg[j.Step]; ok && j.What == backgroundPlan {
+				delete(bg, j.Step)
+				report.Steps[i].Duration = j.Took
+				fmt.Fprintf(o.Out, "[%d/%d] %s: done in the background (%s)\n", positionOf(steps, j.Step), len(steps), j.Step, j.Took.Round(time.Millisecond))
+				o.Log.Info("step done", "step", j.Step, "changes", len(report.Steps[i].Changes), "duration", j.Took, "background", true, "elapsed", time.Since(start))
+			} else if j.Err == nil {
+				fmt.Fprintf(o.Out, "  %s: %s done (%s)\n", j.Step, j.What, j.Took.Round(time.Millisecond))
+			}
+			if j.Err != nil {
+				return &StepError{Step: j.Step, Err: j.Err}
+			}
+		}
+		return nil
+	}
 	for i, s := range steps {
+		if err := finish(pending.WaitFor(s.Name())); err != nil {
+			return report, err
+		}
 		host.FaultPoint("step-start " + s.Name())
+		pending.SetStep(s.Name())
 		t0 := time.Now()
 		p := plans[i]
 		if i > 0 {
@@ -150,6 +175,14 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			if p, err = s.Plan(ctx, h); err != nil {
 				return report, &StepError{Step: s.Name(), Err: err}
 			}
+		}
+		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
+			pending.Go(ctx, backgroundPlan, p.Before, func(ctx context.Context) error { return p.Apply(ctx, h) })
+			bg[s.Name()] = len(report.Steps)
+			res := result(s.Name(), p, time.Since(t0))
+			report.Steps = append(report.Steps, res)
+			printStarted(o.Out, i+1, len(steps), res, p.Before)
+			continue
 		}
 		if err := p.Apply(ctx, h); err != nil {
 			return report, &StepError{Step: s.Name(), Err: err}
@@ -163,10 +196,28 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 		res := result(s.Name(), p, time.Since(t0))
 		report.Steps = append(report.Steps, res)
 		printDone(o.Out, i+1, len(steps), res)
-		o.Log.Info("step done", "step", s.Name(), "changes", len(res.Changes), "duration", res.Duration)
+		// elapsed counts from the start of the run, planning included: the
+		// wall time of the run up to this step.
+		o.Log.Info("step done", "step", s.Name(), "changes", len(res.Changes), "duration", res.Duration, "elapsed", time.Since(start))
+	}
+	if err := finish(pending.WaitAll()); err != nil {
+		return report, err
 	}
 	report.Duration = time.Since(start)
 	return report, nil
+}
+
+// backgroundPlan is the job of a step whose whole plan is applied in the
+// background.
+const backgroundPlan = "its changes"
+
+func positionOf(steps []Step, name string) int {
+	for i, s := range steps {
+		if s.Name() == name {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 func result(name string, p *plan.Plan, d time.Duration) StepResult {
@@ -191,6 +242,16 @@ func printPlan(w io.Writer, i, n int, name string, p *plan.Plan) {
 		}
 	}
 	for _, note := range p.Notes {
+		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+}
+
+func printStarted(w io.Writer, i, n int, r StepResult, before []string) {
+	fmt.Fprintf(w, "[%d/%d] %s: %d change(s) going on in the background (%s waits for them)\n", i, n, r.Name, len(r.Changes), strings.Join(before, ", "))
+	for _, c := range r.Changes {
+		fmt.Fprintf(w, "  + %s\n", c)
+	}
+	for _, note := range r.Notes {
 		fmt.Fprintf(w, "  note: %s\n", note)
 	}
 }

@@ -28,7 +28,9 @@ import (
 )
 
 // stepNames is the order of a bootstrap; the help text lists it.
-var stepNames = []string{"preflight", "host", "containerd", "kata", "binaries", "images", "kubeadm", "addons", "verify"}
+// images comes before binaries: its pulls go on in the background while the
+// binaries install, and kubeadm waits for them.
+var stepNames = []string{"preflight", "host", "containerd", "kata", "images", "binaries", "kubeadm", "addons", "verify"}
 
 type bootstrapFlags struct {
 	overrides          config.Overrides
@@ -196,7 +198,8 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 		case "verify":
 			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: os.Stdout})
 		case "images":
-			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: reporter(os.Stderr)})
+			// Plain lines: other steps print while the pulls go on.
+			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: os.Stderr}, Before: []string{"kubeadm"}})
 		default:
 			panic("bootstrap: no step called " + name) // stepNames and this switch must agree
 		}

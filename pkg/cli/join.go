@@ -14,7 +14,7 @@ import (
 )
 
 // joinPrepSteps are the bootstrap steps a joining node runs before kubeadm join.
-var joinPrepSteps = []string{"preflight", "host", "containerd", "kata", "binaries", "images"}
+var joinPrepSteps = []string{"preflight", "host", "containerd", "kata", "images", "binaries"}
 
 // joinFlags names the flag behind each field of spec.join, for errors.
 var joinFlags = map[string]string{
@@ -33,7 +33,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "join",
 		Short: "Prepare this host and join it to an existing EKS-D cluster as a worker",
-		Long: `join runs the bootstrap steps up to the images (` + strings.Join(joinPrepSteps, " → ") + `)
+		Long: `join runs the node-preparation steps of bootstrap (` + strings.Join(joinPrepSteps, " → ") + `)
 for a worker, then kubeadm join with a JoinConfiguration written to
 ` + kubeadm.JoinConfigFile + ` (0600). On the control plane, ` + "`sudo cat " + kubeadm.JoinCommandFile + "`" + `
 shows the token, hash and endpoint to pass. A flag is visible to other users

@@ -3,6 +3,7 @@ package images
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -174,6 +175,8 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		push(t, imgs)
 		var lines strings.Builder
 		s.Progress = &Lines{W: &lines}
+		// As bootstrap runs it: in the background, kubeadm waiting.
+		s.Before = []string{"kubeadm"}
 		p, err := s.Plan(ctx, liveHost(t))
 		if err != nil {
 			t.Fatal(err)
@@ -186,8 +189,12 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		if v2 {
 			how = "(transfer service)"
 		}
-		if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, how) {
+		notes := strings.Join(p.Notes, "\n")
+		if !strings.Contains(notes, how) {
 			t.Errorf("plan notes %q, want the pull path %q", notes, how)
+		}
+		if !slices.Equal(p.Before, s.Before) || !strings.Contains(notes, "kube-proxy and coredns pulled beside kubeadm") {
+			t.Errorf("plan Before %v, notes %q: want a background plan with kube-proxy and coredns deferred", p.Before, notes)
 		}
 		if err := run(ctx, t, s); err != nil {
 			t.Fatal(err)

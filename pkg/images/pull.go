@@ -2,7 +2,10 @@ package images
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -50,14 +54,69 @@ func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
 	return b.errs[source]
 }
 
+// deferred are the pairs that may still be pulling when the steps the
+// batch runs before start: kube-proxy and CoreDNS, which kubeadm deploys as
+// add-ons once the control plane is up, unless a tag waits for them.
+func (b *batch) deferred() []eksd.ImagePair {
+	if len(b.step.Before) == 0 {
+		return nil
+	}
+	var out []eksd.ImagePair
+	for _, p := range b.pairs {
+		if (p.Name == eksd.KubeProxy || p.Name == eksd.CoreDNS) && !p.NeedsRetag() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
+	later := b.deferred()
+	var now []eksd.ImagePair
+	for _, p := range b.pairs {
+		if !slices.Contains(later, p) {
+			now = append(now, p)
+		}
+	}
+	if len(later) > 0 {
+		err := plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
+			errs, err := b.pull(ctx, h, later)
+			if err != nil {
+				return err
+			}
+			var all []error
+			for _, p := range later {
+				all = append(all, errs[p.Source])
+			}
+			return errors.Join(all...)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b.pull(ctx, h, now)
+}
+
+// names lists the image names of pairs, for messages.
+func names(pairs []eksd.ImagePair) string {
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.Name
+	}
+	return strings.Join(out, " and ")
+}
+
+func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair) (map[string]error, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
 	c, ctx, err := client(ctx, h, b.step.socket())
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	want := map[string]string{}
-	for _, p := range b.pairs {
+	for _, p := range pairs {
 		want[p.Source] = p.Digest
 	}
 	reg := b.step.registries()
@@ -71,8 +130,8 @@ func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error)
 	if v, err := c.Version(ctx); err == nil {
 		puller.Transfer = hasTransferService(v.Version)
 	}
-	refs := make([]string, len(b.pairs))
-	for i, p := range b.pairs {
+	refs := make([]string, len(pairs))
+	for i, p := range pairs {
 		refs[i] = p.Source
 	}
 	// One lease for the batch: the pulls then share it instead of each

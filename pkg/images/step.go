@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -42,6 +43,12 @@ type Step struct {
 	Parallel int
 	// Progress shows pulls advancing; nil shows nothing.
 	Progress Reporter
+	// Before, when set, lets the pulls go on in the background while the
+	// run goes on, holding back the steps named here (kubeadm) until the
+	// images they need are in. kube-proxy and CoreDNS, which only run once
+	// the control plane is up, may still be pulling then; the run waits
+	// for them before it ends.
+	Before []string
 }
 
 func (s *Step) Name() string { return "images" }
@@ -136,6 +143,12 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, da
 			p.Add(&Pull{Pair: pair, batch: b})
 		case !states[i].unpacked:
 			p.Add(&Unpack{Ref: pair.Source, Snapshotter: s.snapshotter(), socket: s.socket()})
+		}
+	}
+	if len(b.pairs) > 0 && len(s.Before) > 0 {
+		p.Before = s.Before
+		if later := b.deferred(); len(later) > 0 {
+			p.Notef("%s pulled beside %s: they run only once the control plane is up", names(later), strings.Join(s.Before, ", "))
 		}
 	}
 	if len(b.pairs) > 0 {

@@ -196,6 +196,10 @@ type Plan struct {
 	// Notes tell what the plan deliberately leaves out or could not keep:
 	// live operations skipped under --root, katacli not written, comments lost.
 	Notes []string
+	// Before, when set, lets the runner apply the plan in the background,
+	// beside the steps after it, holding back the steps named here until
+	// it is done (image pulls beside the binaries, before kubeadm).
+	Before []string
 }
 
 // Add appends changes, skipping nil ones so planners can add PlanFile results directly.

@@ -1,0 +1,123 @@
+package plan
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Pending is the work of one run that goes on beside its steps: a plan
+// applied in the background (Plan.Before), or work a change hands to Later.
+// The runner waits for each job before the steps it names and for all of
+// them before the run ends, so nothing outlives the run and a failure is
+// still reported as its step's.
+type Pending struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	step   string // the step being applied, whose jobs Later starts
+	jobs   []*Job
+}
+
+// Job is one piece of background work.
+type Job struct {
+	Step   string   // the step that started it
+	What   string   // what it does, for the report
+	Before []string // steps that must not start until it is done
+	Took   time.Duration
+	Err    error
+	done   chan struct{}
+	waited bool
+}
+
+type pendingKey struct{}
+
+// WithPending returns a context whose changes may start background work,
+// and the set the runner waits on. Cancel ends the jobs still running.
+func WithPending(ctx context.Context) (context.Context, *Pending) {
+	p := &Pending{}
+	p.ctx, p.cancel = context.WithCancel(ctx)
+	return context.WithValue(p.ctx, pendingKey{}, p), p
+}
+
+// SetStep names the step whose changes are applied from now on.
+func (p *Pending) SetStep(name string) {
+	p.mu.Lock()
+	p.step = name
+	p.mu.Unlock()
+}
+
+type stepKey struct{}
+
+// Go starts fn as a job of the step being applied or, when ctx is a job's,
+// of that job's step.
+func (p *Pending) Go(ctx context.Context, what string, before []string, fn func(context.Context) error) {
+	p.mu.Lock()
+	step, ok := ctx.Value(stepKey{}).(string)
+	if !ok {
+		step = p.step
+	}
+	j := &Job{Step: step, What: what, Before: before, done: make(chan struct{})}
+	p.jobs = append(p.jobs, j)
+	p.mu.Unlock()
+	ctx = context.WithValue(ctx, stepKey{}, step)
+	start := time.Now()
+	go func() {
+		defer close(j.done)
+		j.Err = fn(ctx)
+		j.Took = time.Since(start)
+	}()
+}
+
+// WaitFor waits for the jobs that must end before step starts and returns
+// them, in the order they were started.
+func (p *Pending) WaitFor(step string) []*Job {
+	return p.wait(func(j *Job) bool { return slices.Contains(j.Before, step) })
+}
+
+// WaitAll waits for every job not yet waited for.
+func (p *Pending) WaitAll() []*Job { return p.wait(func(*Job) bool { return true }) }
+
+// Cancel ends the running jobs (the run failed) and waits for them.
+func (p *Pending) Cancel() {
+	p.cancel()
+	p.WaitAll()
+}
+
+func (p *Pending) wait(match func(*Job) bool) []*Job {
+	var out []*Job
+	for {
+		p.mu.Lock()
+		var next *Job
+		for _, j := range p.jobs {
+			if !j.waited && match(j) {
+				next = j
+				break
+			}
+		}
+		if next != nil {
+			next.waited = true
+		}
+		p.mu.Unlock()
+		if next == nil {
+			return out
+		}
+		// A job may start others while it runs (WaitAll sees them on the
+		// next pass).
+		<-next.done
+		out = append(out, next)
+	}
+}
+
+// Later runs fn beside the rest of the run ctx belongs to, as a job of the
+// step being applied; steps named in before wait for it. Outside a run with
+// Pending (a test applying a plan directly), fn runs now.
+func Later(ctx context.Context, what string, before []string, fn func(context.Context) error) error {
+	p, ok := ctx.Value(pendingKey{}).(*Pending)
+	if !ok {
+		return fn(ctx)
+	}
+	p.Go(ctx, what, before, fn)
+	return nil
+}
