@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -28,6 +29,7 @@ type Install struct {
 
 	// have is the current content, already verified: only the mode is wrong.
 	have     []byte
+	group    *installGroup
 	release  *eksd.Release
 	client   *http.Client
 	policy   fetch.Policy
@@ -54,6 +56,47 @@ func (c *Install) Summary() string {
 }
 
 func (c *Install) Apply(ctx context.Context, h *host.Host) error {
+	if c.group != nil {
+		return c.group.apply(ctx, h, c)
+	}
+	return c.install(ctx, h)
+}
+
+// installGroup installs the binaries of one plan together: the first Apply
+// runs them all at once, so reading, hashing and writing one overlaps the
+// disk flush of another. On a terminal, downloads stay one after the other
+// so that each keeps its progress bar.
+type installGroup struct {
+	installs []*Install
+	once     sync.Once
+	errs     map[*Install]error
+}
+
+func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) error {
+	g.once.Do(func() {
+		g.errs = map[*Install]error{}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for _, in := range g.installs {
+			if in.Artifact == "" && in.have == nil && terminal(in.progress) {
+				continue // downloads with bars: each when its turn comes
+			}
+			wg.Go(func() {
+				err := in.install(ctx, h)
+				mu.Lock()
+				g.errs[in] = err
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+	})
+	if err, done := g.errs[c]; done {
+		return err
+	}
+	return c.install(ctx, h)
+}
+
+func (c *Install) install(ctx context.Context, h *host.Host) error {
 	if !c.Binary.Verifiable() && !c.Unverified {
 		return fmt.Errorf("refusing to install %s without a checksum: %s", c.Path, checksumSource(c.release))
 	}

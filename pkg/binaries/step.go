@@ -78,10 +78,15 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		s.ArtifactsDir = abs
 	}
 	p := &plan.Plan{}
+	group := &installGroup{}
 	for _, name := range eksd.RequiredBinaries {
 		c, err := s.planBinary(h, p, name, arch, dir)
 		if err != nil {
 			return nil, err
+		}
+		if c != nil {
+			c.group = group
+			group.installs = append(group.installs, c)
 		}
 		p.Add(c)
 	}

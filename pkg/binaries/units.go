@@ -66,16 +66,19 @@ func (s *Step) planKubelet(ctx context.Context, h *host.Host, p *plan.Plan, binD
 		p.Notef("enable %s: skipped, systemd is not running as PID 1; kubeadm expects systemd to run the kubelet", KubeletUnit)
 		return nil
 	}
-	if changed {
-		p.Add(&plan.UnitAction{Action: "daemon-reload"})
-	}
 	st, err := h.Systemd.UnitState(ctx, KubeletUnit)
 	if err != nil {
 		return err
 	}
-	if st.UnitFileState != "enabled" {
-		// Enable only: kubeadm init/join start the kubelet once its config exists.
+	switch {
+	case st.UnitFileState != "enabled":
+		// Enable only: kubeadm init/join start the kubelet once its config
+		// exists. Enabling reloads systemd, as systemctl enable does, so it
+		// also reads the unit files just written (one reload, not two:
+		// each takes a third of a second on a busy node).
 		p.Add(&plan.UnitAction{Action: "enable", Unit: KubeletUnit})
+	case changed:
+		p.Add(&plan.UnitAction{Action: "daemon-reload"})
 	}
 	return nil
 }

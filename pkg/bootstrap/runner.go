@@ -177,14 +177,14 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			}
 		}
 		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
-			pending.Go(ctx, backgroundPlan, p.Before, func(ctx context.Context) error { return p.Apply(ctx, h) })
+			pending.Go(ctx, backgroundPlan, p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
 			bg[s.Name()] = len(report.Steps)
 			res := result(s.Name(), p, time.Since(t0))
 			report.Steps = append(report.Steps, res)
 			printStarted(o.Out, i+1, len(steps), res, p.Before)
 			continue
 		}
-		if err := p.Apply(ctx, h); err != nil {
+		if err := p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())); err != nil {
 			return report, &StepError{Step: s.Name(), Err: err}
 		}
 		if c, ok := s.(Checker); ok {
@@ -205,6 +205,13 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	}
 	report.Duration = time.Since(start)
 	return report, nil
+}
+
+// logChange logs each applied change with its time, at debug level (-v).
+func logChange(log *slog.Logger, step string) func(plan.Change, time.Duration) {
+	return func(c plan.Change, d time.Duration) {
+		log.Debug("change applied", "step", step, "change", c.Summary(), "duration", d)
+	}
 }
 
 // backgroundPlan is the job of a step whose whole plan is applied in the

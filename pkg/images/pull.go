@@ -78,23 +78,23 @@ func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error)
 			now = append(now, p)
 		}
 	}
-	if len(later) > 0 {
-		err := plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
-			errs, err := b.pull(ctx, h, later)
-			if err != nil {
-				return err
-			}
-			var all []error
-			for _, p := range later {
-				all = append(all, errs[p.Source])
-			}
-			return errors.Join(all...)
-		})
-		if err != nil {
-			return nil, err
-		}
+	errs, err := b.pull(ctx, h, now)
+	if err != nil || len(later) == 0 {
+		return errs, err
 	}
-	return b.pull(ctx, h, now)
+	// After the others: these must not slow down what kubeadm waits for.
+	err = plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
+		lerrs, err := b.pull(ctx, h, later)
+		if err != nil {
+			return err
+		}
+		var all []error
+		for _, p := range later {
+			all = append(all, lerrs[p.Source])
+		}
+		return errors.Join(all...)
+	})
+	return errs, err
 }
 
 // names lists the image names of pairs, for messages.

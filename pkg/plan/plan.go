@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
@@ -255,13 +256,21 @@ func (p *Plan) Summaries() []string {
 
 // Apply applies the changes in order and stops at the first that fails (or
 // when ctx ends), naming it.
-func (p *Plan) Apply(ctx context.Context, h *host.Host) error {
+func (p *Plan) Apply(ctx context.Context, h *host.Host) error { return p.ApplyTimed(ctx, h, nil) }
+
+// ApplyTimed is Apply that tells done how long each applied change took
+// (the runner logs it at debug level, to find a slow change).
+func (p *Plan) ApplyTimed(ctx context.Context, h *host.Host, done func(Change, time.Duration)) error {
 	for _, c := range p.Changes {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		t0 := time.Now()
 		if err := c.Apply(ctx, h); err != nil {
 			return fmt.Errorf("%s: %w", c.Summary(), err)
+		}
+		if done != nil {
+			done(c, time.Since(t0))
 		}
 	}
 	return nil
