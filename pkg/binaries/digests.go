@@ -64,8 +64,14 @@ func knownGood(h *host.Host, p string, b eksd.Binary) bool {
 	return ok && id == e.Identity && fi.Mode().Perm() == 0o755
 }
 
+var digestsMu sync.Mutex
+
 // remember records the verified binary just installed at p.
 func remember(h *host.Host, p string, b eksd.Binary) error {
+	// The installs of a group run together: one read-modify-write of the
+	// file at a time (the run's lock keeps other processes out).
+	digestsMu.Lock()
+	defer digestsMu.Unlock()
 	fi, err := h.FS.Stat(p)
 	if err != nil {
 		return err

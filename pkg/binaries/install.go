@@ -77,9 +77,16 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 		g.errs = map[*Install]error{}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
+		out := map[io.Writer]io.Writer{} // one lock per progress writer
 		for _, in := range g.installs {
 			if in.Artifact == "" && in.have == nil && terminal(in.progress) {
 				continue // downloads with bars: each when its turn comes
+			}
+			if in.progress != nil {
+				if out[in.progress] == nil {
+					out[in.progress] = &lockedWriter{w: in.progress}
+				}
+				in.progress = out[in.progress]
 			}
 			wg.Go(func() {
 				err := in.install(ctx, h)
@@ -94,6 +101,18 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 		return err
 	}
 	return c.install(ctx, h)
+}
+
+// lockedWriter lets the installs of a group share one progress writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (c *Install) install(ctx context.Context, h *host.Host) error {

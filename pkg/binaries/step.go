@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -77,6 +78,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		}
 		s.ArtifactsDir = abs
 	}
+	s.verifyArtifacts(arch)
 	p := &plan.Plan{}
 	group := &installGroup{}
 	for _, name := range eksd.RequiredBinaries {
@@ -152,6 +154,26 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 	return nil, nil
 }
 
+// verifyArtifacts checks the operator's copies of the binaries at once, one
+// per CPU, so that the plan below finds them verified. What fails here is
+// checked again, and reported, in order by the plan.
+func (s *Step) verifyArtifacts(arch string) {
+	if s.ArtifactsDir == "" {
+		return
+	}
+	var wg sync.WaitGroup
+	for _, name := range eksd.RequiredBinaries {
+		b, err := s.Release.Binary(name, arch)
+		if err != nil || !b.Verifiable() {
+			continue
+		}
+		if p, err := s.findArtifact(b); err == nil {
+			wg.Go(func() { _ = verifyArtifact(p, b) })
+		}
+	}
+	wg.Wait()
+}
+
 // verifyArtifact checks the operator's copy against the manifest, once per
 // unchanged file in this process.
 func verifyArtifact(p string, b eksd.Binary) error {
@@ -159,11 +181,17 @@ func verifyArtifact(p string, b eksd.Binary) error {
 	if _, seen := verifiedArtifacts.Load(key); ok && seen {
 		return nil
 	}
-	data, err := operatorFS().ReadFile(p)
+	// Streamed: the whole of kubelet need not sit in memory to be checked.
+	f, err := operatorFS().Open(p)
 	if err != nil {
 		return plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
 	}
-	if err := verifyBytes(b, data, p); err != nil {
+	defer f.Close()
+	h := newHasher(b)
+	if _, err := io.Copy(h, f); err != nil {
+		return plan.BadInput(fmt.Errorf("--artifacts-dir: %s: %w", p, err))
+	}
+	if err := h.verify(p); err != nil {
 		return plan.BadInput(err)
 	}
 	if ok {

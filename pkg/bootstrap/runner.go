@@ -124,6 +124,7 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			return nil, &StepError{Step: s.Name(), Err: err}
 		}
 		plans[i] = p
+		o.Log.Debug("step planned", "step", s.Name(), "changes", len(p.Changes), "duration", time.Since(t0))
 		if o.DryRun {
 			res := result(s.Name(), p, time.Since(t0))
 			report.Steps = append(report.Steps, res)

@@ -2,9 +2,12 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -130,5 +133,53 @@ func TestRemoveBacksUp(t *testing.T) {
 	}
 	if err := f.Remove("/etc/dir"); err == nil {
 		t.Fatal("Remove of a directory succeeded without a backup")
+	}
+}
+
+// TestConcurrentWritesEachBackedUp: writes of different files run at once
+// (the node binaries), and each still gets its backup record exactly once.
+func TestConcurrentWritesEachBackedUp(t *testing.T) {
+	root := t.TempDir()
+	f := NewFS(root)
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/old.conf"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := f.WriteFile(fmt.Sprintf("/usr/local/bin/b%d", i), []byte{byte(i)}, 0o755); err != nil {
+				t.Error(err)
+			}
+			if _, err := f.WriteFile("/etc/old.conf", []byte(fmt.Sprintf("new %d", i)), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	bs, err := f.Backups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, b := range bs {
+		switch {
+		case b.Path == "/etc/old.conf" && !b.Created:
+		case strings.HasPrefix(b.Path, "/usr/local/bin/b") && b.Created:
+			created++
+		default:
+			t.Errorf("unexpected backup %+v", b)
+		}
+	}
+	if created != 8 || len(bs) != 9 {
+		t.Errorf("%d backups, %d created: %+v", len(bs), created, bs)
+	}
+	if err := f.Restore("/etc/old.conf"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.ReadFile("/etc/old.conf"); string(got) != "old" {
+		t.Errorf("restored %q, want the first content", got)
 	}
 }

@@ -44,8 +44,27 @@ var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/us
 // ("/etc/fstab"), below a root directory. Symlinks resolve inside the root.
 type FS struct {
 	root string
-	// mu serialises changes so that "back up once" holds within the process.
+	// mu serialises the backup records so that "back up once" holds within
+	// the process, and the changes other than WriteFile and Remove.
 	mu sync.Mutex
+	// paths holds a lock per file being written or removed: changes to
+	// different files (the node binaries) write and fsync at once.
+	paths sync.Map // real path → *sync.Mutex
+}
+
+// lockPath locks real against other writes and removes of it.
+func (f *FS) lockPath(real string) (unlock func()) {
+	m, _ := f.paths.LoadOrStore(real, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// backupOnceLocked is backupOnce under mu.
+func (f *FS) backupOnceLocked(real string, fi fs.FileInfo) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.backupOnce(real, fi)
 }
 
 // NewFS returns an FS below root, made absolute and cleaned. The root should
@@ -109,6 +128,15 @@ func (f *FS) ReadFile(p string) ([]byte, error) {
 		return nil, err
 	}
 	return os.ReadFile(real)
+}
+
+// Open opens host path p for reading.
+func (f *FS) Open(p string) (*os.File, error) {
+	real, err := f.Resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(real)
 }
 
 // Stat follows symlinks (inside the root).
@@ -213,12 +241,11 @@ func (f *FS) MkdirAll(p string, perm fs.FileMode) error {
 // backed up before the first change (see Backups). Identical bytes and mode
 // write nothing at all, so re-runs on a converged host are free.
 func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	real, err := f.Resolve(p)
 	if err != nil {
 		return false, err
 	}
+	defer f.lockPath(real)()
 	perm &= modeBits
 	old, err := os.Lstat(real)
 	switch {
@@ -237,7 +264,7 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 		if bytes.Equal(cur, data) && old.Mode()&modeBits == mode {
 			return false, nil
 		}
-		if err := f.backupOnce(real, old); err != nil {
+		if err := f.backupOnceLocked(real, old); err != nil {
 			return false, err
 		}
 		uid, gid := owner(old)
@@ -248,7 +275,7 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 		}
 		// Record "created" before creating, so a crash in between still
 		// leaves reset knowing the file is ours.
-		if err := f.backupOnce(real, nil); err != nil {
+		if err := f.backupOnceLocked(real, nil); err != nil {
 			return false, err
 		}
 		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
@@ -263,12 +290,11 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 // Remove backs p up (once) and removes it; a symlink is removed, not its
 // target. A missing p is not an error.
 func (f *FS) Remove(p string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	real, err := f.resolveParent(p)
 	if err != nil {
 		return err
 	}
+	defer f.lockPath(real)()
 	fi, err := os.Lstat(real)
 	if isNotExist(err) {
 		return nil
@@ -276,7 +302,7 @@ func (f *FS) Remove(p string) error {
 	if err != nil {
 		return err
 	}
-	if err := f.backupOnce(real, fi); err != nil {
+	if err := f.backupOnceLocked(real, fi); err != nil {
 		return err
 	}
 	if err := os.Remove(real); err != nil {
