@@ -10,6 +10,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 )
 
@@ -87,6 +88,15 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 					out[in.progress] = &lockedWriter{w: in.progress}
 				}
 				in.progress = out[in.progress]
+			}
+			if in.Binary.Name == "kubectl" {
+				// Nothing in a bootstrap runs kubectl: it installs beside
+				// kubeadm init, and the run waits for it before it ends.
+				err := plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error { return in.install(ctx, h) })
+				mu.Lock()
+				g.errs[in] = err
+				mu.Unlock()
+				continue
 			}
 			wg.Go(func() {
 				err := in.install(ctx, h)
