@@ -146,14 +146,16 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	// A failed run stops the background work it started before it lets go
 	// of the lock.
 	defer pending.Cancel()
-	bg := map[string]int{} // step name → its index in report.Steps, while in the background
+	// The steps applied in the background: their jobs, and where they stand
+	// in steps (i) and in report.Steps (r).
+	type placed struct{ i, r int }
+	bg := map[*plan.Job]placed{}
 	finish := func(jobs []*plan.Job) error {
 		for _, j := range jobs {
-			if i, ok := bg[j.Step]; ok && j.What == backgroundPlan {
-				delete(bg, j.Step)
-				report.Steps[i].Duration = j.Took
-				fmt.Fprintf(o.Out, "[%d/%d] %s: done in the background (%s)\n", positionOf(steps, j.Step), len(steps), j.Step, j.Took.Round(time.Millisecond))
-				o.Log.Info("step done", "step", j.Step, "changes", len(report.Steps[i].Changes), "duration", j.Took, "background", true, "elapsed", time.Since(start))
+			if at, ok := bg[j]; ok {
+				report.Steps[at.r].Duration = j.Took
+				fmt.Fprintf(o.Out, "[%d/%d] %s: done in the background (%s)\n", at.i+1, len(steps), j.Step, j.Took.Round(time.Millisecond))
+				o.Log.Info("step done", "step", j.Step, "changes", len(report.Steps[at.r].Changes), "duration", j.Took, "background", true, "elapsed", time.Since(start))
 			} else if j.Err == nil {
 				fmt.Fprintf(o.Out, "  %s: %s done (%s)\n", j.Step, j.What, j.Took.Round(time.Millisecond))
 			}
@@ -178,8 +180,8 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			}
 		}
 		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
-			pending.Go(ctx, backgroundPlan, p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
-			bg[s.Name()] = len(report.Steps)
+			j := pending.Go(ctx, "its changes", p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
+			bg[j] = placed{i: i, r: len(report.Steps)}
 			res := result(s.Name(), p, time.Since(t0))
 			report.Steps = append(report.Steps, res)
 			printStarted(o.Out, i+1, len(steps), res, p.Before)
@@ -213,19 +215,6 @@ func logChange(log *slog.Logger, step string) func(plan.Change, time.Duration) {
 	return func(c plan.Change, d time.Duration) {
 		log.Debug("change applied", "step", step, "change", c.Summary(), "duration", d)
 	}
-}
-
-// backgroundPlan is the job of a step whose whole plan is applied in the
-// background.
-const backgroundPlan = "its changes"
-
-func positionOf(steps []Step, name string) int {
-	for i, s := range steps {
-		if s.Name() == name {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 func result(name string, p *plan.Plan, d time.Duration) StepResult {

@@ -51,8 +51,8 @@ func (p *Pending) SetStep(name string) {
 type stepKey struct{}
 
 // Go starts fn as a job of the step being applied or, when ctx is a job's,
-// of that job's step.
-func (p *Pending) Go(ctx context.Context, what string, before []string, fn func(context.Context) error) {
+// of that job's step, and returns the job.
+func (p *Pending) Go(ctx context.Context, what string, before []string, fn func(context.Context) error) *Job {
 	p.mu.Lock()
 	step, ok := ctx.Value(stepKey{}).(string)
 	if !ok {
@@ -68,6 +68,7 @@ func (p *Pending) Go(ctx context.Context, what string, before []string, fn func(
 		j.Err = fn(ctx)
 		j.Took = time.Since(start)
 	}()
+	return j
 }
 
 // WaitFor waits for the jobs that must end before step starts and returns
