@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,9 +40,11 @@ func (p *Pull) Apply(ctx context.Context, h *host.Host) error {
 type batch struct {
 	step  *Step
 	pairs []eksd.ImagePair
-	once  sync.Once
-	errs  map[string]error
-	err   error // could not start at all
+	// transfer: the daemon fetches (containerd 2.x), as the plan says.
+	transfer bool
+	once     sync.Once
+	errs     map[string]error
+	err      error // could not start at all
 }
 
 func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
@@ -54,30 +55,23 @@ func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
 	return b.errs[source]
 }
 
-// deferred are the pairs that may still be pulling when the steps the
-// batch runs before start: kube-proxy and CoreDNS, which kubeadm deploys as
-// add-ons once the control plane is up, unless a tag waits for them.
-func (b *batch) deferred() []eksd.ImagePair {
-	if len(b.step.Before) == 0 {
-		return nil
-	}
-	var out []eksd.ImagePair
+// split parts the pairs into those to pull now and those that may still be
+// pulling when the steps the batch runs before start: kube-proxy and
+// CoreDNS, which kubeadm deploys as add-ons once the control plane is up,
+// unless a tag waits for them.
+func (b *batch) split() (now, later []eksd.ImagePair) {
 	for _, p := range b.pairs {
-		if (p.Name == eksd.KubeProxy || p.Name == eksd.CoreDNS) && !p.NeedsRetag() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
-	later := b.deferred()
-	var now []eksd.ImagePair
-	for _, p := range b.pairs {
-		if !slices.Contains(later, p) {
+		if len(b.step.Before) > 0 && (p.Name == eksd.KubeProxy || p.Name == eksd.CoreDNS) && !p.NeedsRetag() {
+			later = append(later, p)
+		} else {
 			now = append(now, p)
 		}
 	}
+	return now, later
+}
+
+func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
+	now, later := b.split()
 	errs, err := b.pull(ctx, h, now)
 	if err != nil || len(later) == 0 {
 		return errs, err
@@ -126,9 +120,7 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair) 
 		Registries:  reg,
 		Snapshotter: b.step.snapshotter(),
 		Progress:    b.step.Progress,
-	}
-	if v, err := c.Version(ctx); err == nil {
-		puller.Transfer = hasTransferService(v.Version)
+		Transfer:    b.transfer,
 	}
 	refs := make([]string, len(pairs))
 	for i, p := range pairs {

@@ -135,7 +135,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 }
 
 func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, daemon string) *plan.Plan {
-	b := &batch{step: s}
+	b := &batch{step: s, transfer: hasTransferService(daemon)}
 	for i, pair := range pairs {
 		switch {
 		case !states[i].sourceRight:
@@ -147,13 +147,13 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, da
 	}
 	if len(b.pairs) > 0 && len(s.Before) > 0 {
 		p.Before = s.Before
-		if later := b.deferred(); len(later) > 0 {
+		if _, later := b.split(); len(later) > 0 {
 			p.Notef("%s pulled beside %s: they run only once the control plane is up", names(later), strings.Join(s.Before, ", "))
 		}
 	}
 	if len(b.pairs) > 0 {
 		how := "fetched through eksd-kata into containerd"
-		if hasTransferService(daemon) {
+		if b.transfer {
 			how = "fetched by containerd " + daemon + " itself (transfer service)"
 		}
 		p.Notef("%d pull(s), %d at a time, each %s and unpacked for %s", len(b.pairs), min(len(b.pairs), s.parallel()), how, s.snapshotter())
