@@ -77,6 +77,11 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 	g.once.Do(func() {
 		g.errs = map[*Install]error{}
 		var mu sync.Mutex
+		record := func(in *Install, err error) {
+			mu.Lock()
+			g.errs[in] = err
+			mu.Unlock()
+		}
 		var wg sync.WaitGroup
 		out := map[io.Writer]io.Writer{} // one lock per progress writer
 		for _, in := range g.installs {
@@ -92,18 +97,10 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 			if in.Binary.Name == "kubectl" {
 				// Nothing in a bootstrap runs kubectl: it installs beside
 				// kubeadm init, and the run waits for it before it ends.
-				err := plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error { return in.install(ctx, h) })
-				mu.Lock()
-				g.errs[in] = err
-				mu.Unlock()
+				record(in, plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error { return in.install(ctx, h) }))
 				continue
 			}
-			wg.Go(func() {
-				err := in.install(ctx, h)
-				mu.Lock()
-				g.errs[in] = err
-				mu.Unlock()
-			})
+			wg.Go(func() { record(in, in.install(ctx, h)) })
 		}
 		wg.Wait()
 	})
