@@ -36,16 +36,27 @@ const pvmRemedy = "Kata's qemu, cloud-hypervisor and firecracker all drive /dev/
 	"cannot run VMs of their own. For the stock guest kernel use a host with VT-x/AMD-V: bare metal or " +
 	"a VM with nested virtualisation."
 
-func checkCPUFlags(_ context.Context, e *Env) Result {
+// x86CPU reads the CPU for a check of x86 flags. When Kata is off, cpuinfo
+// cannot be read or the CPU is not x86 (notX86 says what then), ok is false
+// and r is the check's result.
+func x86CPU(e *Env, notX86 string) (ci cpuInfo, r Result, ok bool) {
 	if r, off := kataOff(e); off {
-		return r
+		return ci, r, false
 	}
 	ci, err := e.cpuInfo()
 	if err != nil {
-		return skip("cannot read /proc/cpuinfo: %v", err)
+		return ci, skip("cannot read /proc/cpuinfo: %v", err), false
 	}
 	if !ci.X86 {
-		return skip("CPU flags are checked on x86 only; on this architecture /dev/kvm decides (virt.kvm)")
+		return ci, skip("%s", notX86), false
+	}
+	return ci, Result{}, true
+}
+
+func checkCPUFlags(_ context.Context, e *Env) Result {
+	ci, r, ok := x86CPU(e, "CPU flags are checked on x86 only; on this architecture /dev/kvm decides (virt.kvm)")
+	if !ok {
+		return r
 	}
 	var missing []string
 	for _, f := range []string{"lm", "sse4_1"} { // what kata-check requires on amd64
@@ -71,15 +82,9 @@ func hwVirtFlag(ci cpuInfo) string {
 }
 
 func checkHWVirt(_ context.Context, e *Env) Result {
-	if r, off := kataOff(e); off {
+	ci, r, ok := x86CPU(e, "VT-x/AMD-V flags are x86 only; /dev/kvm decides (virt.kvm)")
+	if !ok {
 		return r
-	}
-	ci, err := e.cpuInfo()
-	if err != nil {
-		return skip("cannot read /proc/cpuinfo: %v", err)
-	}
-	if !ci.X86 {
-		return skip("VT-x/AMD-V flags are x86 only; /dev/kvm decides (virt.kvm)")
 	}
 	if f := hwVirtFlag(ci); f != "" {
 		return pass("hardware virtualisation: %s (%s)", f, map[string]string{"vmx": "Intel VT-x", "svm": "AMD-V"}[f])
