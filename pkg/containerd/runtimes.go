@@ -40,17 +40,23 @@ func migrateRuncV1(ctd table) []string {
 }
 
 func setRunc(rts table, o Options) error {
-	rt, err := ensure(rts, "runc")
-	if err != nil {
-		return err
-	}
-	rt["runtime_type"] = runcV2
-	opts, err := ensure(rt, "options")
+	opts, err := runcV2Options(rts, "runc")
 	if err != nil {
 		return err
 	}
 	opts["SystemdCgroup"] = o.SystemdCgroup
 	return nil
+}
+
+// runcV2Options makes runtime name a runc.v2 one and returns its options
+// table, keeping every other key the user set.
+func runcV2Options(rts table, name string) (table, error) {
+	rt, err := ensure(rts, name)
+	if err != nil {
+		return nil, err
+	}
+	rt["runtime_type"] = runcV2
+	return ensure(rt, "options")
 }
 
 // kataHandler is one Kata runtime we write.
@@ -111,12 +117,7 @@ func devmapperReady(doc table) bool {
 }
 
 func setKatacli(rts table, o Options) error {
-	rt, err := ensure(rts, "katacli")
-	if err != nil {
-		return err
-	}
-	rt["runtime_type"] = runcV2
-	opts, err := ensure(rt, "options")
+	opts, err := runcV2Options(rts, "katacli")
 	if err != nil {
 		return err
 	}
