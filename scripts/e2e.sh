@@ -417,13 +417,22 @@ steps=(preflight host containerd kata images binaries kubeadm addons verify)
 # started: the wall time of the run up to the add-ons, for the timings.
 boot_args=(--log-format json bootstrap --config /etc/eksd-kata/config.yaml --artifacts-dir /opt/e2e/artifacts --ignore "$IGNORE")
 
+# boot LOG [ARG...]: eksd-kata with boot_args and ARGs in the node, its
+# output in LOG; sets boot_rc and boot_took (seconds).
+boot() {
+	local log=$1 t0
+	shift
+	t0=$(now)
+	set +e
+	in_node eksd-kata "${boot_args[@]}" "$@" >"$log" 2>&1
+	boot_rc=$?
+	set -e
+	boot_took=$(secs "$t0" "$(now)")
+}
+
 say "eksd-kata bootstrap (1st)"
-t0=$(now)
-set +e
-in_node eksd-kata "${boot_args[@]}" >"$LOGS/bootstrap-1.log" 2>&1
-rc=$?
-set -e
-t_first=$(secs "$t0" "$(now)")
+boot "$LOGS/bootstrap-1.log"
+rc=$boot_rc t_first=$boot_took
 cat "$LOGS/bootstrap-1.log"
 skip=()
 if [ "$rc" != 0 ]; then
@@ -451,12 +460,8 @@ if [ "${#skip[@]}" -gt 0 ]; then
 	)
 	say "eksd-kata bootstrap --skip $skip_csv (the steps built so far)"
 	boot_args+=(--skip "$skip_csv")
-	t0=$(now)
-	set +e
-	in_node eksd-kata "${boot_args[@]}" >"$LOGS/bootstrap-1.log" 2>&1
-	rc=$?
-	set -e
-	t_first=$(secs "$t0" "$(now)")
+	boot "$LOGS/bootstrap-1.log"
+	rc=$boot_rc t_first=$boot_took
 	cat "$LOGS/bootstrap-1.log"
 fi
 # The kubeadm preflight of Kubernetes 1.35+ refuses a cgroup v1 host
@@ -567,12 +572,8 @@ if { [[ " ${skip[*]} " == *" kubeadm "* ]] && [ "$rc" = 0 ]; } || [ "$cgroup_blo
 	fi
 	if [ "$cgroup_blocked" = 1 ] && [ "$krc" = 0 ]; then
 		say "eksd-kata bootstrap (resumed after the workaround)"
-		t0=$(now)
-		set +e
-		in_node eksd-kata "${boot_args[@]}" >"$LOGS/bootstrap-resume.log" 2>&1
-		rc=$?
-		set -e
-		t_resume=$(secs "$t0" "$(now)")
+		boot "$LOGS/bootstrap-resume.log"
+		rc=$boot_rc t_resume=$boot_took
 		grep -v -e '^pull' "$LOGS/bootstrap-resume.log" | cut -c1-300
 		record_steps "$LOGS/bootstrap-resume.log" " (resumed)" kubeadm addons verify
 		if [ "$rc" = 0 ]; then
@@ -703,12 +704,8 @@ fi
 
 # ------------------------------------------------------ idempotency, reset
 say "eksd-kata bootstrap (2nd): must plan nothing"
-t0=$(now)
-set +e
-in_node eksd-kata "${boot_args[@]}" --dry-run >"$LOGS/bootstrap-2.log" 2>&1
-rc2=$?
-set -e
-t_second=$(secs "$t0" "$(now)")
+boot "$LOGS/bootstrap-2.log" --dry-run
+rc2=$boot_rc t_second=$boot_took
 if [ "$rc2" = 0 ] && grep -q ': 0 change(s) planned' "$LOGS/bootstrap-2.log"; then
 	pass "second bootstrap plans nothing (${t_second}s${skip_csv:+, without $skip_csv})"
 else
