@@ -9,14 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kube_ver=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
-staging_ver=v0.${kube_ver#v1.}
 dir=.cache/apiserver-build
 stamp=$dir/.version
 if [ -x .cache/bin/kube-apiserver ] && [ -x .cache/bin/etcd ] && [ "$(cat "$stamp" 2>/dev/null)" = "$kube_ver" ]; then
 	exit 0
 fi
 mkdir -p "$dir" .cache/bin
-kube_mod=$(go mod download -json "k8s.io/kubernetes@$kube_ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 {
 	echo "module eksdkata.test/apiserver"
 	echo
@@ -24,7 +22,7 @@ kube_mod=$(go mod download -json "k8s.io/kubernetes@$kube_ver" | sed -n 's/.*"Go
 	echo
 	echo "require k8s.io/kubernetes $kube_ver"
 	echo
-	sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#replace \1 => \1 '"$staging_ver"'#p' "$kube_mod"
+	./scripts/kube-staging-replaces.sh "$kube_ver"
 } >"$dir/go.mod"
 # etcd comes at the version kubernetes' own go.mod requires.
 printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "go.etcd.io/etcd/server/v3"\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver"\n)\n' >"$dir/tools.go"

@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 kube_ver=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
-staging_ver=v0.${kube_ver#v1.}
 minor=${kube_ver#v1.}
 minor=${minor%%.*}
 dir=.cache/kubeadm-build
@@ -18,9 +17,6 @@ if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$kube_ver" ]; then
 	exit 0
 fi
 mkdir -p "$dir" .cache/bin
-# Every staging module kubernetes replaces with ./staging/src/k8s.io/X is
-# pinned to the matching published v0 version.
-kube_mod=$(go mod download -json "k8s.io/kubernetes@$kube_ver" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 {
 	echo "module eksdkata.test/kubeadm"
 	echo
@@ -28,7 +24,7 @@ kube_mod=$(go mod download -json "k8s.io/kubernetes@$kube_ver" | sed -n 's/.*"Go
 	echo
 	echo "require k8s.io/kubernetes $kube_ver"
 	echo
-	sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#replace \1 => \1 '"$staging_ver"'#p' "$kube_mod"
+	./scripts/kube-staging-replaces.sh "$kube_ver"
 } >"$dir/go.mod"
 printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kubeadm"\n' >"$dir/tools.go"
 (

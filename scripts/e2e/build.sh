@@ -61,12 +61,8 @@ kube_bins=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-s
 kube_stamp="kubernetes=$KUBE_MODULE_VERSION gitVersion=$KUBE_GIT_VERSION"
 if ! fresh "$build/kube/.stamp" "$kube_stamp" "${kube_bins[@]}"; then
 	log "kubernetes $KUBE_MODULE_VERSION as $KUBE_GIT_VERSION: ${kube_bins[*]} (several minutes cold)"
-	staging=v0.${KUBE_MODULE_VERSION#v1.}
-	gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_MODULE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
 	module "$build/kube" e2e.eksd-kata.test/kube "k8s.io/kubernetes $KUBE_MODULE_VERSION"
-	# Every staging module kubernetes replaces with ./staging/src/k8s.io/X
-	# is pinned to the matching published v0 version.
-	sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/.*#replace \1 => \1 '"$staging"'#p' "$gomod" >>"$build/kube/go.mod"
+	./scripts/kube-staging-replaces.sh "$KUBE_MODULE_VERSION" >>"$build/kube/go.mod"
 	{
 		printf '//go:build tools\n\npackage tools\n\nimport (\n'
 		printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "${kube_bins[@]}"
