@@ -7,12 +7,17 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 )
+
+// maxYield bounds how long an install waits for image downloads to be
+// done before it writes (plan.Yield).
+const maxYield = 3 * time.Second
 
 // maxBinary bounds a download held in memory: kubelet is ~80 MB.
 const maxBinary = 1 << 30
@@ -138,6 +143,9 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 			return err
 		}
 	}
+	// Image downloads that kubeadm waits for may be going on: their small
+	// commits would stall behind this large write and its fsync.
+	plan.Yield(ctx, maxYield)
 	if _, err := h.FS.WriteFile(c.Path, data, 0o755); err != nil {
 		return err
 	}

@@ -56,9 +56,9 @@ type Step struct {
 
 func (s *Step) Name() string { return "binaries" }
 
-// Plan compares each installed binary with the manifest's checksum and
-// plans an install for every one that is missing or different, then the
-// unit files and the systemd actions.
+// Plan plans the kubelet's unit files and systemd actions, then compares
+// each installed binary with the manifest's checksum and plans an install
+// for every one that is missing or different.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if s.Release == nil {
 		return nil, errors.New("binaries: no release")
@@ -80,6 +80,12 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	s.verifyArtifacts(arch)
 	p := &plan.Plan{}
+	// The unit files and the enable (a systemd reload, a third of a second
+	// on a busy node) first: they need no binary, and they then run while
+	// the installs below wait for image downloads (plan.Yield).
+	if err := s.planKubelet(ctx, h, p, dir); err != nil {
+		return nil, err
+	}
 	group := &installGroup{}
 	for _, name := range eksd.RequiredBinaries {
 		c, err := s.planBinary(h, p, name, arch, dir)
@@ -91,9 +97,6 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			group.installs = append(group.installs, c)
 		}
 		p.Add(c)
-	}
-	if err := s.planKubelet(ctx, h, p, dir); err != nil {
-		return nil, err
 	}
 	return p, nil
 }

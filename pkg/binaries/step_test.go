@@ -21,13 +21,15 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 	s := f.step()
 	s.Progress = &progress
 	p := mustPlan(t, s, f.h)
+	// The units first: their reload runs while the installs wait for
+	// image downloads.
 	want := []string{
-		"install /usr/local/bin/kubeadm from " + f.srv.URL + "/bin/linux/amd64/kubeadm (sha256 verified before install)",
-		"install /usr/local/bin/kubelet from " + f.srv.URL + "/bin/linux/amd64/kubelet (sha256 verified before install)",
-		"install /usr/local/bin/kubectl from " + f.srv.URL + "/bin/linux/amd64/kubectl (sha256 verified before install)",
 		"create " + KubeletUnitPath,
 		"create " + KubeadmDropIn,
 		"systemd enable kubelet.service", // enabling reloads: no separate daemon-reload
+		"install /usr/local/bin/kubeadm from " + f.srv.URL + "/bin/linux/amd64/kubeadm (sha256 verified before install)",
+		"install /usr/local/bin/kubelet from " + f.srv.URL + "/bin/linux/amd64/kubelet (sha256 verified before install)",
+		"install /usr/local/bin/kubectl from " + f.srv.URL + "/bin/linux/amd64/kubectl (sha256 verified before install)",
 	}
 	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

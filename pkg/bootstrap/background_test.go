@@ -138,3 +138,39 @@ func TestFailedRunStopsBackgroundWork(t *testing.T) {
 		t.Error("Run returned while the background step was still running")
 	}
 }
+
+// TestBackgroundStepGoesFirst: the step after a background step yields
+// (as the binary installs do) until the background step shares, not
+// before, and not only once it ends.
+func TestBackgroundStepGoesFirst(t *testing.T) {
+	var shared, yielded atomic.Bool
+	finish := make(chan struct{})
+	steps := []Step{
+		&funcStep{name: "pulls", before: []string{"kubeadm"}, do: func(ctx context.Context) error {
+			time.Sleep(50 * time.Millisecond)
+			shared.Store(true)
+			plan.Share(ctx)
+			<-finish // still unpacking
+			return nil
+		}},
+		&funcStep{name: "install", do: func(ctx context.Context) error {
+			waited := plan.Yield(ctx, 10*time.Second)
+			yielded.Store(true)
+			if !shared.Load() {
+				return errors.New("the install went on before the pulls shared")
+			}
+			if waited >= 10*time.Second {
+				return errors.New("the install waited for the bound, not for the share")
+			}
+			close(finish)
+			return nil
+		}},
+		&funcStep{name: "kubeadm", do: func(context.Context) error { return nil }},
+	}
+	if _, err := Run(context.Background(), hosttest.NewTestHost(t, ""), steps, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !yielded.Load() {
+		t.Fatal("the install never ran")
+	}
+}

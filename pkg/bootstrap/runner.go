@@ -180,7 +180,9 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			}
 		}
 		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
-			j := pending.Go(ctx, "its changes", p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
+			// It goes first: the steps beside it yield their large writes
+			// until it shares (plan.Share).
+			j := pending.GoFirst(ctx, "its changes", p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
 			bg[j] = placed{i: i, r: len(report.Steps)}
 			res := result(s.Name(), p, time.Since(t0))
 			report.Steps = append(report.Steps, res)

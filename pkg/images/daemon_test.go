@@ -79,6 +79,19 @@ func dial(t *testing.T, d *ctrtest.Daemon) (*containerd.Client, context.Context)
 	return c, namespaces.WithNamespace(ctx, Namespace)
 }
 
+// controlPlaneStep is a client of d and a control-plane images step
+// pulling from a fresh test registry into d, with its pairs.
+func controlPlaneStep(t *testing.T, d *ctrtest.Daemon) (*containerd.Client, context.Context, *Step, []eksd.ImagePair) {
+	t.Helper()
+	c, ctx := dial(t, d)
+	s := newStep(testConfig(config.RoleControlPlane, testRegistry(t)), d, nil)
+	pairs, err := s.Pairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx, s, pairs
+}
+
 // checkImported proves every pair is in containerd as kubeadm needs it.
 func checkImported(ctx context.Context, t *testing.T, c *containerd.Client, d *ctrtest.Daemon, pairs []eksd.ImagePair, want map[string]string, v2 bool) {
 	t.Helper()
@@ -162,12 +175,7 @@ func digests(t *testing.T, imgs map[string]v1Image) map[string]string {
 
 func TestPullRetagsIntoRealContainerd(t *testing.T) {
 	eachDaemon(t, func(t *testing.T, d *ctrtest.Daemon, v2 bool) {
-		c, ctx := dial(t, d)
-		s := newStep(testConfig(config.RoleControlPlane, testRegistry(t)), d, nil)
-		pairs, err := s.Pairs()
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, ctx, s, pairs := controlPlaneStep(t, d)
 		if len(pairs) != 7 {
 			t.Fatalf("%d pairs, want 7: %v", len(pairs), pairs)
 		}

@@ -9,10 +9,14 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/platforms"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -72,13 +76,13 @@ func (b *batch) split() (now, later []eksd.ImagePair) {
 
 func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
 	now, later := b.split()
-	errs, err := b.pull(ctx, h, now)
+	errs, err := b.pull(ctx, h, now, true)
 	if err != nil || len(later) == 0 {
 		return errs, err
 	}
 	// After the others: these must not slow down what kubeadm waits for.
 	err = plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
-		lerrs, err := b.pull(ctx, h, later)
+		lerrs, err := b.pull(ctx, h, later, false)
 		if err != nil {
 			return err
 		}
@@ -100,9 +104,17 @@ func names(pairs []eksd.ImagePair) string {
 	return strings.Join(out, " and ")
 }
 
-func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair) (map[string]error, error) {
+// pull pulls pairs; first says they are what the next steps wait for: the
+// run's large writes wait for their downloads (plan.GoFirst).
+func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, first bool) (map[string]error, error) {
 	if len(pairs) == 0 {
 		return nil, nil
+	}
+	var fetched func(string)
+	if first {
+		// Once every blob is stored, the run's large writes may go on
+		// beside the unpacking (plan.Yield).
+		fetched = countdown(len(pairs), func() { plan.Share(ctx) })
 	}
 	c, ctx, err := client(ctx, h, b.step.socket())
 	if err != nil {
@@ -121,6 +133,7 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair) 
 		Snapshotter: b.step.snapshotter(),
 		Progress:    b.step.Progress,
 		Transfer:    b.transfer,
+		Fetched:     fetched,
 	}
 	refs := make([]string, len(pairs))
 	for i, p := range pairs {
@@ -140,6 +153,23 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair) 
 	return errs, nil
 }
 
+// countdown returns a function that calls done once it has been called
+// with n different refs.
+func countdown(n int, done func()) func(ref string) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	return func(ref string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[ref] {
+			seen[ref] = true
+			if len(seen) == n {
+				done()
+			}
+		}
+	}
+}
+
 // Puller pulls references into containerd and unpacks them.
 type Puller struct {
 	Client *containerd.Client
@@ -153,6 +183,10 @@ type Puller struct {
 	// Transfer has the daemon fetch and unpack (containerd 2.x) instead
 	// of this process fetching into it (containerd 1.6/1.7).
 	Transfer bool
+	// Fetched, when set, is called for a ref once its layers are all in
+	// the content store and only unpacking is left, and again when its
+	// pull ends (countdown counts each ref once).
+	Fetched func(ref string)
 }
 
 // PullAll pulls refs, at most parallel at a time, and returns the error of
@@ -181,11 +215,23 @@ func (p *Puller) PullAll(ctx context.Context, refs []string, parallel int) map[s
 // Pull pulls one reference, unpacked, reporting progress while it runs.
 func (p *Puller) Pull(ctx context.Context, ref string) error {
 	start := time.Now()
-	if p.Transfer {
-		if p.Progress != nil {
-			p.Progress.Start(ref)
+	if p.Progress != nil && p.Transfer {
+		p.Progress.Start(ref)
+	}
+	var desc ocispec.Descriptor
+	if p.Transfer || p.Fetched != nil {
+		var err error
+		if _, desc, err = p.Resolver.Resolve(ctx, ref); err != nil {
+			return p.done(ref, 0, start, err)
 		}
-		size, err := p.transferPull(ctx, ref, p.Progress)
+	}
+	if p.Fetched != nil {
+		defer p.Fetched(ref)
+		stop := watchStored(ctx, p.Client.ContentStore(), desc, func() { p.Fetched(ref) })
+		defer stop()
+	}
+	if p.Transfer {
+		size, err := p.transferPull(ctx, ref, desc, p.Progress)
 		return p.done(ref, size, start, err)
 	}
 	tr := newTracker(p.Client.ContentStore())
@@ -197,6 +243,32 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 		containerd.WithImageHandlerWrapper(tr.wrap),
 	)
 	return p.done(ref, stop(), start, err)
+}
+
+// watchStored calls stored, from another goroutine, once the manifest of
+// the image at desc (an index or a manifest) for this platform and all its
+// layers are in cs, looking every 50ms until then or until stop.
+func watchStored(ctx context.Context, cs content.Store, desc ocispec.Descriptor, stored func()) (stop func()) {
+	return every(ctx, 50*time.Millisecond, func() bool {
+		if layersStored(ctx, cs, desc) {
+			stored()
+			return true
+		}
+		return false
+	})
+}
+
+func layersStored(ctx context.Context, cs content.Store, desc ocispec.Descriptor) bool {
+	m, err := images.Manifest(ctx, cs, desc, platforms.Default())
+	if err != nil {
+		return false // the index or manifest is not stored yet
+	}
+	for _, l := range m.Layers {
+		if _, err := cs.Info(ctx, l.Digest); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *Puller) done(ref string, size int64, start time.Time, err error) error {

@@ -83,31 +83,17 @@ func (t *tracker) bytes(ctx context.Context) (done, total int64) {
 // watch reports progress every 200ms until the returned stop is called;
 // stop returns the image's size.
 func (t *tracker) watch(ctx context.Context, ref string, r Reporter) (stop func() int64) {
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
+	end := func() {}
 	if r != nil {
 		r.Start(ref)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(200 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-quit:
-					return
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-					done, total := t.bytes(ctx)
-					r.Update(ref, done, total)
-				}
-			}
-		}()
+		end = every(ctx, 200*time.Millisecond, func() bool {
+			done, total := t.bytes(ctx)
+			r.Update(ref, done, total)
+			return false
+		})
 	}
 	return func() int64 {
-		close(quit)
-		wg.Wait()
+		end()
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		var total int64
@@ -115,5 +101,32 @@ func (t *tracker) watch(ctx context.Context, ref string, r Reporter) (stop func(
 			total += size
 		}
 		return total
+	}
+}
+
+// every calls f every d, from another goroutine, until f returns true, ctx
+// ends or the returned stop is called; stop waits for a call under way.
+func every(ctx context.Context, d time.Duration, f func() (done bool)) (stop func()) {
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(d)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if f() {
+					return
+				}
+			}
+		}
+	})
+	return func() {
+		close(quit)
+		wg.Wait()
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/containerd/containerd/v2/core/transfer/registry"
 	"github.com/containerd/platforms"
 	ctrd "github.com/eksd-kata/eksd-kata/pkg/containerd"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // HostsDir is where containerd's CRI looks for per-registry hosts.toml
@@ -29,14 +30,10 @@ func hasTransferService(v string) bool {
 // transferPull has the daemon fetch and unpack ref itself: every blob goes
 // from the registry to containerd's content store once, hashed and
 // unpacked there as it arrives, instead of being streamed through this
-// process over gRPC. The reference is resolved here first, through the
+// process over gRPC. The reference was resolved first (desc), through the
 // digest-checking resolver, and the daemon is given that exact digest, so
 // what it stores is what was checked.
-func (p *Puller) transferPull(ctx context.Context, ref string, r Reporter) (int64, error) {
-	_, desc, err := p.Resolver.Resolve(ctx, ref)
-	if err != nil {
-		return 0, err
-	}
+func (p *Puller) transferPull(ctx context.Context, ref string, desc ocispec.Descriptor, r Reporter) (int64, error) {
 	opts := []registry.Opt{registry.WithHostDir(HostsDir)}
 	host, _, _ := strings.Cut(ref, "/")
 	if p.Registries.PlainHTTP(host) && !isLoopback(host) {

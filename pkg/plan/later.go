@@ -18,6 +18,8 @@ type Pending struct {
 	mu     sync.Mutex
 	step   string // the step being applied, whose jobs Later starts
 	jobs   []*Job
+	holds  int           // GoFirst jobs that have not shared yet
+	quiet  chan struct{} // closed when holds drops to 0
 }
 
 // Job is one piece of background work.
@@ -121,4 +123,75 @@ func Later(ctx context.Context, what string, before []string, fn func(context.Co
 	}
 	p.Go(ctx, what, before, fn)
 	return nil
+}
+
+// GoFirst is Go for work that goes first: the image downloads kubeadm
+// waits for, whose many small commits (each an fsync) stall behind a large
+// write. Until the job calls Share, or ends, Yield holds back the run's
+// large writes.
+func (p *Pending) GoFirst(ctx context.Context, what string, before []string, fn func(context.Context) error) *Job {
+	release := p.hold()
+	ctx = context.WithValue(ctx, shareKey{}, release)
+	return p.Go(ctx, what, before, func(ctx context.Context) error {
+		defer release()
+		return fn(ctx)
+	})
+}
+
+type shareKey struct{}
+
+// Share tells the run that the job ctx belongs to (started by GoFirst) is
+// past the part that needs the disk to itself. Elsewhere it does nothing.
+func Share(ctx context.Context) {
+	if release, ok := ctx.Value(shareKey{}).(func()); ok {
+		release()
+	}
+}
+
+// hold puts a hold on, until the returned release; releasing twice does
+// nothing.
+func (p *Pending) hold() (release func()) {
+	p.mu.Lock()
+	if p.holds == 0 {
+		p.quiet = make(chan struct{})
+	}
+	p.holds++
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			if p.holds--; p.holds == 0 {
+				close(p.quiet)
+			}
+			p.mu.Unlock()
+		})
+	}
+}
+
+// Yield waits, at most max, while a job started by GoFirst has not shared
+// yet, before work that can go second (a large write that nothing needs
+// until a later step). It returns how long it waited; the wait ends early
+// when ctx does.
+func Yield(ctx context.Context, max time.Duration) time.Duration {
+	p, ok := ctx.Value(pendingKey{}).(*Pending)
+	if !ok {
+		return 0
+	}
+	p.mu.Lock()
+	quiet := p.quiet
+	held := p.holds > 0
+	p.mu.Unlock()
+	if !held {
+		return 0
+	}
+	start := time.Now()
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-quiet:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return time.Since(start)
 }

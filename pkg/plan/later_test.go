@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 func TestLaterOutsideARunRunsNow(t *testing.T) {
@@ -31,5 +32,72 @@ func TestLaterJobsBelongToTheirStep(t *testing.T) {
 	rest := p.WaitAll()
 	if len(rest) != 1 || rest[0].What != "late pull" || rest[0].Step != "images" {
 		t.Fatalf("WaitAll = %+v, want the late pull of step images", rest)
+	}
+}
+
+// TestYieldWaitsForFirstJobs: Yield waits until every GoFirst job has
+// shared or ended, and a job that shares twice does not end another's
+// hold.
+func TestYieldWaitsForFirstJobs(t *testing.T) {
+	ctx, p := WithPending(context.Background())
+	if d := Yield(ctx, time.Minute); d != 0 {
+		t.Fatalf("Yield with no first job waited %v", d)
+	}
+	share, end := make(chan struct{}), make(chan struct{})
+	p.GoFirst(ctx, "shares", nil, func(ctx context.Context) error {
+		<-share
+		Share(ctx)
+		Share(ctx)
+		<-end
+		return nil
+	})
+	p.GoFirst(ctx, "ends", nil, func(ctx context.Context) error {
+		<-end
+		return nil
+	})
+	yielded := make(chan struct{})
+	go func() {
+		Yield(ctx, time.Minute)
+		close(yielded)
+	}()
+	close(share)
+	select {
+	case <-yielded:
+		t.Fatal("Yield returned while a first job had neither shared nor ended")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(end)
+	select {
+	case <-yielded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Yield did not return once every first job had ended")
+	}
+	p.WaitAll()
+	// A new first job starts a new wait, bounded by max.
+	block := make(chan struct{})
+	p.GoFirst(ctx, "blocks", nil, func(context.Context) error { <-block; return nil })
+	if d := Yield(ctx, 20*time.Millisecond); d < 20*time.Millisecond {
+		t.Fatalf("Yield returned after %v with a first job running, want the 20ms bound", d)
+	}
+	close(block)
+	p.WaitAll()
+}
+
+func TestYieldEndsWithItsContext(t *testing.T) {
+	ctx, p := WithPending(context.Background())
+	block := make(chan struct{})
+	defer close(block)
+	p.GoFirst(ctx, "blocks", nil, func(context.Context) error { <-block; return nil })
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if d := Yield(cctx, time.Minute); d > 10*time.Second {
+		t.Fatalf("Yield on a cancelled context waited %v", d)
+	}
+}
+
+func TestShareAndYieldOutsideARunDoNothing(t *testing.T) {
+	Share(context.Background())
+	if d := Yield(context.Background(), time.Minute); d != 0 {
+		t.Fatalf("Yield outside a run waited %v", d)
 	}
 }
