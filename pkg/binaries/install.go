@@ -101,8 +101,12 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 			}
 			if in.Binary.Name == "kubectl" {
 				// Nothing in a bootstrap runs kubectl: it installs beside
-				// kubeadm init, and the run waits for it before it ends.
-				record(in, plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error { return in.install(ctx, h) }))
+				// kubeadm init, once the pulls kubeadm waits for are done,
+				// and the run waits for it before it ends.
+				record(in, plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error {
+					plan.YieldAll(ctx, maxYield)
+					return in.install(ctx, h)
+				}))
 				continue
 			}
 			wg.Go(func() { record(in, in.install(ctx, h)) })

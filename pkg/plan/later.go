@@ -18,8 +18,8 @@ type Pending struct {
 	mu     sync.Mutex
 	step   string // the step being applied, whose jobs Later starts
 	jobs   []*Job
-	holds  int           // GoFirst jobs that have not shared yet
-	quiet  chan struct{} // closed when holds drops to 0
+	// GoFirst jobs that have not shared yet, and those still running.
+	unshared, running gate
 }
 
 // Job is one piece of background work.
@@ -128,12 +128,14 @@ func Later(ctx context.Context, what string, before []string, fn func(context.Co
 // GoFirst is Go for work that goes first: the image downloads kubeadm
 // waits for, whose many small commits (each an fsync) stall behind a large
 // write. Until the job calls Share, or ends, Yield holds back the run's
-// large writes.
+// large writes; until it ends, YieldAll holds back work that nothing in
+// the run needs.
 func (p *Pending) GoFirst(ctx context.Context, what string, before []string, fn func(context.Context) error) *Job {
-	release := p.hold()
-	ctx = context.WithValue(ctx, shareKey{}, release)
+	share, end := p.unshared.hold(&p.mu), p.running.hold(&p.mu)
+	ctx = context.WithValue(ctx, shareKey{}, share)
 	return p.Go(ctx, what, before, func(ctx context.Context) error {
-		defer release()
+		defer end()
+		defer share()
 		return fn(ctx)
 	})
 }
@@ -148,39 +150,29 @@ func Share(ctx context.Context) {
 	}
 }
 
-// hold puts a hold on, until the returned release; releasing twice does
-// nothing.
-func (p *Pending) hold() (release func()) {
-	p.mu.Lock()
-	if p.holds == 0 {
-		p.quiet = make(chan struct{})
-	}
-	p.holds++
-	p.mu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			p.mu.Lock()
-			if p.holds--; p.holds == 0 {
-				close(p.quiet)
-			}
-			p.mu.Unlock()
-		})
-	}
-}
-
 // Yield waits, at most max, while a job started by GoFirst has not shared
 // yet, before work that can go second (a large write that nothing needs
 // until a later step). It returns how long it waited; the wait ends early
 // when ctx does.
 func Yield(ctx context.Context, max time.Duration) time.Duration {
+	return waitGate(ctx, max, func(p *Pending) *gate { return &p.unshared })
+}
+
+// YieldAll waits, at most max, while a job started by GoFirst is running,
+// before work that nothing in the run needs (kubectl). It returns how long
+// it waited.
+func YieldAll(ctx context.Context, max time.Duration) time.Duration {
+	return waitGate(ctx, max, func(p *Pending) *gate { return &p.running })
+}
+
+func waitGate(ctx context.Context, max time.Duration, which func(*Pending) *gate) time.Duration {
 	p, ok := ctx.Value(pendingKey{}).(*Pending)
 	if !ok {
 		return 0
 	}
 	p.mu.Lock()
-	quiet := p.quiet
-	held := p.holds > 0
+	g := which(p)
+	open, held := g.open, g.n > 0
 	p.mu.Unlock()
 	if !held {
 		return 0
@@ -189,9 +181,36 @@ func Yield(ctx context.Context, max time.Duration) time.Duration {
 	t := time.NewTimer(max)
 	defer t.Stop()
 	select {
-	case <-quiet:
+	case <-open:
 	case <-t.C:
 	case <-ctx.Done():
 	}
 	return time.Since(start)
+}
+
+// gate counts holds; open is closed when the last is released.
+type gate struct {
+	n    int
+	open chan struct{}
+}
+
+// hold puts a hold on g, under mu, until the returned release; releasing
+// twice does nothing.
+func (g *gate) hold(mu *sync.Mutex) (release func()) {
+	mu.Lock()
+	if g.n == 0 {
+		g.open = make(chan struct{})
+	}
+	g.n++
+	mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			mu.Lock()
+			if g.n--; g.n == 0 {
+				close(g.open)
+			}
+			mu.Unlock()
+		})
+	}
 }

@@ -36,8 +36,8 @@ func TestLaterJobsBelongToTheirStep(t *testing.T) {
 }
 
 // TestYieldWaitsForFirstJobs: Yield waits until every GoFirst job has
-// shared or ended, and a job that shares twice does not end another's
-// hold.
+// shared or ended, YieldAll until every one has ended, and a job that
+// shares twice does not end another's hold.
 func TestYieldWaitsForFirstJobs(t *testing.T) {
 	ctx, p := WithPending(context.Background())
 	if d := Yield(ctx, time.Minute); d != 0 {
@@ -55,10 +55,14 @@ func TestYieldWaitsForFirstJobs(t *testing.T) {
 		<-end
 		return nil
 	})
-	yielded := make(chan struct{})
+	yielded, yieldedAll := make(chan struct{}), make(chan struct{})
 	go func() {
 		Yield(ctx, time.Minute)
 		close(yielded)
+	}()
+	go func() {
+		YieldAll(ctx, time.Minute)
+		close(yieldedAll)
 	}()
 	close(share)
 	select {
@@ -71,6 +75,11 @@ func TestYieldWaitsForFirstJobs(t *testing.T) {
 	case <-yielded:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Yield did not return once every first job had ended")
+	}
+	select {
+	case <-yieldedAll:
+	case <-time.After(10 * time.Second):
+		t.Fatal("YieldAll did not return once every first job had ended")
 	}
 	p.WaitAll()
 	// A new first job starts a new wait, bounded by max.
@@ -99,5 +108,30 @@ func TestShareAndYieldOutsideARunDoNothing(t *testing.T) {
 	Share(context.Background())
 	if d := Yield(context.Background(), time.Minute); d != 0 {
 		t.Fatalf("Yield outside a run waited %v", d)
+	}
+}
+
+// TestYieldAllWaitsPastTheShare: YieldAll still waits once a first job has
+// shared, until it ends.
+func TestYieldAllWaitsPastTheShare(t *testing.T) {
+	ctx, p := WithPending(context.Background())
+	shared, end := make(chan struct{}), make(chan struct{})
+	p.GoFirst(ctx, "pulls", nil, func(ctx context.Context) error {
+		Share(ctx)
+		close(shared)
+		<-end
+		return nil
+	})
+	<-shared
+	if d := Yield(ctx, time.Minute); d > 10*time.Second {
+		t.Fatalf("Yield waited %v after the share", d)
+	}
+	if d := YieldAll(ctx, 20*time.Millisecond); d < 20*time.Millisecond {
+		t.Fatalf("YieldAll returned after %v while the first job ran, want the 20ms bound", d)
+	}
+	close(end)
+	p.WaitAll()
+	if d := YieldAll(ctx, time.Minute); d != 0 {
+		t.Fatalf("YieldAll waited %v with no first job running", d)
 	}
 }
