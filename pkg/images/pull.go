@@ -111,9 +111,10 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, 
 		return nil, nil
 	}
 	var fetched func(string)
-	if first {
-		// Once every blob is stored, the run's large writes may go on
-		// beside the unpacking (plan.Yield).
+	if first && len(b.step.Before) > 0 {
+		// Applied in the background, ahead of the next steps (GoFirst):
+		// once every blob is stored, their large writes may go on beside
+		// the unpacking (plan.Yield).
 		fetched = countdown(len(pairs), func() { plan.Share(ctx) })
 	}
 	c, ctx, err := client(ctx, h, b.step.socket())

@@ -180,6 +180,9 @@ func timed(t *testing.T, bin string, f func(context.Context, *ctrtest.Daemon) er
 	d := ctrtest.Start(t, bin, []byte(benchConfig()))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	// Each side starts with nothing left to write back from the one
+	// before it.
+	syscall.Sync()
 	cpu0 := cpuTime(t, d.Pid())
 	start := time.Now()
 	if err := f(ctx, d); err != nil {
