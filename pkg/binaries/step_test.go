@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -318,5 +319,53 @@ func onlyOthers(t *testing.T, f *fixture, failed string) {
 		if got, err := f.h.FS.ReadFile("/usr/local/bin/" + name); err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s installed beside the failed %s is not whole: %v", name, failed, err)
 		}
+	}
+}
+
+// TestInstallsWaitForThePullsToShare: beside a job that goes first (the
+// image downloads), the binaries are fetched but not written until it
+// shares; kubectl, which nothing in the run needs, waits until it ends.
+func TestInstallsWaitForThePullsToShare(t *testing.T) {
+	f := newFixture(t)
+	p := mustPlan(t, f.step(), f.h)
+	ctx, pending := plan.WithPending(context.Background())
+	share, end := make(chan struct{}), make(chan struct{})
+	pending.GoFirst(ctx, "pulls", nil, func(ctx context.Context) error {
+		<-share
+		plan.Share(ctx)
+		<-end
+		return nil
+	})
+	applied := make(chan error, 1)
+	go func() { applied <- p.Apply(ctx, f.h) }()
+	installed := func(name string) bool {
+		_, err := f.h.FS.Stat("/usr/local/bin/" + name)
+		return err == nil
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, name := range eksd.RequiredBinaries {
+		if installed(name) {
+			t.Fatalf("%s was written before the pulls shared", name)
+		}
+	}
+	close(share)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if !installed("kubeadm") || !installed("kubelet") {
+		t.Fatal("kubeadm and kubelet are not installed once the plan is applied")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if installed("kubectl") {
+		t.Fatal("kubectl was written while the pulls were still running")
+	}
+	close(end)
+	for _, j := range pending.WaitAll() {
+		if j.Err != nil {
+			t.Fatalf("%s: %v", j.What, j.Err)
+		}
+	}
+	if !installed("kubectl") {
+		t.Fatal("kubectl is not installed once the run's jobs are done")
 	}
 }
