@@ -219,6 +219,8 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 	if p.Progress != nil && p.Transfer {
 		p.Progress.Start(ref)
 	}
+	// The digest the daemon is given (Transfer), or whose layers Fetched
+	// watches for; the client path resolves once more inside Pull.
 	var desc ocispec.Descriptor
 	if p.Transfer || p.Fetched != nil {
 		var err error

@@ -150,22 +150,22 @@ func Share(ctx context.Context) {
 	}
 }
 
-// Yield waits, at most max, while a job started by GoFirst has not shared
-// yet, before work that can go second (a large write that nothing needs
-// until a later step). It returns how long it waited; the wait ends early
-// when ctx does.
-func Yield(ctx context.Context, max time.Duration) time.Duration {
-	return waitGate(ctx, max, func(p *Pending) *gate { return &p.unshared })
+// Yield waits, at most bound, while a job started by GoFirst has not
+// shared yet, before work that can go second (a large write that nothing
+// needs until a later step). It returns how long it waited; the wait ends
+// early when ctx does.
+func Yield(ctx context.Context, bound time.Duration) time.Duration {
+	return waitGate(ctx, bound, func(p *Pending) *gate { return &p.unshared })
 }
 
-// YieldAll waits, at most max, while a job started by GoFirst is running,
-// before work that nothing in the run needs (kubectl). It returns how long
-// it waited.
-func YieldAll(ctx context.Context, max time.Duration) time.Duration {
-	return waitGate(ctx, max, func(p *Pending) *gate { return &p.running })
+// YieldAll waits, at most bound, while a job started by GoFirst is
+// running, before work that nothing in the run needs (kubectl). It returns
+// how long it waited.
+func YieldAll(ctx context.Context, bound time.Duration) time.Duration {
+	return waitGate(ctx, bound, func(p *Pending) *gate { return &p.running })
 }
 
-func waitGate(ctx context.Context, max time.Duration, which func(*Pending) *gate) time.Duration {
+func waitGate(ctx context.Context, bound time.Duration, which func(*Pending) *gate) time.Duration {
 	p, ok := ctx.Value(pendingKey{}).(*Pending)
 	if !ok {
 		return 0
@@ -178,7 +178,7 @@ func waitGate(ctx context.Context, max time.Duration, which func(*Pending) *gate
 		return 0
 	}
 	start := time.Now()
-	t := time.NewTimer(max)
+	t := time.NewTimer(bound)
 	defer t.Stop()
 	select {
 	case <-open:
