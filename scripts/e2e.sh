@@ -403,12 +403,15 @@ else
 fi
 [ -n "$state" ] || die "systemd in the node never answered (see $LOGS/node-console.log)"
 
-# Snapshot of the node's files before eksd-kata touches them, for reset.
+# Snapshot of the node's files and directories before eksd-kata touches
+# them, for reset. kubeadm reset empties /etc/kubernetes, its manifests and
+# pki directories and /var/lib/kubelet but keeps them, as it does without
+# eksd-kata: those four directory entries are left out.
 snapshot() {
 	# shellcheck disable=SC2016 # expanded by the node's shell
-	in_node sh -c 'find /etc /usr/local/bin /opt /var/lib/eksd-kata /var/lib/kubelet /etc/systemd/system -xdev \( -type f -o -type l \) 2>/dev/null |
-		grep -v -e "^/etc/machine-id$" -e "^/etc/mtab$" -e "^/opt/e2e/" -e "^/etc/\.pwd\.lock$" | sort |
-		while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"; fi; done'
+	in_node sh -c 'find /etc /usr/local/bin /opt /var/lib/eksd-kata /var/lib/kubelet /etc/systemd/system /root -xdev 2>/dev/null |
+		grep -v -e "^/etc/machine-id$" -e "^/etc/mtab$" -e "^/opt/e2e" -e "^/etc/\.pwd\.lock$" -e "^/etc/kubernetes$" -e "^/etc/kubernetes/manifests$" -e "^/etc/kubernetes/pki$" -e "^/var/lib/kubelet$" | sort -u |
+		while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -d "$f" ]; then echo "$f/ $(stat -c %a "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"; fi; done'
 }
 snapshot >"$LOGS/files-before.txt"
 
@@ -599,7 +602,8 @@ elif [ -n "${step_time[kubeadm]:-}" ]; then
 fi
 
 # ------------------------------------------------------------ the cluster
-kubectl() { in_node kubectl --kubeconfig /etc/kubernetes/admin.conf "$@"; }
+# Its discovery cache goes to /tmp, not to the ~/.kube that reset removes.
+kubectl() { in_node kubectl --kubeconfig /etc/kubernetes/admin.conf --cache-dir /tmp/e2e-kubectl-cache "$@"; }
 have_cluster=0
 if in_node test -f /etc/kubernetes/admin.conf && kubectl get --raw /readyz >/dev/null 2>&1; then
 	have_cluster=1
@@ -739,7 +743,7 @@ if grep -q 'not implemented' "$LOGS/reset.log"; then
 elif [ "$rrc" = 0 ]; then
 	snapshot >"$LOGS/files-after-reset.txt"
 	if diff -u "$LOGS/files-before.txt" "$LOGS/files-after-reset.txt" >"$LOGS/reset.diff"; then
-		pass "reset restored every file (/etc, /usr/local/bin, /opt, kubelet and eksd-kata state)"
+		pass "reset restored every file and directory (/etc, /usr/local/bin, /opt, /root, kubelet and eksd-kata state)"
 	else
 		fail "reset left differences: $(grep -E '^[-+]/' "$LOGS/reset.diff" | head -8 | tr '\n' ' ' | cut -c1-500)"
 	fi

@@ -1,23 +1,34 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // backupDir holds the originals of everything we changed, for reset:
 // files/<path> is the original (bytes, mode, owner; or the symlink itself),
-// created/<path> is an empty marker for a path that did not exist before.
+// created/<path> is an empty marker for a path that did not exist before,
+// dirs/<path>/.created one for a directory we created.
 const backupDir = "/var/lib/eksd-kata/backup"
+
+// stateDir is eksd-kata's own state (the backup among it): reset removes it
+// by name, so the directories made in it are not recorded.
+const stateDir = "/var/lib/eksd-kata"
+
+// dirMarker names the marker of a created directory in dirs/<path>/.
+const dirMarker = ".created"
 
 // Backup is one recorded original.
 type Backup struct {
 	Path    string      // host path
 	Created bool        // the path did not exist before our first change
+	Dir     bool        // a directory we created (Created is set too)
 	Mode    fs.FileMode // original mode (with fs.ModeSymlink for a symlink)
 }
 
@@ -89,7 +100,59 @@ func writeEntry(entry string, write func() error) error {
 	return nil
 }
 
-// Backups lists every recorded original, sorted by path.
+// mkdirRecorded creates directory real and its missing parents with perm,
+// recording each directory it creates before creating it (so a crash in
+// between still leaves reset knowing it is ours): reset removes them once
+// they are empty.
+func (f *FS) mkdirRecorded(real string, perm fs.FileMode) error {
+	// One at a time: two writes into the same new directory would race
+	// to record it.
+	f.dirsMu.Lock()
+	defer f.dirsMu.Unlock()
+	var missing []string
+	for d := real; ; d = filepath.Dir(d) {
+		_, err := os.Lstat(d)
+		if err == nil {
+			break
+		}
+		if !isNotExist(err) {
+			return err
+		}
+		missing = append(missing, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := f.recordCreatedDir(d); err != nil {
+			return err
+		}
+		if err := os.Mkdir(d, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *FS) recordCreatedDir(real string) error {
+	hp := f.hostPath(real)
+	if hp == stateDir || strings.HasPrefix(hp, stateDir+"/") {
+		return nil
+	}
+	marker, err := f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(marker); err == nil {
+		return nil
+	}
+	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
+}
+
+// Backups lists every recorded original: files sorted by path, then the
+// directories we created, deepest first, so that restoring them in this
+// order empties each directory before it is removed.
 func (f *FS) Backups() ([]Backup, error) {
 	var out []Backup
 	for _, kind := range []string{"files", "created"} {
@@ -123,6 +186,36 @@ func (f *FS) Backups() ([]Backup, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	dirs, err := f.createdDirs()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, dirs...), nil
+}
+
+// createdDirs lists the directories we created, deepest first.
+func (f *FS) createdDirs() ([]Backup, error) {
+	top, err := f.Resolve(filepath.Join(backupDir, "dirs"))
+	if err != nil {
+		return nil, err
+	}
+	var out []Backup
+	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == top && isNotExist(err) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() && d.Name() == dirMarker {
+			out = append(out, Backup{Path: strings.TrimPrefix(filepath.Dir(p), top), Created: true, Dir: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list backups: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path > out[j].Path })
 	return out, nil
 }
 
@@ -137,6 +230,16 @@ func (f *FS) Restore(p string) error {
 		return err
 	}
 	hp := f.hostPath(real)
+	if marker, err := f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker)); err != nil {
+		return err
+	} else if _, err := os.Lstat(marker); err == nil {
+		// A directory we created goes once empty; what someone else put
+		// in it stays, and so does the directory.
+		if err := os.Remove(real); err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("restore %s: %w", hp, err)
+		}
+		return f.dropEntry(marker, "dirs")
+	}
 	files, created, err := f.backupEntries(hp)
 	if err != nil {
 		return err

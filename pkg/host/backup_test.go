@@ -163,23 +163,82 @@ func TestConcurrentWritesEachBackedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created := 0
+	created, dirs := 0, []string{}
 	for _, b := range bs {
 		switch {
 		case b.Path == "/etc/old.conf" && !b.Created:
 		case strings.HasPrefix(b.Path, "/usr/local/bin/b") && b.Created:
 			created++
+		case b.Dir:
+			dirs = append(dirs, b.Path)
 		default:
 			t.Errorf("unexpected backup %+v", b)
 		}
 	}
-	if created != 8 || len(bs) != 9 {
-		t.Errorf("%d backups, %d created: %+v", len(bs), created, bs)
+	// The directories the writes made, each once, deepest first.
+	if want := []string{"/usr/local/bin", "/usr/local", "/usr"}; created != 8 || !slices.Equal(dirs, want) {
+		t.Errorf("%d created, directories %v (want %v): %+v", created, dirs, want, bs)
 	}
 	if err := f.Restore("/etc/old.conf"); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := f.ReadFile("/etc/old.conf"); string(got) != "old" {
 		t.Errorf("restored %q, want the first content", got)
+	}
+}
+
+// TestCreatedDirectoriesGoOnceEmpty: the directories a write creates are
+// recorded; restoring in Backups order removes them, but a directory that
+// someone else put a file in stays, with that file. Directories that were
+// there before, and eksd-kata's own state directory, are not recorded.
+func TestCreatedDirectoriesGoOnceEmpty(t *testing.T) {
+	root := t.TempDir()
+	f := NewFS(root)
+	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", "/opt/x/y/z.conf", "/var/lib/eksd-kata/digests.json"} {
+		if _, err := f.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.MkdirAll("/root/.kube", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Someone else's file in a directory we created.
+	if err := os.WriteFile(filepath.Join(root, "opt/x/theirs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := f.Backups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, b := range bs {
+		if b.Dir {
+			dirs = append(dirs, b.Path)
+		}
+	}
+	want := []string{"/root/.kube", "/root", "/opt/x/y", "/opt/x", "/opt", "/etc/systemd/system/kubelet.service.d"}
+	if !slices.Equal(dirs, want) {
+		t.Fatalf("created directories %v, want %v", dirs, want)
+	}
+	for _, b := range bs {
+		if err := f.Restore(b.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, gone := range []string{"etc/systemd/system/kubelet.service.d", "opt/x/y", "root"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after the restore (%v)", gone, err)
+		}
+	}
+	for _, kept := range []string{"etc/systemd/system", "opt/x/theirs"} {
+		if _, err := os.Lstat(filepath.Join(root, kept)); err != nil {
+			t.Errorf("%s: %v", kept, err)
+		}
+	}
+	if bs, err := f.Backups(); err != nil || len(bs) != 0 {
+		t.Fatalf("after the restore: backups %+v, %v", bs, err)
 	}
 }

@@ -50,6 +50,8 @@ type FS struct {
 	// paths holds a lock per file being written or removed: changes to
 	// different files (the node binaries) write and fsync at once.
 	paths sync.Map // real path → *sync.Mutex
+	// dirsMu serialises creating directories and recording them.
+	dirsMu sync.Mutex
 }
 
 // lockPath locks real against other writes and removes of it.
@@ -232,7 +234,7 @@ func (f *FS) MkdirAll(p string, perm fs.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return os.MkdirAll(real, perm)
+	return f.mkdirRecorded(real, perm)
 }
 
 // WriteFile replaces p atomically with data and reports whether anything
@@ -278,7 +280,7 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 		if err := f.backupOnceLocked(real, nil); err != nil {
 			return false, err
 		}
-		if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		if err := f.mkdirRecorded(filepath.Dir(real), 0o755); err != nil {
 			return false, err
 		}
 		return true, writeAtomic(real, data, perm, -1, -1)

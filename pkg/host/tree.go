@@ -40,7 +40,7 @@ func (f *FS) Symlink(target, link string) (changed bool, err error) {
 	if err := f.backupOnce(real, fi); err != nil {
 		return false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+	if err := f.mkdirRecorded(filepath.Dir(real), 0o755); err != nil {
 		return false, err
 	}
 	// Make the link beside and rename it over: atomic, like WriteFile.

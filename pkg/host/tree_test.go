@@ -104,7 +104,8 @@ func TestSymlinkBacksUpOnceAndIsIdempotent(t *testing.T) {
 		t.Fatalf("second: changed=%v err=%v", changed, err)
 	}
 	bs, err := f.Backups()
-	if err != nil || len(bs) != 1 || !bs[0].Created {
+	// The link, then the directories it needed, deepest first.
+	if err != nil || len(bs) != 4 || !bs[0].Created || bs[0].Dir || !bs[1].Dir || bs[1].Path != "/usr/local/bin" || bs[3].Path != "/usr" {
 		t.Fatalf("backups %+v %v", bs, err)
 	}
 	if err := f.Restore("/usr/local/bin/containerd-shim-kata-v2"); err != nil {

@@ -16,7 +16,7 @@ import (
 func ownDirs(h *host.Host) []string {
 	b := h.FS.BackupDir()
 	return []string{
-		path.Join(b, "files"), path.Join(b, "created"), b, path.Dir(b),
+		path.Join(b, "files"), path.Join(b, "created"), path.Join(b, "dirs"), b, path.Dir(b),
 		"/etc/eksd-kata", "/var/log/eksd-kata",
 	}
 }
@@ -107,6 +107,9 @@ func emptyOwnDir(h *host.Host) bool {
 type restoreFile struct{ b host.Backup }
 
 func (c *restoreFile) Summary() string {
+	if c.b.Dir {
+		return "remove directory " + c.b.Path + " once empty (created by eksd-kata)"
+	}
 	if c.b.Created {
 		return "remove " + c.b.Path + " (created by eksd-kata)"
 	}

@@ -53,7 +53,8 @@ func TestFakeLiveUpdatesFixture(t *testing.T) {
 		t.Fatalf("configured error not returned: %v", err)
 	}
 	// Kernel state is not backed up for reset.
-	if b, _ := h.FS.Backups(); len(b) != 1 || b[0].Path != "/proc/swaps" {
+	// (the fake root had no /proc: the write created it, and it is recorded)
+	if b, _ := h.FS.Backups(); len(b) != 2 || b[0].Path != "/proc/swaps" || b[1].Path != "/proc" || !b[1].Dir {
 		t.Fatalf("backups = %+v", b)
 	}
 }
