@@ -32,6 +32,10 @@ type Options struct {
 	// taken from KataDir/bin, configurations from
 	// KataDir/share/defaults/kata-containers.
 	KataDir string
+	// InsecureHosts are registries (host[:port], not loopback) the kubelet
+	// must reach over plain HTTP: on 1.6/1.7 the CRI plugin is pointed at
+	// hosts.toml files, which the step then writes.
+	InsecureHosts []string
 	// SkipKata writes no Kata runtime at all (Kata disabled in the node config).
 	SkipKata bool
 	// KataCLI writes the 2020 tutorial's katacli runtime (kata-runtime as
@@ -51,6 +55,9 @@ type Result struct {
 	Data          []byte   // the new config.toml, ending in a newline
 	Notes         []string // what a human should know about the change
 	ConfigVersion int      // version key of Data
+	// HostsDir is where the CRI plugin reads hosts.toml files, when
+	// Options.InsecureHosts asked for them ("" when it reads none).
+	HostsDir string
 }
 
 // DefaultOptions returns the settings bootstrap uses unless told otherwise.

@@ -37,6 +37,14 @@ func Render(existing []byte, path string, o Options) (Result, error) {
 	}
 	notes = append(notes, n...)
 	notes = append(notes, importNotes(doc, l, target)...)
+	var hostsDir string
+	if len(o.InsecureHosts) > 0 {
+		dir, n, err := setRegistryHosts(doc, l, path)
+		if err != nil {
+			return Result{}, err
+		}
+		hostsDir, notes = dir, append(notes, n...)
+	}
 	if isContainerd16(o.Version) {
 		// Seen with Debian's 1.6.20 in TestRealDaemons; fixed in 1.7.
 		notes = append(notes, fmt.Sprintf("containerd 1.6 ignores runtime_path when it starts a sandbox (containerd#8207): put the Kata shims on containerd's PATH too, e.g. /usr/local/bin/containerd-shim-kata-v2 -> %s/bin/containerd-shim-kata-v2", o.KataDir))
@@ -46,7 +54,7 @@ func Render(existing []byte, path string, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%s: encode: %w", path, err)
 	}
-	return Result{Data: data, Notes: notes, ConfigVersion: version}, nil
+	return Result{Data: data, Notes: notes, ConfigVersion: version, HostsDir: hostsDir}, nil
 }
 
 // load decodes the existing file and brings it to the layout the installed

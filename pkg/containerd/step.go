@@ -69,6 +69,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	p.Notef("containerd %s (%s): config version %d", version, how, res.ConfigVersion)
 	p.Notes = append(p.Notes, notes...)
+	if err := s.planHostsFiles(h, p, o.InsecureHosts, res.HostsDir); err != nil {
+		return nil, err
+	}
 	// Mode 0: an existing file keeps its mode, a new one gets 0644.
 	c, err := plan.PlanFile(h, cfgPath, res.Data, 0)
 	if err != nil {
@@ -92,6 +95,36 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
 	}
 	return p, nil
+}
+
+// planHostsFiles writes a hosts.toml for each insecure registry, so that
+// the kubelet's pulls (the CRI plugin) reach it over plain HTTP as
+// eksd-kata's own pulls do. No restart: containerd reads them at each pull.
+// An operator's own hosts.toml for the host is kept.
+func (s *Step) planHostsFiles(h *host.Host, p *plan.Plan, hosts []string, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	for _, host := range hosts {
+		file := path.Join(dir, host, "hosts.toml")
+		cur, err := h.FS.ReadFile(file)
+		switch {
+		case err == nil && !ownHostsFile(cur):
+			p.Notef("%s is not eksd-kata's: kept as it is (spec.images.insecureRegistries lists %s; make sure it allows plain HTTP)", file, host)
+			continue
+		case err != nil && !isNotExist(err):
+			return fmt.Errorf("reading %s: %w", file, err)
+		}
+		c, err := plan.PlanFile(h, file, HostsTOML(host), 0o644)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			c.Why = "the kubelet may pull from " + host + " over plain HTTP (spec.images.insecureRegistries)"
+			p.Add(c)
+		}
+	}
+	return nil
 }
 
 // detectVersion asks, in order: the override, the daemon (containerd Go
@@ -153,6 +186,11 @@ func (s *Step) options(ctx context.Context, h *host.Host, version string) (Optio
 		o.KataShims[hv] = ok
 	}
 	o.KataCLI = s.kata1(ctx, h, o.KataDir)
+	for _, r := range spec.Images.InsecureRegistries {
+		if !IsLoopbackHost(r) {
+			o.InsecureHosts = append(o.InsecureHosts, r)
+		}
+	}
 	refuses, err := h.RefusesNegativeOOMScoreAdj()
 	switch {
 	case errors.Is(err, host.ErrNotLive):

@@ -2,7 +2,9 @@ package containerd
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -121,5 +123,53 @@ func TestStepWithoutSystemd(t *testing.T) {
 	}
 	if got := p.Summaries(); !slices.Equal(got, []string{"create " + cfgPath}) {
 		t.Fatalf("plan %v", got)
+	}
+}
+
+// TestStepWritesHostsFilesForInsecureRegistries: a hosts.toml for each
+// non-loopback insecure registry in the directory the CRI plugin reads
+// (here the operator's config_path), none for loopback, an operator's own
+// file kept with a note, and nothing more on the second plan.
+func TestStepWritesHostsFilesForInsecureRegistries(t *testing.T) {
+	root := t.TempDir()
+	at := func(p string) string { return filepath.Join(root, p) }
+	const cfgPath, hostsDir = "/etc/containerd/config.toml", "/srv/certs.d"
+	own := fmt.Sprintf("version = 3\n[plugins.\"io.containerd.cri.v1.images\".registry]\n  config_path = %q\n", hostsDir)
+	theirs := path.Join(hostsDir, "10.0.0.6:5000", "hosts.toml")
+	for p, data := range map[string]string{cfgPath: own, theirs: "server = \"https://10.0.0.6:5000\"\n"} {
+		if err := os.MkdirAll(filepath.Dir(at(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(at(p), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, _ := liveHost(t)
+	h.FS, h.Offline = host.NewFS(root), true // as under --root
+	cfg := stepConfig(cfgPath, "/nonexistent.sock")
+	cfg.Spec.Images.InsecureRegistries = []string{"10.0.0.5:5000", "10.0.0.6:5000", "127.0.0.1:5000"}
+	s := &Step{Config: cfg, Release: eksd.Default(), Version: "2.4.2", NoRestart: true}
+	p, err := s.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours := path.Join(hostsDir, "10.0.0.5:5000", "hosts.toml")
+	want := []string{"create " + ours + " (the kubelet may pull from 10.0.0.5:5000 over plain HTTP (spec.images.insecureRegistries))", "update " + cfgPath}
+	if got := p.Summaries(); !slices.Equal(got, want) {
+		t.Fatalf("plan %q, want %q", got, want)
+	}
+	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, theirs+" is not eksd-kata's") }) {
+		t.Errorf("no note about the operator's %s: %v", theirs, p.Notes)
+	}
+	for _, c := range p.Changes {
+		if err := c.Apply(context.Background(), h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := os.ReadFile(at(ours)); string(got) != string(HostsTOML("10.0.0.5:5000")) {
+		t.Errorf("%s:\n%s", ours, got)
+	}
+	if p, err := s.Plan(context.Background(), h); err != nil || !p.Empty() {
+		t.Fatalf("second plan %v, %v", p.Summaries(), err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	ctrd "github.com/eksd-kata/eksd-kata/pkg/containerd"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -24,7 +25,7 @@ type Registries struct {
 
 // PlainHTTP reports whether host (host[:port]) may be reached over plain HTTP.
 func (r Registries) PlainHTTP(host string) bool {
-	if isLoopback(host) {
+	if ctrd.IsLoopbackHost(host) {
 		return true
 	}
 	name, _, err := net.SplitHostPort(host)
@@ -32,18 +33,6 @@ func (r Registries) PlainHTTP(host string) bool {
 		name = host
 	}
 	return slices.Contains(r.Insecure, host) || slices.Contains(r.Insecure, name)
-}
-
-func isLoopback(host string) bool {
-	name, _, err := net.SplitHostPort(host)
-	if err != nil {
-		name = host
-	}
-	if name == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(name, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // Hosts is the docker.RegistryHosts of the resolver: HTTPS with the

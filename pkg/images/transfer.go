@@ -36,7 +36,7 @@ func hasTransferService(v string) bool {
 func (p *Puller) transferPull(ctx context.Context, ref string, desc ocispec.Descriptor, r Reporter) (int64, error) {
 	opts := []registry.Opt{registry.WithHostDir(HostsDir)}
 	host, _, _ := strings.Cut(ref, "/")
-	if p.Registries.PlainHTTP(host) && !isLoopback(host) {
+	if p.Registries.PlainHTTP(host) && !ctrd.IsLoopbackHost(host) {
 		// containerd already tries HTTPS then HTTP for loopback registries.
 		opts = append(opts, registry.WithDefaultScheme("http"))
 	}
