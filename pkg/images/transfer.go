@@ -14,9 +14,10 @@ import (
 )
 
 // HostsDir is where containerd's CRI looks for per-registry hosts.toml
-// (mirrors, CAs); pulls through the transfer service honour it too, so an
-// operator's registry setup serves both.
-const HostsDir = "/etc/containerd/certs.d"
+// (mirrors, CAs, the insecure registries the containerd step writes);
+// pulls through the transfer service honour it too, so one registry setup
+// serves both.
+const HostsDir = ctrd.DefaultHostsDir
 
 // hasTransferService reports whether the daemon of version v pulls through
 // its transfer service as `ctr images pull` of that version does: 2.0 and
