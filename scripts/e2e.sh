@@ -29,7 +29,10 @@ NODE_NAME=e2e-node
 NODE_ADDR=10.250.0.2
 GW_ADDR=10.250.0.1
 REG_PORT=${E2E_REGISTRY_PORT:-5000}
-MIRROR=127.0.0.1:$REG_PORT
+# The bundle's registry is another host to the node, over plain HTTP, as an
+# air-gapped site's mirror often is: eksd-kata's pulls and the kubelet's
+# (verify's busybox) reach it through spec.images.insecureRegistries.
+MIRROR=$GW_ADDR:$REG_PORT
 MIRROR_DEBIAN=${E2E_DEBIAN_MIRROR:-}
 RELEASE=1-36-7
 # Preflight checks that cannot pass on a namespaced node on this kind of
@@ -304,6 +307,7 @@ spec:
     conntrackMaxPerCore: 0
   images:
     mirror: $MIRROR
+    insecureRegistries: [$MIRROR]
 EOF
 # Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36 and
 # eksd-kata refuses it: the node gets containerd built from source, as an
@@ -344,10 +348,11 @@ ip -n "$NETNS" link set eth0 up
 ip -n "$GWNS" link set gw0 up
 ip -n "$NETNS" route add default via "$GW_ADDR"
 
-# The registry serves the bundle on the node's own loopback.
-say "registry on $MIRROR inside the node's network namespace"
+# The registry serves the bundle from the gateway's namespace: the one
+# address the node can reach besides its own.
+say "registry on $MIRROR (plain HTTP) in the gateway's network namespace"
 t0=$(now)
-nsenter --net="/run/netns/$NETNS" "$E2E/tools/bundle" serve -dir "$bundle" -addr "$MIRROR" >"$LOGS/registry.log" 2>&1 &
+nsenter --net="/run/netns/$GWNS" "$E2E/tools/bundle" serve -dir "$bundle" -addr "$MIRROR" >"$LOGS/registry.log" 2>&1 &
 registry_pid=$!
 echo "$registry_pid" >"$E2E/registry.pid"
 for _ in $(seq 1 120); do

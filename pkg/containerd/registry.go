@@ -7,8 +7,8 @@ import (
 )
 
 // DefaultHostsDir is where the CRI plugin reads per-registry hosts.toml
-// (containerd 2.x's default, and what eksd-kata sets on 1.6/1.7 when it
-// needs it).
+// (the config_path of `containerd config default`, which eksd-kata sets
+// when it needs it and the file names none).
 const DefaultHostsDir = "/etc/containerd/certs.d"
 
 // hostsHeader marks the hosts.toml files eksd-kata writes; one without it
@@ -40,11 +40,10 @@ func ownHostsFile(data []byte) bool {
 	return strings.HasPrefix(string(data), hostsHeader+"\n")
 }
 
-// setRegistryHosts makes the CRI plugin of a version 2 file (1.6/1.7) read
-// hosts.toml files, unless the file already says where, or configures
-// registries the deprecated way, which config_path would switch off. It
-// returns the directory the CRI plugin reads them from, or "" when it
-// reads none.
+// setRegistryHosts makes the CRI plugin read hosts.toml files, unless the
+// file already says where, or configures registries the deprecated way,
+// which config_path would switch off. It returns the directory the CRI
+// plugin reads them from, or "" when it reads none.
 func setRegistryHosts(doc table, l layout, path string) (dir string, notes []string, err error) {
 	imagesTable := []string{"plugins", criImages}
 	if l.cri[1] == criV2 {
@@ -58,9 +57,8 @@ func setRegistryHosts(doc table, l layout, path string) (dir string, notes []str
 	if reg["mirrors"] != nil || reg["configs"] != nil {
 		return "", []string{fmt.Sprintf("%s: registries are configured with the deprecated registry.mirrors/configs, so containerd reads no hosts.toml: the kubelet cannot pull from spec.images.insecureRegistries over plain HTTP until you add them there (or move to registry.config_path)", path)}, nil
 	}
-	if l.cri[1] != criV2 {
-		return DefaultHostsDir, nil, nil // containerd 2.x reads it by default
-	}
+	// Without config_path the CRI plugin reads no hosts.toml, on 2.x as on
+	// 1.x (only `containerd config default` writes one).
 	t, err := ensure(doc, append(imagesTable, "registry")...)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
