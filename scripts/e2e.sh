@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # make e2e: a real node. Builds an offline EKS-D 1-36-7 bundle from source
-# (binaries, a release manifest with their sha512, images in a loopback
+# (binaries, a release manifest with their sha512, images in a plain-HTTP
 # registry), boots a throwaway Debian bookworm node with systemd as PID 1 in
 # its own namespaces, runs `eksd-kata bootstrap` in it and checks the result.
 #
 # Everything built or downloaded is cached under .cache/e2e. The node lives
-# in its own network namespace (veth to a second, empty namespace: it can
-# reach no address but its own), its own cgroup subtree, and dies with the
+# in its own network namespace (veth to a second namespace that holds only
+# the gateway address and the bundle's registry: the node reaches nothing
+# else), its own cgroup subtree, and dies with the
 # script: the EXIT trap powers it off, kills what is left, unmounts and
 # removes the namespaces, even on failure.
 #
