@@ -49,7 +49,7 @@ func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&o.hypervisors, "hypervisors", nil, "Kata hypervisors: qemu, clh, fc (comma separated; the first backs the generic handler)")
 	fs.StringVar(&o.runtimeHandler, "kata-handler", "", "name of the generic Kata runtime handler and RuntimeClass")
 	fs.StringVar(&o.imageMirror, "image-mirror", "", "registry host[:port][/path] that stands in for public.ecr.aws")
-	fs.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable)")
+	fs.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] that eksd-kata and the kubelet (a hosts.toml for containerd) may reach over plain HTTP (repeatable)")
 	fs.StringVar(&o.cniManifest, "cni-manifest", "", `CNI manifest file or https URL ("none" for no CNI)`)
 	fs.BoolVar(&o.untaint, "untaint", true, "remove the control-plane NoSchedule taint (single-node cluster)")
 	fs.BoolVar(&o.allowCgroupV1, "allow-cgroup-v1", false, "let the kubelet of Kubernetes 1.35+ run on a cgroup v1 host (failCgroupV1: false)")
