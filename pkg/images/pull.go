@@ -216,7 +216,7 @@ func (p *Puller) PullAll(ctx context.Context, refs []string, parallel int) map[s
 // Pull pulls one reference, unpacked, reporting progress while it runs.
 func (p *Puller) Pull(ctx context.Context, ref string) error {
 	start := time.Now()
-	if p.Progress != nil && p.Transfer {
+	if p.Progress != nil {
 		p.Progress.Start(ref)
 	}
 	// The digest the daemon is given (Transfer), or whose layers Fetched

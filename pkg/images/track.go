@@ -80,12 +80,11 @@ func (t *tracker) bytes(ctx context.Context) (done, total int64) {
 	return done, total
 }
 
-// watch reports progress every 200ms until the returned stop is called;
-// stop returns the image's size.
+// watch reports progress (started by the caller) every 200ms until the
+// returned stop is called; stop returns the image's size.
 func (t *tracker) watch(ctx context.Context, ref string, r Reporter) (stop func() int64) {
 	end := func() {}
 	if r != nil {
-		r.Start(ref)
 		end = every(ctx, 200*time.Millisecond, func() bool {
 			done, total := t.bytes(ctx)
 			r.Update(ref, done, total)
