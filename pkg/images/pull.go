@@ -220,13 +220,15 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 		p.Progress.Start(ref)
 	}
 	// The digest the daemon is given (Transfer), or whose layers Fetched
-	// watches for; the client path resolves once more inside Pull.
+	// watches for; the client's Pull is handed the same answer.
+	resolver := p.Resolver
 	var desc ocispec.Descriptor
 	if p.Transfer || p.Fetched != nil {
-		var err error
-		if _, desc, err = p.Resolver.Resolve(ctx, ref); err != nil {
+		name, d, err := p.Resolver.Resolve(ctx, ref)
+		if err != nil {
 			return p.done(ref, 0, start, err)
 		}
+		desc, resolver = d, resolved{Resolver: p.Resolver, ref: ref, name: name, desc: d}
 	}
 	if p.Fetched != nil {
 		defer p.Fetched(ref)
@@ -240,12 +242,27 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 	tr := newTracker(p.Client.ContentStore())
 	stop := tr.watch(ctx, ref, p.Progress)
 	_, err := p.Client.Pull(ctx, ref,
-		containerd.WithResolver(p.Resolver),
+		containerd.WithResolver(resolver),
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(p.Snapshotter),
 		containerd.WithImageHandlerWrapper(tr.wrap),
 	)
 	return p.done(ref, stop(), start, err)
+}
+
+// resolved answers the reference it was resolved for without asking the
+// registry again; everything else goes to the wrapped resolver.
+type resolved struct {
+	remotes.Resolver
+	ref, name string
+	desc      ocispec.Descriptor
+}
+
+func (r resolved) Resolve(ctx context.Context, ref string) (string, ocispec.Descriptor, error) {
+	if ref == r.ref {
+		return r.name, r.desc, nil
+	}
+	return r.Resolver.Resolve(ctx, ref)
 }
 
 // watchStored calls stored, from another goroutine, once the manifest of
