@@ -5,6 +5,7 @@ type layout struct {
 	cri        []string // restrict_oom_score_adj and containerd.runtimes live here
 	sandbox    []string // table holding the sandbox image
 	sandboxKey string
+	registry   []string // the CRI plugin's registry table (config_path)
 }
 
 func layoutFor(version int) layout {
@@ -13,12 +14,14 @@ func layoutFor(version int) layout {
 			cri:        []string{"plugins", criRuntime},
 			sandbox:    []string{"plugins", criImages, "pinned_images"},
 			sandboxKey: "sandbox",
+			registry:   []string{"plugins", criImages, "registry"},
 		}
 	}
 	return layout{
 		cri:        []string{"plugins", criV2},
 		sandbox:    []string{"plugins", criV2},
 		sandboxKey: "sandbox_image",
+		registry:   []string{"plugins", criV2, "registry"},
 	}
 }
 

@@ -45,11 +45,7 @@ func ownHostsFile(data []byte) bool {
 // which config_path would switch off. It returns the directory the CRI
 // plugin reads them from, or "" when it reads none.
 func setRegistryHosts(doc table, l layout, path string) (dir string, notes []string, err error) {
-	imagesTable := []string{"plugins", criImages}
-	if l.cri[1] == criV2 {
-		imagesTable = []string{"plugins", criV2}
-	}
-	reg, _ := lookup(doc, append(imagesTable, "registry")...)
+	reg, _ := lookup(doc, l.registry...)
 	if p, ok := reg["config_path"].(string); ok && p != "" {
 		first, _, _ := strings.Cut(p, ":")
 		return first, nil, nil
@@ -59,7 +55,7 @@ func setRegistryHosts(doc table, l layout, path string) (dir string, notes []str
 	}
 	// Without config_path the CRI plugin reads no hosts.toml, on 2.x as on
 	// 1.x (only `containerd config default` writes one).
-	t, err := ensure(doc, append(imagesTable, "registry")...)
+	t, err := ensure(doc, l.registry...)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}
