@@ -42,7 +42,7 @@ func ownHostsFile(data []byte) bool {
 
 // setRegistryHosts makes the CRI plugin read hosts.toml files, unless the
 // file already says where, or configures registries the deprecated way,
-// which config_path would switch off. It returns the directory the CRI
+// all of which config_path would switch off. It returns the directory the CRI
 // plugin reads them from, or "" when it reads none.
 func setRegistryHosts(doc table, l layout, path string) (dir string, notes []string, err error) {
 	reg, _ := lookup(doc, l.registry...)
@@ -50,8 +50,8 @@ func setRegistryHosts(doc table, l layout, path string) (dir string, notes []str
 		first, _, _ := strings.Cut(p, ":")
 		return first, nil, nil
 	}
-	if reg["mirrors"] != nil || reg["configs"] != nil {
-		return "", []string{fmt.Sprintf("%s: registries are configured with the deprecated registry.mirrors/configs, so containerd reads no hosts.toml: the kubelet cannot pull from spec.images.insecureRegistries over plain HTTP until you add them there (or move to registry.config_path)", path)}, nil
+	if deprecatedRegistry(reg) {
+		return "", []string{fmt.Sprintf("%s: registries are configured with the deprecated registry.mirrors/configs/auths, so containerd reads no hosts.toml: the kubelet cannot pull from spec.images.insecureRegistries over plain HTTP until you add them there (or move to registry.config_path)", path)}, nil
 	}
 	// Without config_path the CRI plugin reads no hosts.toml, on 2.x as on
 	// 1.x (only `containerd config default` writes one).
@@ -61,4 +61,10 @@ func setRegistryHosts(doc table, l layout, path string) (dir string, notes []str
 	}
 	t["config_path"] = DefaultHostsDir
 	return DefaultHostsDir, nil, nil
+}
+
+// deprecatedRegistry reports whether a CRI registry table configures
+// registries the pre-hosts.toml way (mirrors, configs, auths).
+func deprecatedRegistry(reg table) bool {
+	return reg["mirrors"] != nil || reg["configs"] != nil || reg["auths"] != nil
 }

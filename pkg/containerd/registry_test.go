@@ -50,13 +50,18 @@ func TestRegistryHostsConfig(t *testing.T) {
 	if r, err = Render([]byte(own), "x", insecure("2.4.2")); err != nil || r.HostsDir != "/srv/certs" {
 		t.Errorf("operator's config_path: hosts dir %q, %v", r.HostsDir, err)
 	}
-	mirrors := "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry.mirrors.\"docker.io\"]\n  endpoint = [\"https://mirror.example\"]\n"
-	r, err = Render([]byte(mirrors), "x", insecure("1.7.28"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.HostsDir != "" || strings.Contains(string(r.Data), "config_path") || !hasNote(r.Notes, "deprecated registry.mirrors/configs") {
-		t.Errorf("deprecated mirrors: hosts dir %q, notes %v, config:\n%s", r.HostsDir, r.Notes, r.Data)
+	for kind, table := range map[string]string{
+		"mirrors": "mirrors.\"docker.io\"]\n  endpoint = [\"https://mirror.example\"]",
+		"auths":   "auths.\"https://registry.example\"]\n  username = \"u\"",
+	} {
+		old := "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".registry." + table + "\n"
+		r, err = Render([]byte(old), "x", insecure("1.7.28"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.HostsDir != "" || strings.Contains(string(r.Data), "config_path") || !hasNote(r.Notes, "deprecated registry.mirrors/configs/auths") {
+			t.Errorf("deprecated %s: hosts dir %q, notes %v, config:\n%s", kind, r.HostsDir, r.Notes, r.Data)
+		}
 	}
 	// Without insecure registries nothing changes for them.
 	if r, err = Render(nil, "x", testOptions("1.7.28")); err != nil || r.HostsDir != "" || strings.Contains(string(r.Data), "config_path") {

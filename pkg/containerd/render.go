@@ -92,7 +92,7 @@ func load(existing []byte, path string, target int) (table, []string, error) {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
 		notes = append(notes, fmt.Sprintf("%s: migrated config version 2 to 3 for containerd 2.x (CRI settings split into %s and %s, as containerd 2.x does in memory)", path, criRuntime, criImages))
-		if reg, ok := lookup(doc, layoutFor(3).registry...); ok && (reg["mirrors"] != nil || reg["configs"] != nil || reg["auths"] != nil) {
+		if reg, ok := lookup(doc, layoutFor(3).registry...); ok && deprecatedRegistry(reg) {
 			notes = append(notes, fmt.Sprintf("%s: registry mirrors/configs/auths are deprecated in containerd 2.x and registry.configs.*.tls is ignored there: move them to hosts.toml files under registry.config_path (/etc/containerd/certs.d)", path))
 		}
 	}
