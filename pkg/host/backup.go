@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -156,21 +157,11 @@ func (f *FS) recordCreatedDir(real string) error {
 func (f *FS) Backups() ([]Backup, error) {
 	var out []Backup
 	for _, kind := range []string{"files", "created"} {
-		top, err := f.Resolve(filepath.Join(backupDir, kind))
-		if err != nil {
-			return nil, err
-		}
-		err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if p == top && isNotExist(err) {
-					return nil
-				}
-				return err
-			}
+		err := f.walkBackups(kind, func(hp string, d fs.DirEntry) error {
 			if d.IsDir() || isTempName(d.Name()) { // a crashed backup write
 				return nil
 			}
-			b := Backup{Path: strings.TrimPrefix(p, top), Created: kind == "created"}
+			b := Backup{Path: hp, Created: kind == "created"}
 			if !b.Created {
 				fi, err := d.Info()
 				if err != nil {
@@ -182,24 +173,31 @@ func (f *FS) Backups() ([]Backup, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("list backups: %w", err)
+			return nil, err
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	dirs, err := f.createdDirs()
+	var dirs []Backup
+	err := f.walkBackups("dirs", func(hp string, d fs.DirEntry) error {
+		if !d.IsDir() && d.Name() == dirMarker {
+			dirs = append(dirs, Backup{Path: path.Dir(hp), Created: true, Dir: true})
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
+	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Path > dirs[j].Path })
 	return append(out, dirs...), nil
 }
 
-// createdDirs lists the directories we created, deepest first.
-func (f *FS) createdDirs() ([]Backup, error) {
-	top, err := f.Resolve(filepath.Join(backupDir, "dirs"))
+// walkBackups calls fn for every entry under the backup's kind/ tree (a
+// missing tree has none), with the host path the entry stands for.
+func (f *FS) walkBackups(kind string, fn func(hp string, d fs.DirEntry) error) error {
+	top, err := f.Resolve(filepath.Join(backupDir, kind))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []Backup
 	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == top && isNotExist(err) {
@@ -207,16 +205,12 @@ func (f *FS) createdDirs() ([]Backup, error) {
 			}
 			return err
 		}
-		if !d.IsDir() && d.Name() == dirMarker {
-			out = append(out, Backup{Path: strings.TrimPrefix(filepath.Dir(p), top), Created: true, Dir: true})
-		}
-		return nil
+		return fn(strings.TrimPrefix(p, top), d)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list backups: %w", err)
+		return fmt.Errorf("list backups: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path > out[j].Path })
-	return out, nil
+	return nil
 }
 
 // Restore puts the original of p back (bytes, mode and owner, or the symlink),
