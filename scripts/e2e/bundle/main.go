@@ -267,26 +267,34 @@ func image(bin, path, extra string) (v1.Image, error) {
 		return nil, err
 	}
 
-	var adds []mutate.Addendum
+	layers := [][]byte{buf.Bytes()}
 	if extra != "" {
 		b, err := os.ReadFile(extra)
 		if err != nil {
 			return nil, err
 		}
+		layers = [][]byte{b, buf.Bytes()}
+	}
+	return ociImage(layers, v1.Config{
+		Entrypoint: []string{path},
+		Env:        []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+}
+
+// ociImage is a linux/amd64 OCI image of the layer tars, gzipped, from
+// the epoch, run as cfg says.
+func ociImage(layers [][]byte, cfg v1.Config) (v1.Image, error) {
+	var adds []mutate.Addendum
+	for _, b := range layers {
 		l, err := gzipLayer(b)
 		if err != nil {
 			return nil, err
 		}
 		adds = append(adds, mutate.Addendum{Layer: l})
 	}
-	l, err := gzipLayer(buf.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	adds = append(adds, mutate.Addendum{Layer: l})
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	img, err = mutate.Append(img, adds...)
+	img, err := mutate.Append(img, adds...)
 	if err != nil {
 		return nil, err
 	}
@@ -296,9 +304,8 @@ func image(bin, path, extra string) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Entrypoint = []string{path}
-	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cf.Created = v1.Time{Time: time.Unix(0, 0)}
+	cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.Env = cfg.Entrypoint, cfg.Cmd, cfg.Env
 	return mutate.ConfigFile(img, cf)
 }
 
@@ -342,26 +349,7 @@ func busyboxImage(bin string) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	l, err := gzipLayer(buf.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: l})
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Created = v1.Time{Time: epoch}
-	cf.Config.Cmd = []string{"sh"}
-	cf.Config.Env = []string{"PATH=/bin"}
-	return mutate.ConfigFile(img, cf)
+	return ociImage([][]byte{buf.Bytes()}, v1.Config{Cmd: []string{"sh"}, Env: []string{"PATH=/bin"}})
 }
 
 func serve(args []string) error {
