@@ -80,23 +80,20 @@ if ! fresh "$build/kube/.stamp" "$kube_stamp" "${kube_bins[@]}"; then
 	echo "$kube_stamp" >"$build/kube/.stamp"
 fi
 
-etcd_stamp="etcd=$ETCD_VERSION"
-if ! fresh "$build/etcd/.stamp" "$etcd_stamp" etcd; then
-	log "etcd $ETCD_VERSION"
-	module "$build/etcd" e2e.eksd-kata.test/etcd "go.etcd.io/etcd/server/v3 $ETCD_VERSION"
-	printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' >"$build/etcd/tools.go"
-	(cd "$build/etcd" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
-	echo "$etcd_stamp" >"$build/etcd/.stamp"
-fi
-
-coredns_stamp="coredns=$COREDNS_VERSION"
-if ! fresh "$build/coredns/.stamp" "$coredns_stamp" coredns; then
-	log "coredns $COREDNS_VERSION"
-	module "$build/coredns" e2e.eksd-kata.test/coredns "github.com/coredns/coredns $COREDNS_VERSION"
-	printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/coredns/coredns"\n' >"$build/coredns/tools.go"
-	(cd "$build/coredns" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/coredns" github.com/coredns/coredns)
-	echo "$coredns_stamp" >"$build/coredns/.stamp"
-fi
+# one_binary NAME MODULE VERSION PKG: PKG of MODULE@VERSION built as
+# $out/NAME in a throwaway module of its own, unless its stamp is current.
+one_binary() {
+	local name=$1 mod=$2 version=$3 pkg=$4
+	local stamp="$name=$version"
+	fresh "$build/$name/.stamp" "$stamp" "$name" && return
+	log "$name $version"
+	module "$build/$name" "e2e.eksd-kata.test/$name" "$mod $version"
+	printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$build/$name/tools.go"
+	(cd "$build/$name" && "${NICE[@]}" go build -trimpath -ldflags "-s -w" -o "$out/$name" "$pkg")
+	echo "$stamp" >"$build/$name/.stamp"
+}
+one_binary etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" go.etcd.io/etcd/server/v3
+one_binary coredns github.com/coredns/coredns "$COREDNS_VERSION" github.com/coredns/coredns
 
 ctr_stamp="containerd=$CONTAINERD_VERSION"
 if ! fresh "$build/containerd/.stamp" "$ctr_stamp" containerd containerd-shim-runc-v2; then
