@@ -101,9 +101,9 @@ func remember(h *host.Host, p string, b eksd.Binary) error {
 var verifiedArtifacts sync.Map // artifactKey -> struct{}
 
 type artifactKey struct {
-	path   string
-	id     fileIdentity
-	sha512 string
+	path      string
+	id        fileIdentity
+	checksums string // the manifest's sha512 and sha256 it was checked against
 }
 
 func artifactKeyOf(p string, b eksd.Binary) (artifactKey, bool) {
@@ -112,5 +112,5 @@ func artifactKeyOf(p string, b eksd.Binary) (artifactKey, bool) {
 		return artifactKey{}, false
 	}
 	id, ok := identity(fi)
-	return artifactKey{path: p, id: id, sha512: b.SHA512 + b.SHA256}, ok
+	return artifactKey{path: p, id: id, checksums: b.SHA512 + b.SHA256}, ok
 }
