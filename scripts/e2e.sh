@@ -15,7 +15,8 @@
 # kubectl, kube-*, etcd, coredns, pause) from DIR instead of building them;
 # E2E_KEEP=1 skips reset and leaves the node running after the checks
 # (the script prints how to enter it; `scripts/e2e.sh --cleanup` stops it); E2E_REGISTRY_PORT (5000);
-# E2E_VERBOSE=1 runs the bootstraps with -v (each plan's and change's time).
+# E2E_VERBOSE=1 runs the bootstraps with -v (each plan's and change's time);
+# E2E_NO_IGZIP=1 stops the node's containerd using igzip (to measure it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -189,7 +190,7 @@ fi
 
 t0=$(now)
 rootfs_tar=$E2E/rootfs-bookworm.tar
-packages=systemd,systemd-sysv,dbus,iproute2,kmod,containerd,runc,iptables,conntrack,socat,ethtool,ebtables,ca-certificates,containernetworking-plugins,procps
+packages=systemd,systemd-sysv,dbus,iproute2,kmod,containerd,runc,iptables,conntrack,socat,ethtool,ebtables,ca-certificates,containernetworking-plugins,procps,isal
 if [ ! -f "$rootfs_tar" ] || [ "$(cat "$rootfs_tar.packages" 2>/dev/null)" != "$packages" ]; then
 	say "debootstrap bookworm from $MIRROR_DEBIAN (cold: a minute or two)"
 	rm -rf "$E2E/rootfs.tmp"
@@ -318,6 +319,12 @@ if [ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ]; th
 	install -m 0755 "$bin_dir/containerd-shim-runc-v2" "$NODE/usr/bin/containerd-shim-runc-v2"
 else
 	echo "e2e: no containerd in $bin_dir: the node keeps Debian's containerd 1.6"
+fi
+# The node has isal's igzip, which containerd 2.x gunzips layers with (as
+# eksd-kata check advises); E2E_NO_IGZIP=1 measures without it.
+if [ -n "${E2E_NO_IGZIP:-}" ]; then
+	mkdir -p "$NODE/etc/systemd/system/containerd.service.d"
+	printf '[Service]\nEnvironment=CONTAINERD_DISABLE_IGZIP=1\n' >"$NODE/etc/systemd/system/containerd.service.d/e2e-no-igzip.conf"
 fi
 # Node-local bridge CNI from Debian's containernetworking-plugins (no
 # masquerade, no port maps: nothing leaves the node).
