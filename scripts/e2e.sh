@@ -745,6 +745,28 @@ if [ "${E2E_KEEP:-}" = 1 ]; then
 	exit 0
 fi
 
+# The baseline: kubeadm init alone on the node bootstrap prepared (binaries,
+# images, containerd, the kubelet unit), after a kubeadm reset, with the
+# config eksd-kata wrote. Nothing else runs beside it.
+t_alone=""
+if [ "$have_cluster" = 1 ] && [ "$kubeadm_by_script" = 0 ]; then
+	say "kubeadm init alone (kubeadm reset, then kubeadm init --config /etc/eksd-kata/kubeadm.yaml)"
+	set +e
+	in_node kubeadm reset -f >"$LOGS/kubeadm-reset-alone.log" 2>&1
+	sync
+	t0=$(now)
+	in_node kubeadm init --config /etc/eksd-kata/kubeadm.yaml >"$LOGS/kubeadm-init-alone.log" 2>&1
+	arc=$?
+	t_alone=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}')
+	set -e
+	if [ "$arc" = 0 ]; then
+		pass "kubeadm init alone on the prepared node: ${t_alone}s"
+	else
+		fail "kubeadm init alone exit $arc after ${t_alone}s: $(grep -m3 -E '^error|ERROR' "$LOGS/kubeadm-init-alone.log" | tr '\n' ' ' | cut -c1-400)"
+		t_alone=""
+	fi
+fi
+
 say "eksd-kata reset"
 set +e
 in_node eksd-kata reset --config /etc/eksd-kata/config.yaml >"$LOGS/reset.log" 2>&1
@@ -774,9 +796,10 @@ if [ -n "$t_kubeadm" ]; then
 	if [ "$kubeadm_by_script" = 1 ]; then
 		printf '  kubeadm init alone %ss (run by the script)\n' "$t_kubeadm"
 	else
-		printf '  kubeadm init alone %s\n' "$t_kubeadm"
+		printf '  kubeadm init in the bootstrap %s\n' "$t_kubeadm"
 	fi
 fi
+[ -n "$t_alone" ] && printf '  kubeadm init alone %ss (after kubeadm reset, on the prepared node)\n' "$t_alone"
 printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before bootstrap %ss; script %ss\n' \
 	"$t_boot" "$t_build" "$t_rootfs" "$t_bundle" "$t_tree" "$t_flush" "$(secs "$t_script" "$(now)")"
 
@@ -799,6 +822,13 @@ if [ -n "$t_kubeadm" ] && awk -v k="$k" 'BEGIN{exit !(k>0)}'; then
 		own=$(awk -v w="$wall" -v k="$k" 'BEGIN{printf "%.3f", w-k}')
 		printf '  bootstrap wall time to the end of addons %ss - kubeadm init %ss = %ss = %s%% of kubeadm init (goal < 20%%)\n' \
 			"$wall" "$k" "$own" "$(awk -v a="$own" -v k="$k" 'BEGIN{printf "%.1f", 100*a/k}')"
+		# Against kubeadm init alone on the prepared node: nothing of
+		# eksd-kata's (the kube-proxy and CoreDNS pulls) runs beside it.
+		if [ -n "$t_alone" ]; then
+			own=$(awk -v w="$wall" -v k="$t_alone" 'BEGIN{printf "%.3f", w-k}')
+			printf '  bootstrap wall time to the end of addons %ss - kubeadm init alone %ss = %ss = %s%% of kubeadm init alone\n' \
+				"$wall" "$t_alone" "$own" "$(awk -v a="$own" -v k="$t_alone" 'BEGIN{printf "%.1f", 100*a/k}')"
+		fi
 	fi
 fi
 
