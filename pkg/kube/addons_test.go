@@ -223,13 +223,7 @@ func createNode(t *testing.T, cs *Clients, name string, taints ...corev1.Taint) 
 
 func setReady(t *testing.T, cs *Clients, name string) {
 	t.Helper()
-	ctx := context.Background()
-	n, err := cs.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	if _, err := cs.Kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	if err := updateReady(cs, name, corev1.ConditionTrue, "KubeletReady", ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -101,8 +101,10 @@ func isReady(n *corev1.Node) bool {
 	return c != nil && c.Status == corev1.ConditionTrue
 }
 
-// waitReady polls until the node is Ready, for at most timeout.
-func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration) error {
+// waitReady polls until the node is Ready, for at most timeout; hint ends
+// the error of a wait that timed out. stop, when set, ends the wait at once
+// with its error for a Ready condition that waiting will not change.
+func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration, hint string, stop func(*corev1.NodeCondition) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := "not registered"
@@ -115,13 +117,18 @@ func waitReady(ctx context.Context, c *Clients, name string, timeout, every time
 			last = "no Ready condition yet"
 			if rc := nodeReady(n); rc != nil {
 				last = fmt.Sprintf("Ready=%s %s: %s", rc.Status, rc.Reason, rc.Message)
+				if stop != nil {
+					if err := stop(rc); err != nil {
+						return err
+					}
+				}
 			}
 		case !apierrors.IsNotFound(err) && !Down(err):
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("node %s is not Ready after %s (%s); check the CNI pods: kubectl -n kube-system get pods", name, timeout, last)
+			return fmt.Errorf("node %s is not Ready after %s (%s); %s", name, timeout, last, hint)
 		case <-time.After(every):
 		}
 	}

@@ -124,11 +124,15 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := nodeIsReady(ctx, c, s.Config.Spec.Node.Name); err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	// Right after kubeadm init the kubelet may still be settling (its node
+	// registration, CSINode): that is waited out. A node without a pod
+	// network is not: it never gets Ready by itself.
+	node := s.Config.Spec.Node.Name
+	if err := waitReady(ctx, c, node, s.Timeout, 2*s.Backoff.Initial, "pods cannot start on it: kubectl describe node "+node, noPodNetwork(node)); err != nil {
+		return nil, err
+	}
 	// Right after kubeadm init the controller manager has not yet made the
 	// namespace's default ServiceAccount, and pods are refused until it has.
 	if err := waitServiceAccount(ctx, c, s.Namespace, s.Backoff); err != nil {
@@ -187,19 +191,14 @@ func waitServiceAccount(ctx context.Context, c *Clients, namespace string, b Bac
 	}
 }
 
-// nodeIsReady fails at once when the node cannot run pods: without a CNI
-// it never gets Ready, and waiting for the pods would only time out.
-func nodeIsReady(ctx context.Context, c *Clients, name string) error {
-	n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
-	if err != nil {
-		return fmt.Errorf("node %s: %w", name, err)
+// noPodNetwork stops the wait for a node whose runtime reports no pod
+// network (the kubelet's "NetworkReady=false ... cni plugin not
+// initialized"): without a CNI it never gets Ready.
+func noPodNetwork(name string) func(*corev1.NodeCondition) error {
+	return func(rc *corev1.NodeCondition) error {
+		if !strings.Contains(rc.Message, "NetworkReady=false") && !strings.Contains(rc.Message, "cni plugin not initialized") {
+			return nil
+		}
+		return fmt.Errorf("node %s is not Ready (Ready=%s %s: %s); pods cannot start on it (no CNI installed? see spec.addons.cniManifest)", name, rc.Status, rc.Reason, rc.Message)
 	}
-	if isReady(n) {
-		return nil
-	}
-	why := "it has no Ready condition yet"
-	if rc := nodeReady(n); rc != nil {
-		why = fmt.Sprintf("Ready=%s %s: %s", rc.Status, rc.Reason, rc.Message)
-	}
-	return fmt.Errorf("node %s is not Ready (%s); pods cannot start on it (no CNI installed? see spec.addons.cniManifest)", name, why)
 }

@@ -248,8 +248,8 @@ func checkKataRuntimes(_ context.Context, e *Env) Result {
 
 // checkGunzip: containerd gunzips every layer it pulls, in Go unless it
 // finds igzip (ISA-L, containerd 2.0+) or unpigz in its PATH. Go's inflate
-// is most of a pull's CPU: on the EKS-D control-plane images it takes
-// about three times igzip's CPU, and kubeadm waits for those pulls.
+// takes two to three times igzip's CPU, and the first kubeadm init waits
+// for the control-plane pulls.
 func checkGunzip(ctx context.Context, e *Env) Result {
 	if _, err := e.Host.FS.LookPath("containerd"); err != nil {
 		return skip("containerd is not installed")
@@ -266,5 +266,5 @@ func checkGunzip(ctx context.Context, e *Env) Result {
 		}
 	}
 	return warn(install+"; containerd finds it in its PATH when it next starts",
-		"no %s in PATH: containerd gunzips image layers in Go, which makes every image pull several times as CPU-hungry", strings.Join(tools, " or "))
+		"no %s in PATH: containerd gunzips image layers in Go, its slowest way (igzip takes a third to a half of the time): image pulls and the first kubeadm init take longer", strings.Join(tools, " or "))
 }
