@@ -141,7 +141,7 @@ func (f *FS) recordCreatedDir(real string) error {
 	if hp == stateDir || strings.HasPrefix(hp, stateDir+"/") {
 		return nil
 	}
-	marker, err := f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker))
+	marker, err := f.createdDirMarker(hp)
 	if err != nil {
 		return err
 	}
@@ -149,6 +149,12 @@ func (f *FS) recordCreatedDir(real string) error {
 		return nil
 	}
 	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
+}
+
+// createdDirMarker is the real path of the marker that records host
+// directory hp as created by eksd-kata.
+func (f *FS) createdDirMarker(hp string) (string, error) {
+	return f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker))
 }
 
 // Backups lists every recorded original: files sorted by path, then the
@@ -224,7 +230,7 @@ func (f *FS) Restore(p string) error {
 		return err
 	}
 	hp := f.hostPath(real)
-	if marker, err := f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker)); err != nil {
+	if marker, err := f.createdDirMarker(hp); err != nil {
 		return err
 	} else if _, err := os.Lstat(marker); err == nil {
 		// A directory we created goes once empty; what someone else put
