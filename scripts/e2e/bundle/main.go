@@ -242,7 +242,6 @@ func image(bin, path, extra string) (v1.Image, error) {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	epoch := time.Unix(0, 0)
 	dirs := map[string]bool{}
 	var addDirs func(string)
 	addDirs = func(d string) {
@@ -281,6 +280,10 @@ func image(bin, path, extra string) (v1.Image, error) {
 	})
 }
 
+// epoch stamps every file and config of the bundle's images: the same
+// inputs give the same digests.
+var epoch = time.Unix(0, 0)
+
 // ociImage is a linux/amd64 OCI image of the layer tars, gzipped, from
 // the epoch, run as cfg says.
 func ociImage(layers [][]byte, cfg v1.Config) (v1.Image, error) {
@@ -304,7 +307,7 @@ func ociImage(layers [][]byte, cfg v1.Config) (v1.Image, error) {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Created = v1.Time{Time: time.Unix(0, 0)}
+	cf.Created = v1.Time{Time: epoch}
 	cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.Env = cfg.Entrypoint, cfg.Cmd, cfg.Env
 	return mutate.ConfigFile(img, cf)
 }
@@ -322,7 +325,6 @@ func busyboxImage(bin string) (v1.Image, error) {
 	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	epoch := time.Unix(0, 0)
 	for _, d := range []string{"bin/", "tmp/", "etc/"} {
 		mode := int64(0o755)
 		if d == "tmp/" {
