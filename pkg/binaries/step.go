@@ -80,9 +80,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	s.verifyArtifacts(arch)
 	p := &plan.Plan{}
-	// The unit files and the enable (a systemd reload, a third of a second
-	// on a busy node) first: they need no binary, and they then run while
-	// the installs below wait for image downloads (plan.Yield).
+	// The unit files and the enable first: they need no binary, and they
+	// then run while the installs below wait for image downloads
+	// (plan.Yield).
 	if err := s.planKubelet(ctx, h, p, dir); err != nil {
 		return nil, err
 	}

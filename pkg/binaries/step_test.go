@@ -22,12 +22,12 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 	s := f.step()
 	s.Progress = &progress
 	p := mustPlan(t, s, f.h)
-	// The units first: their reload runs while the installs wait for
-	// image downloads.
+	// The units first, while the installs wait for image downloads. No
+	// daemon-reload: this systemd does not hold the kubelet yet.
 	want := []string{
 		"create " + KubeletUnitPath,
 		"create " + KubeadmDropIn,
-		"systemd enable kubelet.service", // enabling reloads: no separate daemon-reload
+		"systemd enable kubelet.service",
 		"install /usr/local/bin/kubeadm from " + f.srv.URL + "/bin/linux/amd64/kubeadm (sha256 verified before install)",
 		"install /usr/local/bin/kubelet from " + f.srv.URL + "/bin/linux/amd64/kubelet (sha256 verified before install)",
 		"install /usr/local/bin/kubectl from " + f.srv.URL + "/bin/linux/amd64/kubectl (sha256 verified before install)",
@@ -56,8 +56,8 @@ func TestInstallVerifiedThenRerunIsEmpty(t *testing.T) {
 	if got := dirEntries(t, f.h, "/usr/local/bin"); !slices.Equal(got, []string{"kubeadm", "kubectl", "kubelet"}) {
 		t.Errorf("install dir holds %q", got)
 	}
-	if !slices.Equal(f.sd.Enabled, []string{"kubelet.service"}) {
-		t.Errorf("enabled %q", f.sd.Enabled)
+	if !slices.Equal(f.sd.Enabled, []string{"kubelet.service"}) || f.sd.Reloads != 0 {
+		t.Errorf("enabled %q, %d reloads", f.sd.Enabled, f.sd.Reloads)
 	}
 	if !strings.Contains(progress.String(), "kubelet: 0.0 MiB in") || !strings.Contains(progress.String(), "sha256 verified") {
 		t.Errorf("progress lines:\n%s", progress.String())

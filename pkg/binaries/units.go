@@ -70,14 +70,16 @@ func (s *Step) planKubelet(ctx context.Context, h *host.Host, p *plan.Plan, binD
 	if err != nil {
 		return err
 	}
-	switch {
-	case st.UnitFileState != "enabled":
-		// Enable only: kubeadm init/join start the kubelet once its config
-		// exists. Enabling reloads systemd, as systemctl enable does, so it
-		// also reads the unit files just written (one reload, not two:
-		// each takes a third of a second on a busy node).
+	// Enable only: kubeadm init/join start the kubelet once its config
+	// exists. Reload only when systemd holds the kubelet: a fresh host's
+	// systemd reads the new unit, drop-in and links when kubeadm first asks
+	// for it (and kubeadm reloads before it starts the kubelet), and a
+	// reload costs a third of a second of PID 1 beside the image pulls.
+	enable := st.UnitFileState != "enabled"
+	if enable {
 		p.Add(&plan.UnitAction{Action: "enable", Unit: KubeletUnit})
-	case changed:
+	}
+	if st.InMemory && (changed || enable) {
 		p.Add(&plan.UnitAction{Action: "daemon-reload"})
 	}
 	return nil

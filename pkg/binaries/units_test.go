@@ -80,18 +80,42 @@ func TestNoSystemdIsANote(t *testing.T) {
 	}
 }
 
-func TestChangedUnitOfEnabledKubeletOnlyReloads(t *testing.T) {
-	f := newFixture(t)
-	if err := (mustPlan(t, f.step(), f.h)).Apply(context.Background(), f.h); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.h.FS.WriteFile(KubeadmDropIn, []byte("[Service]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p := mustPlan(t, f.step(), f.h)
-	want := []string{"update " + KubeadmDropIn, "systemd daemon-reload"}
-	if got := p.Summaries(); strings.Join(got, "|") != strings.Join(want, "|") {
-		t.Errorf("plan %q, want %q", got, want)
+// A daemon-reload is planned only when systemd holds the kubelet: it
+// then needs one to see changed files (or a new enable, as systemctl enable
+// reloads). A unit it does not hold is read from disk when first used.
+func TestReloadOnlyWhenSystemdHoldsTheKubelet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		state  host.UnitState
+		change bool // the drop-in differs from ours
+		want   []string
+	}{
+		{"running, drop-in changed", host.UnitState{Load: "loaded", Active: "active", UnitFileState: "enabled", InMemory: true}, true,
+			[]string{"update " + KubeadmDropIn, "systemd daemon-reload"}},
+		{"not held, drop-in changed", host.UnitState{Load: "loaded", Active: "inactive", UnitFileState: "enabled"}, true,
+			[]string{"update " + KubeadmDropIn}},
+		{"held and disabled, files ours", host.UnitState{Load: "loaded", Active: "inactive", UnitFileState: "disabled", InMemory: true}, false,
+			[]string{"systemd enable kubelet.service", "systemd daemon-reload"}},
+		{"not held and disabled, files ours", host.UnitState{Load: "loaded", Active: "inactive", UnitFileState: "disabled"}, false,
+			[]string{"systemd enable kubelet.service"}},
+		{"running, nothing changed", host.UnitState{Load: "loaded", Active: "active", UnitFileState: "enabled", InMemory: true}, false, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if err := mustPlan(t, f.step(), f.h).Apply(context.Background(), f.h); err != nil {
+				t.Fatal(err)
+			}
+			f.sd.Units[KubeletUnit] = tc.state
+			if tc.change {
+				if _, err := f.h.FS.WriteFile(KubeadmDropIn, []byte("[Service]\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := mustPlan(t, f.step(), f.h)
+			if got := p.Summaries(); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("plan %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -2,14 +2,17 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/dbus"
+	godbus "github.com/godbus/dbus/v5"
 )
 
 // restartTimeout bounds Restart when the caller's context has no deadline.
@@ -24,6 +27,11 @@ type UnitState struct {
 	Active        string // active, inactive, failed, activating
 	Sub           string // running, dead, exited
 	UnitFileState string // enabled, disabled, masked, static
+	// InMemory: systemd holds the unit now (loaded, running, or a
+	// not-found stub something refers to), so changed unit files take
+	// effect only after a daemon-reload. A unit it does not hold is read
+	// from disk when first used.
+	InMemory bool
 }
 
 // Systemd manages units over D-Bus.
@@ -73,14 +81,39 @@ func (s *dbusSystemd) UnitState(ctx context.Context, unit string) (UnitState, er
 	if err != nil {
 		return UnitState{}, err
 	}
+	// First, as the properties call below loads the unit: asking for a
+	// unit's properties makes systemd read it (and drop a not-found stub
+	// again at once), ListUnitsByPatterns only lists what it holds.
+	inMemory, err := holds(ctx, conn, unit)
+	if err != nil {
+		return UnitState{}, fmt.Errorf("state of %s: %w", unit, err)
+	}
 	props, err := conn.GetUnitPropertiesContext(ctx, unit)
 	if err != nil {
 		return UnitState{}, fmt.Errorf("state of %s: %w", unit, err)
 	}
 	str := func(k string) string { v, _ := props[k].(string); return v }
-	return UnitState{Load: str("LoadState"), Active: str("ActiveState"), Sub: str("SubState"), UnitFileState: str("UnitFileState")}, nil
+	return UnitState{Load: str("LoadState"), Active: str("ActiveState"), Sub: str("SubState"), UnitFileState: str("UnitFileState"), InMemory: inMemory}, nil
 }
 
+// holds tells whether systemd holds unit in memory. systemd before 230
+// has no ListUnitsByPatterns: then assume it does, which costs a reload.
+func holds(ctx context.Context, conn *dbus.Conn, unit string) (bool, error) {
+	units, err := conn.ListUnitsByPatternsContext(ctx, nil, []string{unit})
+	var unknown godbus.Error
+	if errors.As(err, &unknown) && unknown.Name == "org.freedesktop.DBus.Error.UnknownMethod" {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(units, func(u dbus.UnitStatus) bool { return u.Name == unit }), nil
+}
+
+// Enable links the units' [Install] targets. Unlike systemctl enable it
+// does not reload systemd: the caller plans a daemon-reload when systemd
+// holds one of the units (UnitState.InMemory); one it does not hold is read
+// from disk, links included, when first used.
 func (s *dbusSystemd) Enable(ctx context.Context, units ...string) error {
 	conn, err := s.connect(ctx)
 	if err != nil {
@@ -89,7 +122,7 @@ func (s *dbusSystemd) Enable(ctx context.Context, units ...string) error {
 	if _, _, err := conn.EnableUnitFilesContext(ctx, units, false, true); err != nil {
 		return fmt.Errorf("enable %s: %w", strings.Join(units, " "), err)
 	}
-	return s.reload(ctx, conn)
+	return nil
 }
 
 // Mask also reloads, as systemctl mask does, so the mask takes effect now.

@@ -186,7 +186,6 @@ func (f *FakeSystemd) Enable(_ context.Context, units ...string) error {
 		f.Units[u] = s
 	}
 	f.Enabled = append(f.Enabled, units...)
-	f.Reloads++
 	return nil
 }
 
@@ -226,7 +225,7 @@ func (f *FakeSystemd) Restart(_ context.Context, unit string) error {
 	if s.Load == "not-found" || s.Load == "masked" {
 		return fmt.Errorf("restart %s: unit %s", unit, s.Load)
 	}
-	s.Active, s.Sub = "active", "running"
+	s.Active, s.Sub, s.InMemory = "active", "running", true
 	f.Units[unit] = s
 	f.Restarted = append(f.Restarted, unit)
 	return nil

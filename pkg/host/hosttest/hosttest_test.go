@@ -80,14 +80,17 @@ func TestFakeSystemd(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, _ := s.UnitState(ctx, "containerd.service")
-	if st != (host.UnitState{Load: "loaded", Active: "active", Sub: "running", UnitFileState: "enabled"}) {
+	if st != (host.UnitState{Load: "loaded", Active: "active", Sub: "running", UnitFileState: "enabled", InMemory: true}) {
 		t.Fatalf("containerd state %+v", st)
 	}
-	if st, _ := s.UnitState(ctx, "nope.service"); st.Load != "not-found" {
+	if st, _ := s.UnitState(ctx, "kubelet.service"); st.InMemory {
+		t.Fatalf("an enabled unit nothing started is held in memory: %+v", st)
+	}
+	if st, _ := s.UnitState(ctx, "nope.service"); st.Load != "not-found" || st.InMemory {
 		t.Fatalf("unknown unit %+v", st)
 	}
 	if !slices.Equal(s.Enabled, []string{"containerd.service", "kubelet.service"}) || !slices.Equal(s.Masked, []string{"swap.target"}) ||
-		!slices.Equal(s.Restarted, []string{"containerd.service"}) || s.Reloads != 3 {
+		!slices.Equal(s.Restarted, []string{"containerd.service"}) || s.Reloads != 2 {
 		t.Fatalf("recorded enabled=%v masked=%v restarted=%v reloads=%d", s.Enabled, s.Masked, s.Restarted, s.Reloads)
 	}
 
