@@ -77,12 +77,17 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c != nil {
+		// Notes about the merge only matter when the file changes.
+		p.Notes = append(p.Notes, res.Notes...)
+		p.Add(c)
+	}
+	if err := planEnable(ctx, h, p); err != nil {
+		return nil, err
+	}
 	if c == nil {
 		return p, nil
 	}
-	// Notes about the merge only matter when the file changes.
-	p.Notes = append(p.Notes, res.Notes...)
-	p.Add(c)
 	switch {
 	case s.NoRestart:
 		p.Notef("restart of containerd left to you (--no-restart): it runs the old config until then")
@@ -95,6 +100,23 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
 	}
 	return p, nil
+}
+
+// planEnable enables containerd when its unit is disabled (a package that
+// does not enable what it installs): the node would come back from a reboot
+// without a container runtime, and the kubelet with it.
+func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) error {
+	if !h.IsLive() || !h.Systemd.Running() {
+		return nil
+	}
+	st, err := h.Systemd.UnitState(ctx, Unit)
+	if err != nil {
+		return err
+	}
+	if st.UnitFileState == "disabled" {
+		p.Add(&plan.UnitAction{Action: "enable", Unit: Unit})
+	}
+	return nil
 }
 
 // planHostsFiles writes a hosts.toml for each insecure registry, so that

@@ -126,6 +126,33 @@ func TestStepWithoutSystemd(t *testing.T) {
 	}
 }
 
+// A disabled containerd is enabled, so that the node comes back from a
+// reboot with its runtime; once enabled, nothing more is planned.
+func TestStepEnablesADisabledContainerd(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	h, sd := liveHost(t)
+	sd.Units[Unit] = host.UnitState{Load: "loaded", Active: "active", Sub: "running", UnitFileState: "disabled", InMemory: true}
+	s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: eksd.Default(), Version: "2.4.2", NoRestart: true}
+	ctx := context.Background()
+	p, err := s.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"create " + cfgPath, "systemd enable " + Unit}
+	if got := p.Summaries(); !slices.Equal(got, want) {
+		t.Fatalf("plan %v, want %v", got, want)
+	}
+	if err := p.Apply(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sd.Enabled, []string{Unit}) {
+		t.Fatalf("enabled %v", sd.Enabled)
+	}
+	if p2, err := s.Plan(ctx, h); err != nil || !p2.Empty() {
+		t.Fatalf("second plan: %v %v", p2.Summaries(), err)
+	}
+}
+
 // TestStepWritesHostsFilesForInsecureRegistries: a hosts.toml for each
 // non-loopback insecure registry in the directory the CRI plugin reads
 // (here the operator's config_path), none for loopback, an operator's own
