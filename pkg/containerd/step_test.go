@@ -19,12 +19,16 @@ import (
 )
 
 // liveHost is this machine's file system and a real containerd, with
-// systemd faked (there is no systemd as PID 1 here).
+// systemd faked (there is no systemd as PID 1 here). The backups of what
+// the step changes go to a temporary directory, not to this machine's
+// /var/lib/eksd-kata.
 func liveHost(t *testing.T) (*host.Host, *hosttest.FakeSystemd) {
 	sd := hosttest.NewFakeSystemd()
 	sd.Units[Unit] = host.UnitState{Load: "loaded", Active: "active", Sub: "running"}
+	fsys := host.NewFS("/")
+	fsys.SetStateDir(t.TempDir())
 	return &host.Host{
-		FS:      host.NewFS("/"),
+		FS:      fsys,
 		Exec:    host.ExecRunner{},
 		Live:    &hosttest.FakeLive{},
 		Systemd: sd,
@@ -147,6 +151,15 @@ func TestStepEnablesADisabledContainerd(t *testing.T) {
 	}
 	if !slices.Equal(sd.Enabled, []string{Unit}) {
 		t.Fatalf("enabled %v", sd.Enabled)
+	}
+	// The link systemd made is recorded as created, so reset removes it.
+	backups, err := h.FS.Backups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := host.Backup{Path: "/etc/systemd/system/multi-user.target.wants/" + Unit, Created: true}
+	if !slices.Contains(backups, link) {
+		t.Fatalf("backups %+v lack %+v", backups, link)
 	}
 	if p2, err := s.Plan(ctx, h); err != nil || !p2.Empty() {
 		t.Fatalf("second plan: %v %v", p2.Summaries(), err)

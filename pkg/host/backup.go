@@ -12,15 +12,28 @@ import (
 	"syscall"
 )
 
+// defaultStateDir is eksd-kata's own state (the backup among it): reset
+// removes it by name, so the directories made in it are not recorded.
+const defaultStateDir = "/var/lib/eksd-kata"
+
+// stateDir is the host path of eksd-kata's state (SetStateDir).
+func (f *FS) stateDir() string {
+	if f.state != "" {
+		return f.state
+	}
+	return defaultStateDir
+}
+
 // backupDir holds the originals of everything we changed, for reset:
 // files/<path> is the original (bytes, mode, owner; or the symlink itself),
 // created/<path> is an empty marker for a path that did not exist before,
 // dirs/<path>/.created one for a directory we created.
-const backupDir = "/var/lib/eksd-kata/backup"
+func (f *FS) backupDir() string { return path.Join(f.stateDir(), "backup") }
 
-// stateDir is eksd-kata's own state (the backup among it): reset removes it
-// by name, so the directories made in it are not recorded.
-const stateDir = "/var/lib/eksd-kata"
+// SetStateDir keeps eksd-kata's state, the backups among it, in dir (a
+// host path) instead of /var/lib/eksd-kata: for tests that change real
+// paths of this machine without leaving records in its state.
+func (f *FS) SetStateDir(dir string) { f.state = dir }
 
 // dirMarker names the marker of a created directory in dirs/<path>/.
 const dirMarker = ".created"
@@ -34,15 +47,15 @@ type Backup struct {
 }
 
 // BackupDir is the host path backups live under.
-func (f *FS) BackupDir() string { return backupDir }
+func (f *FS) BackupDir() string { return f.backupDir() }
 
 // backupEntries returns the real paths of the two possible backup entries of
 // host path hp. The last component is not followed: an entry may be a symlink.
 func (f *FS) backupEntries(hp string) (files, created string, err error) {
-	if files, err = f.resolveParent(filepath.Join(backupDir, "files", hp)); err != nil {
+	if files, err = f.resolveParent(filepath.Join(f.backupDir(), "files", hp)); err != nil {
 		return "", "", err
 	}
-	if created, err = f.resolveParent(filepath.Join(backupDir, "created", hp)); err != nil {
+	if created, err = f.resolveParent(filepath.Join(f.backupDir(), "created", hp)); err != nil {
 		return "", "", err
 	}
 	return files, created, nil
@@ -53,7 +66,7 @@ func (f *FS) backupEntries(hp string) (files, created string, err error) {
 // must bring back, later states are ours.
 func (f *FS) backupOnce(real string, fi fs.FileInfo) error {
 	hp := f.hostPath(real)
-	if hp == backupDir || strings.HasPrefix(hp, backupDir+"/") {
+	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
 	}
 	files, created, err := f.backupEntries(hp)
@@ -138,7 +151,7 @@ func (f *FS) mkdirRecorded(real string, perm fs.FileMode) error {
 
 func (f *FS) recordCreatedDir(real string) error {
 	hp := f.hostPath(real)
-	if hp == stateDir || strings.HasPrefix(hp, stateDir+"/") {
+	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
 		return nil
 	}
 	marker, err := f.createdDirMarker(hp)
@@ -151,10 +164,23 @@ func (f *FS) recordCreatedDir(real string) error {
 	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
 }
 
+// RecordCreated records p, made by something other than this FS (systemd
+// linking a unit it enabled), as created by eksd-kata, so that reset
+// removes it. A path with a recorded original keeps that record.
+func (f *FS) RecordCreated(p string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	real, err := f.resolveParent(p)
+	if err != nil {
+		return err
+	}
+	return f.backupOnce(real, nil)
+}
+
 // createdDirMarker is the real path of the marker that records host
 // directory hp as created by eksd-kata.
 func (f *FS) createdDirMarker(hp string) (string, error) {
-	return f.resolveParent(filepath.Join(backupDir, "dirs", hp, dirMarker))
+	return f.resolveParent(filepath.Join(f.backupDir(), "dirs", hp, dirMarker))
 }
 
 // Backups lists every recorded original: files sorted by path, then the
@@ -200,7 +226,7 @@ func (f *FS) Backups() ([]Backup, error) {
 // walkBackups calls fn for every entry under the backup's kind/ tree (a
 // missing tree has none), with the host path the entry stands for.
 func (f *FS) walkBackups(kind string, fn func(hp string, d fs.DirEntry) error) error {
-	top, err := f.Resolve(filepath.Join(backupDir, kind))
+	top, err := f.Resolve(filepath.Join(f.backupDir(), kind))
 	if err != nil {
 		return err
 	}
@@ -302,7 +328,7 @@ func (f *FS) dropEntry(entry, kind string) error {
 	if err := os.Remove(entry); err != nil {
 		return fmt.Errorf("drop backup %s: %w", entry, err)
 	}
-	top, err := f.Resolve(filepath.Join(backupDir, kind))
+	top, err := f.Resolve(filepath.Join(f.backupDir(), kind))
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,8 @@ var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/us
 // FS reads and writes files of the host, given as absolute host paths
 // ("/etc/fstab"), below a root directory. Symlinks resolve inside the root.
 type FS struct {
-	root string
+	root  string
+	state string // host path of eksd-kata's state; "": /var/lib/eksd-kata
 	// mu serialises the backup records so that "back up once" holds within
 	// the process, and the changes other than WriteFile and Remove.
 	mu sync.Mutex

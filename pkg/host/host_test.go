@@ -23,7 +23,7 @@ func TestNewOfflineRoot(t *testing.T) {
 		"Swapoff":    h.Live.Swapoff("/dev/sda2"),
 		"SetEnforce": h.Live.SetEnforce(false),
 		"LoadModule": h.Live.LoadModule("br_netfilter"),
-		"Enable":     h.Systemd.Enable(context.Background(), "kubelet.service"),
+		"Enable":     second(h.Systemd.Enable(context.Background(), "kubelet.service")),
 		"Restart":    h.Systemd.Restart(context.Background(), "kubelet.service"),
 	} {
 		if !errors.Is(err, ErrNotLive) {
@@ -85,3 +85,5 @@ func TestNewLive(t *testing.T) {
 		t.Fatalf("KernelRelease on the live machine: %q %v", r, err)
 	}
 }
+
+func second[T any](_ T, err error) error { return err }

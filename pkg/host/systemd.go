@@ -38,7 +38,8 @@ type UnitState struct {
 type Systemd interface {
 	Running() bool // systemd is PID 1
 	UnitState(ctx context.Context, unit string) (UnitState, error)
-	Enable(ctx context.Context, units ...string) error
+	// Enable returns the symlinks it made, so that they can be recorded.
+	Enable(ctx context.Context, units ...string) (links []string, err error)
 	Mask(ctx context.Context, units ...string) error
 	DaemonReload(ctx context.Context) error
 	Restart(ctx context.Context, unit string) error
@@ -114,15 +115,22 @@ func holds(ctx context.Context, conn *dbus.Conn, unit string) (bool, error) {
 // does not reload systemd: the caller plans a daemon-reload when systemd
 // holds one of the units (UnitState.InMemory); one it does not hold is read
 // from disk, links included, when first used.
-func (s *dbusSystemd) Enable(ctx context.Context, units ...string) error {
+func (s *dbusSystemd) Enable(ctx context.Context, units ...string) ([]string, error) {
 	conn, err := s.connect(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, _, err := conn.EnableUnitFilesContext(ctx, units, false, true); err != nil {
-		return fmt.Errorf("enable %s: %w", strings.Join(units, " "), err)
+	_, changes, err := conn.EnableUnitFilesContext(ctx, units, false, true)
+	if err != nil {
+		return nil, fmt.Errorf("enable %s: %w", strings.Join(units, " "), err)
 	}
-	return nil
+	var links []string
+	for _, c := range changes {
+		if c.Type == "symlink" {
+			links = append(links, c.Filename)
+		}
+	}
+	return links, nil
 }
 
 // Mask also reloads, as systemctl mask does, so the mask takes effect now.
@@ -220,8 +228,8 @@ func (offlineSystemd) UnitState(_ context.Context, unit string) (UnitState, erro
 	return UnitState{}, fmt.Errorf("state of %s: %w", unit, ErrNotLive)
 }
 
-func (offlineSystemd) Enable(_ context.Context, units ...string) error {
-	return fmt.Errorf("enable %s: %w", strings.Join(units, " "), ErrNotLive)
+func (offlineSystemd) Enable(_ context.Context, units ...string) ([]string, error) {
+	return nil, fmt.Errorf("enable %s: %w", strings.Join(units, " "), ErrNotLive)
 }
 
 func (offlineSystemd) Mask(_ context.Context, units ...string) error {

@@ -19,7 +19,7 @@ func TestSystemdNotRunning(t *testing.T) {
 	_, stateErr := s.UnitState(ctx, "kubelet.service")
 	for name, err := range map[string]error{
 		"UnitState":    stateErr,
-		"Enable":       s.Enable(ctx, "kubelet.service"),
+		"Enable":       second(s.Enable(ctx, "kubelet.service")),
 		"Mask":         s.Mask(ctx, "swap.target"),
 		"DaemonReload": s.DaemonReload(ctx),
 		"Restart":      s.Restart(ctx, "containerd.service"),

@@ -5,6 +5,7 @@ package plan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"reflect"
@@ -143,7 +144,14 @@ func (c *UnitAction) Summary() string {
 func (c *UnitAction) Apply(ctx context.Context, h *host.Host) error {
 	switch c.Action {
 	case "enable":
-		return h.Systemd.Enable(ctx, c.Unit)
+		// The links systemd makes are recorded as ours, for reset. A crash
+		// between the two leaves a link reset keeps; the re-run finds the
+		// unit enabled.
+		links, err := h.Systemd.Enable(ctx, c.Unit)
+		for _, l := range links {
+			err = errors.Join(err, h.FS.RecordCreated(l))
+		}
+		return err
 	case "mask":
 		return h.Systemd.Mask(ctx, c.Unit)
 	case "restart":

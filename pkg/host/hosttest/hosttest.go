@@ -174,19 +174,25 @@ func (f *FakeSystemd) UnitState(_ context.Context, unit string) (host.UnitState,
 	return f.state(unit), nil
 }
 
-func (f *FakeSystemd) Enable(_ context.Context, units ...string) error {
+// Enable reports the link systemctl enable makes for a unit wanted by
+// multi-user.target, for each unit not enabled yet (no file is made).
+func (f *FakeSystemd) Enable(_ context.Context, units ...string) ([]string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check("Enable"); err != nil {
-		return err
+		return nil, err
 	}
+	var links []string
 	for _, u := range units {
 		s := f.state(u)
+		if s.UnitFileState != "enabled" {
+			links = append(links, "/etc/systemd/system/multi-user.target.wants/"+u)
+		}
 		s.Load, s.UnitFileState = "loaded", "enabled"
 		f.Units[u] = s
 	}
 	f.Enabled = append(f.Enabled, units...)
-	return nil
+	return links, nil
 }
 
 func (f *FakeSystemd) Mask(_ context.Context, units ...string) error {

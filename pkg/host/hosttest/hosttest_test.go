@@ -64,8 +64,15 @@ func TestFakeSystemd(t *testing.T) {
 	s := NewFakeSystemd()
 	s.Units["containerd.service"] = host.UnitState{Load: "loaded", Active: "inactive", Sub: "dead", UnitFileState: "disabled"}
 
-	if err := s.Enable(ctx, "containerd.service", "kubelet.service"); err != nil {
+	links, err := s.Enable(ctx, "containerd.service", "kubelet.service")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := []string{"/etc/systemd/system/multi-user.target.wants/containerd.service", "/etc/systemd/system/multi-user.target.wants/kubelet.service"}; !slices.Equal(links, want) {
+		t.Fatalf("links %v, want %v", links, want)
+	}
+	if again, _ := s.Enable(ctx, "kubelet.service"); len(again) != 0 {
+		t.Fatalf("enabling an enabled unit made links %v", again)
 	}
 	if err := s.Mask(ctx, "swap.target"); err != nil {
 		t.Fatal(err)
@@ -89,7 +96,7 @@ func TestFakeSystemd(t *testing.T) {
 	if st, _ := s.UnitState(ctx, "nope.service"); st.Load != "not-found" || st.InMemory {
 		t.Fatalf("unknown unit %+v", st)
 	}
-	if !slices.Equal(s.Enabled, []string{"containerd.service", "kubelet.service"}) || !slices.Equal(s.Masked, []string{"swap.target"}) ||
+	if !slices.Equal(s.Enabled, []string{"containerd.service", "kubelet.service", "kubelet.service"}) || !slices.Equal(s.Masked, []string{"swap.target"}) ||
 		!slices.Equal(s.Restarted, []string{"containerd.service"}) || s.Reloads != 2 {
 		t.Fatalf("recorded enabled=%v masked=%v restarted=%v reloads=%d", s.Enabled, s.Masked, s.Restarted, s.Reloads)
 	}
