@@ -17,7 +17,9 @@
 # E2E_KEEP=1 skips reset and leaves the node running after the checks
 # (the script prints how to enter it; `scripts/e2e.sh --cleanup` stops it); E2E_REGISTRY_PORT (5000);
 # E2E_VERBOSE=1 runs the bootstraps with -v (each plan's and change's time);
-# E2E_NO_IGZIP=1 stops the node's containerd using igzip (to measure it).
+# E2E_NO_IGZIP=1 stops the node's containerd using igzip (to measure it);
+# E2E_CONTAINERD_DISABLED=1 boots with containerd not enabled, as in an
+# image made for the first-boot unit: eksd-kata enables and starts it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -322,6 +324,12 @@ fi
 if [ -n "${E2E_NO_IGZIP:-}" ]; then
 	mkdir -p "$NODE/etc/systemd/system/containerd.service.d"
 	printf '[Service]\nEnvironment=CONTAINERD_DISABLE_IGZIP=1\n' >"$NODE/etc/systemd/system/containerd.service.d/e2e-no-igzip.conf"
+fi
+# Debian's package enables containerd, so the boot starts it with its own
+# config and the bootstrap restarts it. E2E_CONTAINERD_DISABLED=1: an image
+# that leaves it to eksd-kata, which enables and starts it once.
+if [ -n "${E2E_CONTAINERD_DISABLED:-}" ]; then
+	rm -f "$NODE/etc/systemd/system/multi-user.target.wants/containerd.service"
 fi
 # Node-local bridge CNI from Debian's containernetworking-plugins (no
 # masquerade, no port maps: nothing leaves the node).
