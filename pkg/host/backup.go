@@ -167,14 +167,31 @@ func (f *FS) recordCreatedDir(real string) error {
 // RecordCreated records p, made by something other than this FS (systemd
 // linking a unit it enabled), as created by eksd-kata, so that reset
 // removes it. A path with a recorded original keeps that record.
-func (f *FS) RecordCreated(p string) error {
+func (f *FS) RecordCreated(p string) error { return f.record(p, true) }
+
+// RecordOriginal backs p up as it is now (a file, a symlink, or nothing),
+// before something other than this FS changes it (systemd masking a unit
+// by a link in its place), so that reset brings it back.
+func (f *FS) RecordOriginal(p string) error { return f.record(p, false) }
+
+func (f *FS) record(p string, created bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	real, err := f.resolveParent(p)
 	if err != nil {
 		return err
 	}
-	return f.backupOnce(real, nil)
+	var fi fs.FileInfo
+	if !created {
+		fi, err = os.Lstat(real)
+		switch {
+		case isNotExist(err):
+			fi = nil
+		case err != nil:
+			return err
+		}
+	}
+	return f.backupOnce(real, fi)
 }
 
 // createdDirMarker is the real path of the marker that records host

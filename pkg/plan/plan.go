@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"reflect"
 	"strings"
 	"time"
@@ -153,6 +154,11 @@ func (c *UnitAction) Apply(ctx context.Context, h *host.Host) error {
 		}
 		return err
 	case "mask":
+		// The mask is a link in the unit's place in /etc/systemd/system,
+		// over whatever is there: that is backed up first, for reset.
+		if err := h.FS.RecordOriginal(path.Join("/etc/systemd/system", c.Unit)); err != nil {
+			return err
+		}
 		return h.Systemd.Mask(ctx, c.Unit)
 	case "restart":
 		return h.Systemd.Restart(ctx, c.Unit)

@@ -80,8 +80,22 @@ func TestPlanOnEnforcingHostWithSwap(t *testing.T) {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
+	// An administrator's own unit where the mask goes: backed up first.
+	hosttest.WriteTree(t, root, map[string]string{"/etc/systemd/system/swap.img.swap": "[Swap]\nWhat=/swap.img\n"})
 	if err := p.Apply(context.Background(), h); err != nil {
 		t.Fatal(err)
+	}
+	backups, err := h.FS.Backups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []host.Backup{
+		{Path: "/etc/systemd/system/dev-sda2.swap", Created: true},
+		{Path: "/etc/systemd/system/swap.img.swap", Mode: 0o644},
+	} {
+		if !slices.Contains(backups, want) {
+			t.Errorf("backups %+v lack the mask's %+v", backups, want)
+		}
 	}
 	fs, _ := os.ReadFile(filepath.Join(root, "etc/fstab"))
 	wantFstab := strings.Replace(strings.Replace(fstab, "/dev/sda2  none", fstabMark+"/dev/sda2  none", 1), "/swap.img  none", fstabMark+"/swap.img  none", 1)
