@@ -175,8 +175,6 @@ func (f *FS) RecordCreated(p string) error { return f.record(p, true) }
 func (f *FS) RecordOriginal(p string) error { return f.record(p, false) }
 
 func (f *FS) record(p string, created bool) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	real, err := f.resolveParent(p)
 	if err != nil {
 		return err
@@ -191,7 +189,7 @@ func (f *FS) record(p string, created bool) error {
 			return err
 		}
 	}
-	return f.backupOnce(real, fi)
+	return f.backupOnceLocked(real, fi)
 }
 
 // createdDirMarker is the real path of the marker that records host
