@@ -711,14 +711,14 @@ done
 printf '  bootstrap   %ss (wall, %s)\n' "$t_first" "$FIRSTBOOT"
 [ -n "$t_kubeadm" ] && printf '  kubeadm init in the bootstrap %s\n' "$t_kubeadm"
 [ -n "$t_alone" ] && printf '  kubeadm init alone %ss (after kubeadm reset, on the prepared node)\n' "$t_alone"
-printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before bootstrap %ss; script %ss\n' \
+printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before boot %ss; script %ss\n' \
 	"$t_boot" "$t_build" "$t_rootfs" "$t_bundle" "$t_tree" "$t_flush" "$(secs "$t_script" "$(now)")"
 
 # eksd-kata's own cost: the wall time of the run from its launch to the end
 # of the add-ons (process start and planning included; images pulls beside
-# the binaries), less
-# kubeadm init, against kubeadm init alone. The sum of the other steps'
-# times is shown too; it counts the background pulls in full.
+# the binaries), less kubeadm init, against kubeadm init alone. The sum of
+# the other steps' times is shown too; it counts the background pulls in
+# full.
 ours=0
 for s in "${steps[@]}"; do
 	[ "$s" = kubeadm ] && continue
