@@ -111,6 +111,19 @@ func artifactKeyOf(p string, b eksd.Binary) (artifactKey, bool) {
 	if err != nil {
 		return artifactKey{}, false
 	}
+	return artifactKeyFrom(p, fi, b)
+}
+
+// artifactKeyOfFile is artifactKeyOf for p open as f.
+func artifactKeyOfFile(p string, f *os.File, b eksd.Binary) (artifactKey, bool) {
+	fi, err := f.Stat()
+	if err != nil {
+		return artifactKey{}, false
+	}
+	return artifactKeyFrom(p, fi, b)
+}
+
+func artifactKeyFrom(p string, fi os.FileInfo, b eksd.Binary) (artifactKey, bool) {
 	id, ok := identity(fi)
 	return artifactKey{path: p, id: id, checksums: b.SHA512 + b.SHA256}, ok
 }

@@ -136,6 +136,11 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 		return fmt.Errorf("refusing to install %s without a checksum: %s", c.Path, checksumSource(c.release))
 	}
 	data := c.have
+	if data == nil && c.Artifact != "" {
+		if copied, err := c.copyArtifact(ctx, h); copied || err != nil {
+			return err
+		}
+	}
 	if data == nil {
 		var err error
 		if c.Artifact != "" {
@@ -157,6 +162,45 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 		return nil
 	}
 	return remember(h, c.Path, c.Binary)
+}
+
+// copyArtifact installs the operator's copy with the kernel copying it
+// (FS.CopyFile), when the plan verified this very file or no checksum is
+// asked for: reading 150 MB in only to write it out again cost twice the
+// CPU, beside the image pulls kubeadm waits for. It reports false, having
+// changed nothing, when the file is not known verified: the caller then
+// reads and checks it.
+func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) {
+	f, err := operatorFS().Open(c.Artifact)
+	if err != nil {
+		return true, fmt.Errorf("%s: %w", c.Binary.Name, err)
+	}
+	defer f.Close()
+	key, ok := artifactKeyOfFile(c.Artifact, f, c.Binary)
+	if !c.Unverified {
+		if _, seen := verifiedArtifacts.Load(key); !ok || !seen {
+			return false, nil
+		}
+	}
+	plan.Yield(ctx, maxYield)
+	// The bytes copied are the ones verified only if the file did not
+	// change meanwhile (its identity holds its size, mtime and ctime).
+	unchanged := func() error {
+		if now, ok := artifactKeyOfFile(c.Artifact, f, c.Binary); !ok || now != key {
+			return fmt.Errorf("%s changed while it was installed from it: nothing was installed; run again", c.Artifact)
+		}
+		return nil
+	}
+	if err := h.FS.CopyFile(c.Path, f, 0o755, unchanged); err != nil {
+		return true, err
+	}
+	if c.progress != nil {
+		fmt.Fprintf(c.progress, "%s: %s copied from %s%s\n", c.Binary.Name, mib(key.id.Size), c.Artifact, c.verifiedText())
+	}
+	if c.Unverified {
+		return true, nil
+	}
+	return true, remember(h, c.Path, c.Binary)
 }
 
 // readArtifact reads the operator's copy and verifies it.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
@@ -249,12 +250,18 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 	}
 	s := f.step()
 	s.ArtifactsDir = dir
+	var progress bytes.Buffer
+	s.Progress = &progress
 	p := mustPlan(t, s, f.h)
 	if got := installOf(t, p, "kubelet").Summary(); !strings.Contains(got, "from "+filepath.Join(dir, "bin/linux/amd64/kubelet")) {
 		t.Errorf("summary %q", got)
 	}
 	if err := (p).Apply(context.Background(), f.h); err != nil {
 		t.Fatal(err)
+	}
+	// Verified at plan time, so copied by the kernel, not read in again.
+	if got := progress.String(); strings.Count(got, " copied from ") != len(f.bins) || strings.Contains(got, " read from ") {
+		t.Errorf("progress %q: want every artifact copied", got)
 	}
 	for name, data := range f.bins {
 		if got, _ := f.h.FS.ReadFile("/usr/local/bin/" + name); !bytes.Equal(got, data) {
@@ -289,6 +296,61 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 	_, err = s.Plan(context.Background(), fresh.h)
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "has no kubectl: looked for "+filepath.Join(dir, "bin/linux/amd64/kubectl")) {
 		t.Fatalf("want a missing-artifact error, got %v", err)
+	}
+}
+
+// plannedFromArtifacts plans the binaries from an artifacts directory
+// holding the right ones, flat.
+func plannedFromArtifacts(t *testing.T) (*fixture, string, *plan.Plan) {
+	t.Helper()
+	f := newFixture(t)
+	dir := t.TempDir()
+	for name, data := range f.bins {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := f.step()
+	s.ArtifactsDir = dir
+	return f, dir, mustPlan(t, s, f.h)
+}
+
+// An artifact changed between the plan, which verified it, and the
+// install is checked again and refused, and nothing is installed.
+func TestArtifactChangedAfterThePlanIsRefused(t *testing.T) {
+	f, dir, p := plannedFromArtifacts(t)
+	tampered := append([]byte("tampered "), f.bins["kubelet"]...)
+	if err := os.WriteFile(filepath.Join(dir, "kubelet"), tampered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := installOf(t, p, "kubelet").Apply(context.Background(), f.h)
+	var ce *ChecksumError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a checksum error for the changed kubelet, got %v", err)
+	}
+	if ok, _ := f.h.FS.Exists("/usr/local/bin/kubelet"); ok {
+		t.Error("the changed kubelet was installed")
+	}
+}
+
+// An artifact that changes while it is copied is not installed.
+func TestArtifactChangedDuringTheCopyIsRefused(t *testing.T) {
+	f, dir, p := plannedFromArtifacts(t)
+	kubeadm := filepath.Join(dir, "kubeadm")
+	host.Fault = func(point string) {
+		if strings.HasPrefix(point, "before-rename ") && strings.Contains(point, ".kubeadm") {
+			if err := os.WriteFile(kubeadm, f.bins["kubeadm"], 0o644); err != nil { // same bytes, new mtime
+				t.Error(err)
+			}
+		}
+	}
+	t.Cleanup(func() { host.Fault = nil })
+	err := installOf(t, p, "kubeadm").Apply(context.Background(), f.h)
+	if err == nil || !strings.Contains(err.Error(), kubeadm+" changed while it was installed from it") {
+		t.Fatalf("want the change during the copy refused, got %v", err)
+	}
+	if ok, _ := f.h.FS.Exists("/usr/local/bin/kubeadm"); ok {
+		t.Error("kubeadm was installed from a file that changed during the copy")
 	}
 }
 

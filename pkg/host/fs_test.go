@@ -113,6 +113,74 @@ func TestWriteFileNewFileDefaults(t *testing.T) {
 	}
 }
 
+func TestCopyFile(t *testing.T) {
+	root := t.TempDir()
+	f := NewFS(root)
+	src := filepath.Join(t.TempDir(), "kubelet")
+	if err := os.WriteFile(src, []byte("new binary"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	copyFrom := func(p string, check func() error) error {
+		in, err := os.Open(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Close()
+		return f.CopyFile(p, in, 0o755, check)
+	}
+
+	// A new file: the bytes and mode, parents made, recorded as created.
+	if err := copyFrom("/usr/local/bin/kubelet", nil); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(root, "usr/local/bin/kubelet")
+	if got := mustRead(t, real); got != "new binary" {
+		t.Fatalf("copied %q", got)
+	}
+	if m := mustMode(t, real); m != 0o755 {
+		t.Fatalf("mode %v, want 0755", m)
+	}
+	if err := f.Restore("/usr/local/bin/kubelet"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(real); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("restore left the created file: %v", err)
+	}
+
+	// Over an old file whose check fails: the old file stays, no temp file.
+	mkfile(t, root, "/usr/local/bin/kubeadm", "old binary", 0o755)
+	old := filepath.Join(root, "usr/local/bin/kubeadm")
+	changed := errors.New("source changed")
+	if err := copyFrom("/usr/local/bin/kubeadm", func() error { return changed }); !errors.Is(err, changed) {
+		t.Fatalf("want the check's error, got %v", err)
+	}
+	if got := mustRead(t, old); got != "old binary" {
+		t.Fatalf("a failed check replaced the file: %q", got)
+	}
+	if tmps := tempFiles(t, filepath.Dir(old)); len(tmps) != 0 {
+		t.Fatalf("temp files left behind: %v", tmps)
+	}
+
+	// The same with a passing check: replaced, the original backed up.
+	checked := false
+	if err := copyFrom("/usr/local/bin/kubeadm", func() error { checked = true; return nil }); err != nil || !checked {
+		t.Fatalf("copy: err=%v checked=%v", err, checked)
+	}
+	if got := mustRead(t, old); got != "new binary" {
+		t.Fatalf("copied %q", got)
+	}
+	if err := f.Restore("/usr/local/bin/kubeadm"); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, old); got != "old binary" {
+		t.Fatalf("restored %q, want the original", got)
+	}
+
+	if err := copyFrom("/usr/local/bin", nil); err == nil {
+		t.Fatal("copying over a directory succeeded")
+	}
+}
+
 func TestWriteFileKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("chown to 1234:1234 needs root")
