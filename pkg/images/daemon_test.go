@@ -215,6 +215,45 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 	})
 }
 
+// The pause tag is made as soon as pause is pulled, by the pulls, not
+// after the last of them: its own change only reports it.
+func TestPauseTaggedWithItsPull(t *testing.T) {
+	eachDaemon(t, func(t *testing.T, d *ctrtest.Daemon, v2 bool) {
+		c, ctx, s, pairs := controlPlaneStep(t, d)
+		push(t, testImages(t, pairs))
+		p, err := s.Plan(ctx, liveHost(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pull *Pull
+		var tags []*Tag
+		for _, ch := range p.Changes {
+			switch ch := ch.(type) {
+			case *Pull:
+				if pull == nil {
+					pull = ch
+				}
+			case *Tag:
+				tags = append(tags, ch)
+			}
+		}
+		if pull == nil || len(tags) != 1 {
+			t.Fatalf("plan %q: want pulls and one tag", p.Summaries())
+		}
+		// The first pull applied runs the batch: every pull, and the tag.
+		if err := pull.Apply(ctx, liveHost(t)); err != nil {
+			t.Fatal(err)
+		}
+		img, err := c.ImageService().Get(ctx, tags[0].Target)
+		if err != nil || img.Labels[PinnedLabel] != PinnedLabelValue {
+			t.Fatalf("pause target after the pulls, before its tag change: %v, labels %v", err, img.Labels)
+		}
+		if err := tags[0].Apply(ctx, liveHost(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestPullDigestMismatchLeavesNoTag(t *testing.T) {
 	eachDaemon(t, func(t *testing.T, d *ctrtest.Daemon, _ bool) {
 		c, ctx := dial(t, d)

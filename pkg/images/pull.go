@@ -49,6 +49,46 @@ type batch struct {
 	once     sync.Once
 	errs     map[string]error
 	err      error // could not start at all
+	// tags are the plan's tags of images this batch pulls, by source: the
+	// pause tag then no longer waits for the largest pull to end.
+	tags   map[string][]*Tag
+	tagMu  sync.Mutex
+	tagErr map[*Tag]error
+}
+
+// takeTags has the batch apply the tags of p whose source it pulls.
+func (b *batch) takeTags(p *plan.Plan) {
+	pulled := map[string]bool{}
+	for _, pair := range b.pairs {
+		pulled[pair.Source] = true
+	}
+	for _, c := range p.Changes {
+		if t, ok := c.(*Tag); ok && pulled[t.Source] {
+			if b.tags == nil {
+				b.tags, b.tagErr = map[string][]*Tag{}, map[*Tag]error{}
+			}
+			b.tags[t.Source] = append(b.tags[t.Source], t)
+			t.batch = b
+		}
+	}
+}
+
+// tagNow applies the tags of ref, just pulled.
+func (b *batch) tagNow(ctx context.Context, is images.Store, ref string) {
+	for _, t := range b.tags[ref] {
+		err := tag(ctx, is, t.Source, t.Target, t.Pin)
+		b.tagMu.Lock()
+		b.tagErr[t] = err
+		b.tagMu.Unlock()
+	}
+}
+
+// tagged reports how the batch applied t, and whether it did.
+func (b *batch) tagged(t *Tag) (err error, done bool) {
+	b.tagMu.Lock()
+	defer b.tagMu.Unlock()
+	err, done = b.tagErr[t]
+	return err, done
 }
 
 func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
@@ -135,6 +175,7 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, 
 		Progress:    b.step.Progress,
 		Transfer:    b.transfer,
 		Fetched:     fetched,
+		Pulled:      func(ctx context.Context, ref string) { b.tagNow(ctx, c.ImageService(), ref) },
 	}
 	refs := make([]string, len(pairs))
 	for i, p := range pairs {
@@ -188,6 +229,8 @@ type Puller struct {
 	// the content store and only unpacking is left, and again when its
 	// pull ends (countdown counts each ref once).
 	Fetched func(ref string)
+	// Pulled, when set, is called once ref is pulled and unpacked.
+	Pulled func(ctx context.Context, ref string)
 }
 
 // PullAll pulls refs, at most parallel at a time, and returns the error of
@@ -205,6 +248,8 @@ func (p *Puller) PullAll(ctx context.Context, refs []string, parallel int) map[s
 				mu.Lock()
 				errs[ref] = err
 				mu.Unlock()
+			} else if p.Pulled != nil {
+				p.Pulled(ctx, ref)
 			}
 			return nil // one failed image does not stop the others
 		})

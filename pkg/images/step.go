@@ -159,6 +159,7 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, da
 		p.Notef("%d pull(s), %d at a time, each %s and unpacked for %s", len(b.pairs), min(len(b.pairs), s.parallel()), how, s.snapshotter())
 	}
 	s.planTags(p, pairs, states)
+	b.takeTags(p)
 	return p
 }
 

@@ -15,6 +15,9 @@ type Tag struct {
 	Source, Target string
 	Pin            bool
 	socket         string
+	// batch, when set, tags as soon as it has pulled Source, beside the
+	// other pulls, and Apply only reports how that went.
+	batch *batch
 }
 
 func (t *Tag) Summary() string {
@@ -29,6 +32,11 @@ func (t *Tag) Summary() string {
 }
 
 func (t *Tag) Apply(ctx context.Context, h *host.Host) error {
+	if t.batch != nil {
+		if err, done := t.batch.tagged(t); done {
+			return err
+		}
+	}
 	c, ctx, err := client(ctx, h, t.socket)
 	if err != nil {
 		return err
