@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -40,6 +43,9 @@ type AddonsStep struct {
 	Backoff Backoff // zero: the default
 
 	cni []*unstructured.Unstructured // the decoded manifest, read once
+
+	mu   sync.Mutex
+	live *Clients // once the API server has answered (answering)
 }
 
 func (s *AddonsStep) Name() string { return "addons" }
@@ -105,6 +111,9 @@ func (s *AddonsStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 	if err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	s.live = c
+	s.mu.Unlock()
 	if err := s.planDiff(pctx, c, p, rcs); err != nil {
 		return nil, err
 	}
@@ -157,33 +166,49 @@ func (s *AddonsStep) offlineNotes(p *plan.Plan, rcs []renderedRC) {
 
 // planAll plans every add-on, for a cluster that does not answer yet.
 func (s *AddonsStep) planAll(p *plan.Plan, rcs []renderedRC) {
+	var now []plan.Change
 	for _, rc := range rcs {
-		p.Add(s.rcChange(rc, "apply", ""))
+		now = append(now, s.rcChange(rc, "apply", ""))
 	}
 	node := s.Config.Spec.Node.Name
 	if len(rcs) > 0 {
-		p.Add(s.labelChange(node))
+		now = append(now, s.labelChange(node))
 	}
 	if s.untaint() {
-		p.Add(s.untaintChange(node))
+		now = append(now, s.untaintChange(node))
 	}
+	p.Add(plan.Together(now...)...)
 	s.planCNI(p, len(s.cni), nil, nil, true)
 	if s.cniSource() == "" {
 		s.noCNINote(p)
 	}
 }
 
-// planDiff plans what the live cluster lacks.
+// planDiff plans what the live cluster lacks. The RuntimeClasses, the
+// label and the taint do not depend on one another: they are asked for at
+// once and applied together (plan.Together), the CNI manifest after them.
 func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs []renderedRC) error {
-	for _, rc := range rcs {
+	lives := make([]*nodev1.RuntimeClass, len(rcs))
+	errs := make([]error, len(rcs))
+	name := s.Config.Spec.Node.Name
+	var node *corev1.Node
+	var nodeErr error
+	var wg sync.WaitGroup
+	for i, rc := range rcs {
+		wg.Go(func() { lives[i], errs[i] = c.Kube.NodeV1().RuntimeClasses().Get(ctx, rc.data.Name, getOpts) })
+	}
+	wg.Go(func() { node, nodeErr = c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts) })
+	wg.Wait()
+
+	var now []plan.Change
+	for i, rc := range rcs {
 		_, want, err := RenderRuntimeClass(rc.data)
 		if err != nil {
 			return err
 		}
-		live, err := c.Kube.NodeV1().RuntimeClasses().Get(ctx, rc.data.Name, getOpts)
-		switch {
+		switch live, err := lives[i], errs[i]; {
 		case apierrors.IsNotFound(err):
-			p.Add(s.rcChange(rc, "create", ""))
+			now = append(now, s.rcChange(rc, "create", ""))
 		case err != nil:
 			return fmt.Errorf("RuntimeClass %s: %w", rc.data.Name, err)
 		default:
@@ -192,25 +217,24 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 				if live.Handler != want.Handler {
 					verb, d = "replace", d+" (the handler is immutable)"
 				}
-				p.Add(s.rcChange(rc, verb, d))
+				now = append(now, s.rcChange(rc, verb, d))
 			}
 		}
 	}
-	name := s.Config.Spec.Node.Name
-	node, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(nodeErr) {
 		p.Notef("node %s is not registered yet: applying waits up to %s for its kubelet", name, s.APITimeout)
-		node, err = nil, nil
+		node, nodeErr = nil, nil
 	}
-	if err != nil {
-		return fmt.Errorf("node %s: %w", name, err)
+	if nodeErr != nil {
+		return fmt.Errorf("node %s: %w", name, nodeErr)
 	}
 	if len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true") {
-		p.Add(s.labelChange(name))
+		now = append(now, s.labelChange(name))
 	}
 	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
-		p.Add(s.untaintChange(name))
+		now = append(now, s.untaintChange(name))
 	}
+	p.Add(plan.Together(now...)...)
 	if s.cniSource() == "" {
 		s.noCNINote(p)
 		return nil

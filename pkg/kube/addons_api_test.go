@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +37,13 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 	cfg := testConfig(node, "qemu", "clh", "fc")
 	cfg.Spec.Addons.CNIManifest = cni
 	h := liveHost(t, c)
-	step := &AddonsStep{Config: cfg, ReadyTimeout: time.Second, Backoff: fast}
+	var connects atomic.Int32
+	admin := KubeconfigConnector(AdminKubeconfig)
+	connect := func(ctx context.Context, h *host.Host) (*Clients, error) {
+		connects.Add(1)
+		return admin(ctx, h)
+	}
+	step := &AddonsStep{Config: cfg, ReadyTimeout: time.Second, Backoff: fast, Connect: connect}
 
 	p, err := step.Plan(ctx, h)
 	if err != nil {
@@ -62,6 +70,10 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 	_, err = bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{})
 	if err == nil || !strings.Contains(err.Error(), "node addons-node is not Ready after 1s (no Ready condition yet)") {
 		t.Fatalf("want a readiness timeout, got %v", err)
+	}
+	// Each plan connects; the eight changes share what the plan found answering.
+	if n := connects.Load(); n != 2 {
+		t.Errorf("%d connections for two plans and their changes, want 2", n)
 	}
 
 	for _, w := range RuntimeClassesFor(cfg.Spec.Kata) {

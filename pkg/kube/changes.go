@@ -14,12 +14,27 @@ import (
 
 func (s *AddonsStep) connected(do func(ctx context.Context, c *Clients) error) func(context.Context, *host.Host) error {
 	return func(ctx context.Context, h *host.Host) error {
-		c, err := waitAPI(ctx, h, s.Connect, s.APITimeout, s.Backoff)
+		c, err := s.answering(ctx, h)
 		if err != nil {
 			return err
 		}
 		return do(ctx, c)
 	}
+}
+
+// answering returns clients of an API server that has answered: the
+// changes applied together share them, and only the first waits for it.
+func (s *AddonsStep) answering(ctx context.Context, h *host.Host) (*Clients, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live != nil {
+		return s.live, nil
+	}
+	c, err := waitAPI(ctx, h, s.Connect, s.APITimeout, s.Backoff)
+	if err == nil {
+		s.live = c
+	}
+	return c, err
 }
 
 // rcChange applies one RuntimeClass; why says what differs.
