@@ -103,8 +103,8 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 		LogFile: logFile("init", s.now()),
 		Raw:     parser.Line,
 	})
-	p.Add(&CopyKubeconfig{User: u})
-	p.Add(&WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, parser: parser})
+	// Both only read what init wrote: written together.
+	p.Add(plan.Together(&CopyKubeconfig{User: u}, &WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, parser: parser})...)
 	return p, nil
 }
 
