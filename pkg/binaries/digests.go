@@ -93,12 +93,32 @@ func remember(h *host.Host, p string, b eksd.Binary) error {
 	return err
 }
 
-// verifiedArtifacts remembers, for this process, the operator's artifacts
-// already checked against the manifest: a run verifies each at plan time,
-// plans again before applying and reads it to install; hashing 200 MB three
-// times was most of the step. Keyed by path and file identity, so a file
-// changed in between is checked again.
-var verifiedArtifacts sync.Map // artifactKey -> struct{}
+// verifications remembers, for this process, the operator's artifacts
+// checked against the manifest, or being checked: a run verifies each at
+// plan time (or before, Step.Prepare), plans again before applying and
+// installs from it; hashing 200 MB three times was most of the step. Keyed
+// by path and file identity, so a file changed in between is checked again.
+var verifications sync.Map // artifactKey -> *verification
+
+type verification struct {
+	done chan struct{} // closed once err is set
+	err  error
+}
+
+// verified reports whether the artifact known by key was checked and found
+// right.
+func verified(key artifactKey) bool {
+	v, ok := verifications.Load(key)
+	if !ok {
+		return false
+	}
+	select {
+	case <-v.(*verification).done:
+		return v.(*verification).err == nil
+	default:
+		return false
+	}
+}
 
 type artifactKey struct {
 	path      string

@@ -178,7 +178,7 @@ func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) 
 	defer f.Close()
 	key, ok := artifactKeyOfFile(c.Artifact, f, c.Binary)
 	if !c.Unverified {
-		if _, seen := verifiedArtifacts.Load(key); !ok || !seen {
+		if !ok || !verified(key) {
 			return false, nil
 		}
 	}
@@ -211,7 +211,7 @@ func (c *Install) readArtifact() ([]byte, error) {
 	}
 	if !c.Unverified {
 		key, ok := artifactKeyOf(c.Artifact, c.Binary)
-		if _, seen := verifiedArtifacts.Load(key); !ok || !seen {
+		if !ok || !verified(key) {
 			if err := verifyBytes(c.Binary, data, c.Artifact); err != nil {
 				return nil, err
 			}

@@ -71,14 +71,10 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if !path.IsAbs(dir) {
 		return nil, plan.BadInput(fmt.Errorf("install directory %q: not an absolute path", dir))
 	}
-	if s.ArtifactsDir != "" && !filepath.IsAbs(s.ArtifactsDir) {
-		abs, err := filepath.Abs(s.ArtifactsDir)
-		if err != nil {
-			return nil, plan.BadInput(fmt.Errorf("--artifacts-dir %s: %w", s.ArtifactsDir, err))
-		}
-		s.ArtifactsDir = abs
+	if _, err := s.artifactsDir(); err != nil {
+		return nil, plan.BadInput(err)
 	}
-	s.verifyArtifacts(arch)
+	s.verifyArtifacts(h, arch)
 	p := &plan.Plan{}
 	// The unit files and the enable first: they need no binary, and they
 	// then run while the installs below wait for image downloads
@@ -157,17 +153,29 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 	return nil, nil
 }
 
-// verifyArtifacts checks the operator's copies of the binaries at once, one
-// per CPU, so that the plan below finds them verified. What fails here is
-// checked again, and reported, in order by the plan.
-func (s *Step) verifyArtifacts(arch string) {
+// Prepare starts checking the operator's copies of the binaries to
+// install before the run plans this step: hashing 200 MB is most of
+// planning a first run, and it then goes on beside the steps planned
+// first. Plan finds them verified, or waits for the check under way.
+func (s *Step) Prepare(h *host.Host) {
+	if s.Release == nil {
+		return
+	}
+	s.verifyArtifacts(h, s.arch())
+}
+
+// verifyArtifacts checks the operator's copies of the binaries that are
+// not installed yet at once, one per CPU, so that the plan below finds
+// them verified. What fails here is checked again, and reported, in order
+// by the plan.
+func (s *Step) verifyArtifacts(h *host.Host, arch string) {
 	if s.ArtifactsDir == "" {
 		return
 	}
 	var wg sync.WaitGroup
 	for _, name := range eksd.RequiredBinaries {
 		b, err := s.Release.Binary(name, arch)
-		if err != nil || !b.Verifiable() {
+		if err != nil || !b.Verifiable() || knownGood(h, path.Join(s.installDir(), name), b) {
 			continue
 		}
 		if p, err := s.findArtifact(b); err == nil {
@@ -178,12 +186,29 @@ func (s *Step) verifyArtifacts(arch string) {
 }
 
 // verifyArtifact checks the operator's copy against the manifest, once per
-// unchanged file in this process.
+// unchanged file in this process: a check under way for the same file is
+// waited for, not done twice.
 func verifyArtifact(p string, b eksd.Binary) error {
 	key, ok := artifactKeyOf(p, b)
-	if _, seen := verifiedArtifacts.Load(key); ok && seen {
-		return nil
+	if !ok {
+		return hashArtifact(p, b)
 	}
+	v := &verification{done: make(chan struct{})}
+	if prev, loaded := verifications.LoadOrStore(key, v); loaded {
+		prev := prev.(*verification)
+		<-prev.done
+		return prev.err
+	}
+	v.err = hashArtifact(p, b)
+	if v.err != nil {
+		verifications.Delete(key) // a failure is checked again next time
+	}
+	close(v.done)
+	return v.err
+}
+
+// hashArtifact checks the operator's copy against the manifest.
+func hashArtifact(p string, b eksd.Binary) error {
 	// Streamed: the whole of kubelet need not sit in memory to be checked.
 	f, err := operatorFS().Open(p)
 	if err != nil {
@@ -197,17 +222,31 @@ func verifyArtifact(p string, b eksd.Binary) error {
 	if err := h.verify(p); err != nil {
 		return plan.BadInput(err)
 	}
-	if ok {
-		verifiedArtifacts.Store(key, struct{}{})
-	}
 	return nil
+}
+
+// artifactsDir is ArtifactsDir made absolute: the artifacts are known by
+// their paths.
+func (s *Step) artifactsDir() (string, error) {
+	if s.ArtifactsDir == "" || filepath.IsAbs(s.ArtifactsDir) {
+		return s.ArtifactsDir, nil
+	}
+	abs, err := filepath.Abs(s.ArtifactsDir)
+	if err != nil {
+		return "", fmt.Errorf("--artifacts-dir %s: %w", s.ArtifactsDir, err)
+	}
+	return abs, nil
 }
 
 // findArtifact looks for b in ArtifactsDir as the manifest names it, then flat.
 func (s *Step) findArtifact(b eksd.Binary) (string, error) {
+	dir, err := s.artifactsDir()
+	if err != nil {
+		return "", plan.BadInput(err)
+	}
 	candidates := []string{
-		filepath.Join(s.ArtifactsDir, "bin", "linux", b.Arch, b.Name),
-		filepath.Join(s.ArtifactsDir, b.Name),
+		filepath.Join(dir, "bin", "linux", b.Arch, b.Name),
+		filepath.Join(dir, b.Name),
 	}
 	for _, c := range candidates {
 		if fi, err := operatorFS().Stat(c); err == nil && fi.Mode().IsRegular() {

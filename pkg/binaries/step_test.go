@@ -303,6 +303,14 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 // holding the right ones, flat.
 func plannedFromArtifacts(t *testing.T) (*fixture, string, *plan.Plan) {
 	t.Helper()
+	f, dir, s := fromArtifacts(t)
+	return f, dir, mustPlan(t, s, f.h)
+}
+
+// fromArtifacts is a step installing from an artifacts directory holding
+// the right binaries, flat.
+func fromArtifacts(t *testing.T) (*fixture, string, *Step) {
+	t.Helper()
 	f := newFixture(t)
 	dir := t.TempDir()
 	for name, data := range f.bins {
@@ -312,7 +320,7 @@ func plannedFromArtifacts(t *testing.T) (*fixture, string, *plan.Plan) {
 	}
 	s := f.step()
 	s.ArtifactsDir = dir
-	return f, dir, mustPlan(t, s, f.h)
+	return f, dir, s
 }
 
 // An artifact changed between the plan, which verified it, and the
@@ -429,5 +437,44 @@ func TestInstallsWaitForThePullsToShare(t *testing.T) {
 	}
 	if !installed("kubectl") {
 		t.Fatal("kubectl is not installed once the run's jobs are done")
+	}
+}
+
+// Prepare checks the artifacts of the binaries still to install, so that
+// the plan finds them verified; those of installed ones are not hashed.
+func TestPrepareVerifiesTheArtifactsToInstall(t *testing.T) {
+	f, dir, s := fromArtifacts(t)
+	key := func(name string) artifactKey {
+		t.Helper()
+		b, err := f.rel.Binary(name, "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, ok := artifactKeyOf(filepath.Join(dir, name), b)
+		if !ok {
+			t.Fatal("no identity")
+		}
+		return k
+	}
+	s.Prepare(f.h)
+	for name := range f.bins {
+		if !verified(key(name)) {
+			t.Errorf("%s: not verified by Prepare", name)
+		}
+	}
+	if err := mustPlan(t, s, f.h).Apply(context.Background(), f.h); err != nil {
+		t.Fatal(err)
+	}
+	// Installed now: the artifact, written again (a new identity), is not
+	// hashed again, and nothing is planned.
+	if err := os.WriteFile(filepath.Join(dir, "kubeadm"), f.bins["kubeadm"], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Prepare(f.h)
+	if _, hashed := verifications.Load(key("kubeadm")); hashed {
+		t.Error("Prepare hashed the artifact of an installed binary")
+	}
+	if p := mustPlan(t, s, f.h); !p.Empty() {
+		t.Errorf("plan after install: %q", p.Summaries())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -33,6 +34,13 @@ type Step interface {
 // converged host plans nothing and is still checked. Never run in a dry run.
 type Checker interface {
 	Check(ctx context.Context, h *host.Host) error
+}
+
+// Preparer is a step with slow read-only work that may start before the
+// run plans it, beside the steps planned first: hashing the operator's
+// copies of the binaries. Plan must not depend on it having run.
+type Preparer interface {
+	Prepare(h *host.Host)
 }
 
 // Options select and shape a run.
@@ -114,6 +122,14 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	steps, err := Select(steps, o.Only, o.Skip)
 	if err != nil {
 		return nil, err
+	}
+	// Nothing started here outlives the run.
+	var prep sync.WaitGroup
+	defer prep.Wait()
+	for _, s := range steps {
+		if p, ok := s.(Preparer); ok {
+			prep.Go(func() { p.Prepare(h) })
+		}
 	}
 	report := &Report{}
 	plans := make([]*plan.Plan, len(steps))

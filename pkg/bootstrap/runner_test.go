@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
@@ -17,12 +18,16 @@ type fileStep struct {
 	name, path, content string
 	plans               int
 	err                 error
+	onPlan              func() // called as Plan starts
 }
 
 func (s *fileStep) Name() string { return s.name }
 
 func (s *fileStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	s.plans++
+	if s.onPlan != nil {
+		s.onPlan()
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -189,5 +194,54 @@ func TestCheckerRunsAfterApplyNotInDryRun(t *testing.T) {
 	}
 	if r.Changed() != 0 {
 		t.Fatalf("a check counted as a change")
+	}
+}
+
+// preparingStep is a fileStep with read-only work to start early.
+type preparingStep struct {
+	fileStep
+	started chan struct{} // closed when Prepare starts
+	release chan struct{} // Prepare returns once it is closed
+	done    bool
+}
+
+func (s *preparingStep) Prepare(*host.Host) {
+	close(s.started)
+	<-s.release
+	s.done = true
+}
+
+// A step's Prepare starts before the steps before it are planned, and the
+// run waits for it, also when planning stops the run early.
+func TestPrepareStartsFirstAndEndsWithTheRun(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		h := hosttest.NewTestHost(t, "")
+		first := &fileStep{name: "one", path: "/etc/one.conf", content: "one\n"}
+		if bad {
+			first.err = plan.BadInput(errors.New("bad input"))
+		}
+		prep := &preparingStep{
+			fileStep: fileStep{name: "two", path: "/etc/two.conf", content: "two\n"},
+			started:  make(chan struct{}),
+			release:  make(chan struct{}),
+		}
+		first.onPlan = func() {
+			select {
+			case <-prep.started:
+			case <-time.After(10 * time.Second):
+				t.Error("step one was planned before step two's Prepare started")
+			}
+		}
+		go func() {
+			<-prep.started
+			close(prep.release)
+		}()
+		_, err := Run(context.Background(), h, []Step{first, prep}, Options{})
+		if bad != (err != nil) {
+			t.Fatalf("bad input %v: run error %v", bad, err)
+		}
+		if !prep.done {
+			t.Errorf("bad input %v: the run ended before Prepare did", bad)
+		}
 	}
 }
