@@ -194,6 +194,7 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 			if p, err = s.Plan(ctx, h); err != nil {
 				return report, &StepError{Step: s.Name(), Err: err}
 			}
+			o.Log.Debug("step planned again", "step", s.Name(), "changes", len(p.Changes), "duration", time.Since(t0))
 		}
 		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
 			// It goes first: the steps beside it yield their large writes
