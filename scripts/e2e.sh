@@ -491,9 +491,9 @@ boot() {
 say "eksd-kata bootstrap (1st): $FIRSTBOOT at boot"
 in_node journalctl -u "$FIRSTBOOT" -o cat --no-pager >"$LOGS/bootstrap-1.log" 2>&1 || true
 cat "$LOGS/bootstrap-1.log"
-# The same boot with every line's time, beside the kubelet's and containerd's:
+# The whole boot with every line's time (the host's kernel lines left out):
 # where a slow kubeadm init spent its time.
-in_node journalctl -b -u "$FIRSTBOOT" -u kubelet -u containerd -o short-precise --no-pager >"$LOGS/first-boot-timed.log" 2>&1 || true
+in_node journalctl -b -o short-precise --no-pager 2>&1 | grep -v ' kernel: ' >"$LOGS/first-boot-timed.log" || true
 # Without Kata binaries (none here) the run must stop at verify, and only
 # there, saying plainly that the kata pod cannot start for want of the shim.
 kata_missing() {
