@@ -83,12 +83,12 @@ func (b *batch) tagNow(ctx context.Context, is images.Store, ref string) {
 	}
 }
 
-// tagged reports how the batch applied t, and whether it did.
-func (b *batch) tagged(t *Tag) (err error, done bool) {
+// tagged reports whether the batch applied t, and how that went.
+func (b *batch) tagged(t *Tag) (done bool, err error) {
 	b.tagMu.Lock()
 	defer b.tagMu.Unlock()
 	err, done = b.tagErr[t]
-	return err, done
+	return done, err
 }
 
 func (b *batch) result(ctx context.Context, h *host.Host, source string) error {

@@ -33,7 +33,7 @@ func (t *Tag) Summary() string {
 
 func (t *Tag) Apply(ctx context.Context, h *host.Host) error {
 	if t.batch != nil {
-		if err, done := t.batch.tagged(t); done {
+		if done, err := t.batch.tagged(t); done {
 			return err
 		}
 	}
