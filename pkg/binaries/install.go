@@ -16,8 +16,12 @@ import (
 )
 
 // maxYield bounds how long an install waits for image downloads to be
-// done before it writes (plan.Yield).
-const maxYield = 3 * time.Second
+// done before it writes (plan.Yield); a variable for tests.
+var maxYield = 3 * time.Second
+
+// KubeadmStep names the step that runs kubeadm init or join, which waits
+// for the kubelet's install.
+const KubeadmStep = "kubeadm"
 
 // maxBinary bounds a download held in memory: kubelet is ~80 MB.
 const maxBinary = 1 << 30
@@ -99,12 +103,20 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 				}
 				in.progress = out[in.progress]
 			}
-			if in.Binary.Name == "kubectl" {
+			switch in.Binary.Name {
+			case "kubectl":
 				// Nothing in a bootstrap runs kubectl: it installs beside
 				// kubeadm init, once the pulls kubeadm waits for are done,
 				// and the run waits for it before it ends.
 				record(in, plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error {
 					plan.YieldAll(ctx, maxYield)
+					return in.install(ctx, h)
+				}))
+				continue
+			case "kubelet":
+				// Only kubeadm init or join starts the kubelet: it installs
+				// beside the steps before them (kubeadm's certificates).
+				record(in, plan.Later(ctx, "install "+in.Path, []string{KubeadmStep}, func(ctx context.Context) error {
 					return in.install(ctx, h)
 				}))
 				continue
@@ -152,9 +164,7 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 			return err
 		}
 	}
-	// Image downloads that kubeadm waits for may be going on: their small
-	// commits would stall behind this large write and its fsync.
-	plan.Yield(ctx, maxYield)
+	c.yield(ctx)
 	if _, err := h.FS.WriteFile(c.Path, data, 0o755); err != nil {
 		return err
 	}
@@ -162,6 +172,16 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 		return nil
 	}
 	return remember(h, c.Path, c.Binary)
+}
+
+// yield lets image downloads that kubeadm waits for go first: their small
+// commits would stall behind this large write and its fsync. kubeadm
+// itself does not wait: the next step runs it (its certificates) beside
+// the pulls.
+func (c *Install) yield(ctx context.Context) {
+	if c.Binary.Name != "kubeadm" {
+		plan.Yield(ctx, maxYield)
+	}
 }
 
 // copyArtifact installs the operator's copy with the kernel copying it
@@ -182,7 +202,7 @@ func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) 
 			return false, nil
 		}
 	}
-	plan.Yield(ctx, maxYield)
+	c.yield(ctx)
 	// The bytes copied are the ones verified only if the file did not
 	// change meanwhile (its identity holds its size, mtime and ctime).
 	unchanged := func() error {

@@ -392,38 +392,62 @@ func onlyOthers(t *testing.T, f *fixture, failed string) {
 	}
 }
 
-// TestInstallsWaitForThePullsToShare: beside a job that goes first (the
-// image downloads), the binaries are fetched but not written until it
-// shares; kubectl, which nothing in the run needs, waits until it ends.
-func TestInstallsWaitForThePullsToShare(t *testing.T) {
+// TestInstallsBesideThePulls: beside a job that goes first (the image
+// downloads), kubeadm is installed at once, since the next step (its
+// certificates) runs it beside the pulls. The kubelet is written once the
+// pulls share, in a job the kubeadm step waits for; kubectl, which nothing
+// in the run needs, once they end.
+func TestInstallsBesideThePulls(t *testing.T) {
+	// A yield that is not meant to happen would hold the test up for
+	// this long, and fail it.
+	defer func(d time.Duration) { maxYield = d }(maxYield)
+	maxYield = time.Hour
 	f := newFixture(t)
 	p := mustPlan(t, f.step(), f.h)
 	ctx, pending := plan.WithPending(context.Background())
+	defer pending.Cancel()
 	share, end := make(chan struct{}), make(chan struct{})
 	pending.GoFirst(ctx, "pulls", nil, func(ctx context.Context) error {
-		<-share
-		plan.Share(ctx)
-		<-end
+		for _, next := range []chan struct{}{share, end} {
+			select {
+			case <-next:
+			case <-ctx.Done(): // the test failed
+				return ctx.Err()
+			}
+			plan.Share(ctx)
+		}
 		return nil
 	})
-	applied := make(chan error, 1)
-	go func() { applied <- p.Apply(ctx, f.h) }()
 	installed := func(name string) bool {
 		_, err := f.h.FS.Stat("/usr/local/bin/" + name)
 		return err == nil
 	}
+	applied := make(chan error, 1)
+	go func() { applied <- p.Apply(ctx, f.h) }()
+	select {
+	case err := <-applied:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the binaries step waited for the pulls")
+	}
+	if !installed("kubeadm") {
+		t.Fatal("kubeadm is not installed once the step is applied")
+	}
 	time.Sleep(200 * time.Millisecond)
-	for _, name := range eksd.RequiredBinaries {
+	for _, name := range []string{"kubelet", "kubectl"} {
 		if installed(name) {
 			t.Fatalf("%s was written before the pulls shared", name)
 		}
 	}
 	close(share)
-	if err := <-applied; err != nil {
-		t.Fatal(err)
+	jobs := pending.WaitFor(KubeadmStep)
+	if len(jobs) != 1 || jobs[0].Err != nil || !strings.Contains(jobs[0].What, "kubelet") {
+		t.Fatalf("the kubeadm step waits for %v", jobs)
 	}
-	if !installed("kubeadm") || !installed("kubelet") {
-		t.Fatal("kubeadm and kubelet are not installed once the plan is applied")
+	if !installed("kubelet") {
+		t.Fatal("kubelet is not installed when the kubeadm step may start")
 	}
 	time.Sleep(100 * time.Millisecond)
 	if installed("kubectl") {
