@@ -20,6 +20,8 @@
 # E2E_NO_IGZIP=1 stops the node's containerd using igzip (to measure it);
 # E2E_CONTAINERD_DISABLED=1 boots with containerd not enabled, as in an
 # image made for the first-boot unit: eksd-kata enables and starts it.
+# E2E_NET_RATE=200mbit caps the registry's traffic to the node (tc tbf),
+# so that pulls wait on the network as they do from public.ecr.aws.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -350,7 +352,7 @@ EOF
 # systemd at boot. Its drop-in adds what this bundle and machine need (the
 # artifacts directory, --ignore for the preflight findings a namespaced node
 # has) and JSON step events, whose timestamps give the timings.
-steps=(preflight host containerd kata images binaries kubeadm addons verify)
+steps=(preflight host containerd kata images binaries certs kubeadm addons verify)
 boot_args=(--log-format json)
 # E2E_VERBOSE=1: also log each plan's and each change's time (-v).
 [ "${E2E_VERBOSE:-}" = 1 ] && boot_args+=(-v)
@@ -397,6 +399,13 @@ ip -n "$GWNS" addr add "$GW_ADDR/24" dev gw0
 ip -n "$NETNS" link set eth0 up
 ip -n "$GWNS" link set gw0 up
 ip -n "$NETNS" route add default via "$GW_ADDR"
+# E2E_NET_RATE (a tc rate: 400mbit) caps what the registry sends the node,
+# as a registry across the internet would: pulls then wait on the network,
+# not on these 2 CPUs.
+if [ -n "${E2E_NET_RATE:-}" ]; then
+	ip netns exec "$GWNS" tc qdisc add dev gw0 root tbf rate "$E2E_NET_RATE" burst 256kb latency 100ms
+	say "registry to node capped at $E2E_NET_RATE"
+fi
 
 # The registry serves the bundle from the gateway's namespace: the one
 # address the node can reach besides its own.
@@ -735,13 +744,16 @@ if [ -n "$t_kubeadm" ] && awk -v k="$k" 'BEGIN{exit !(k>0)}'; then
 	if [ -n "$addons_at" ]; then
 		wall=$(awk -v a="$first_start" -v b="$(date -d "$addons_at" +%s.%N)" 'BEGIN{printf "%.3f", b-a}')
 		own=$(awk -v w="$wall" -v k="$k" 'BEGIN{printf "%.3f", w-k}')
-		printf '  bootstrap wall time from launch to the end of addons %ss - kubeadm init %ss = %ss = %s%% of kubeadm init (goal < 20%%)\n' \
+		# The kubeadm init inside the run starts with the certificates and
+		# kubeconfig files the certs step made beside the pulls: that step
+		# counts as eksd-kata's here.
+		printf '  bootstrap wall time from launch to the end of addons %ss - kubeadm init in it %ss = %ss = %s%% of that kubeadm init\n' \
 			"$wall" "$k" "$own" "$(awk -v a="$own" -v k="$k" 'BEGIN{printf "%.1f", 100*a/k}')"
-		# Against kubeadm init alone on the prepared node: nothing of
-		# eksd-kata's (the kube-proxy and CoreDNS pulls) runs beside it.
+		# The issue's figure: against kubeadm init alone on the prepared
+		# node (certificates included, nothing of eksd-kata's beside it).
 		if [ -n "$t_alone" ]; then
 			own=$(awk -v w="$wall" -v k="$t_alone" 'BEGIN{printf "%.3f", w-k}')
-			printf '  bootstrap wall time from launch to the end of addons %ss - kubeadm init alone %ss = %ss = %s%% of kubeadm init alone\n' \
+			printf '  bootstrap wall time from launch to the end of addons %ss - kubeadm init alone %ss = %ss = %s%% of kubeadm init alone (goal < 20%%)\n' \
 				"$wall" "$t_alone" "$own" "$(awk -v a="$own" -v k="$t_alone" 'BEGIN{printf "%.1f", 100*a/k}')"
 		fi
 	fi

@@ -29,8 +29,9 @@ import (
 
 // stepNames is the order of a bootstrap; the help text lists it.
 // images comes before binaries: its pulls go on in the background while the
-// binaries install, and kubeadm waits for them.
-var stepNames = []string{"preflight", "host", "containerd", "kata", "images", "binaries", "kubeadm", "addons", "verify"}
+// binaries install and kubeadm makes its certificates, and kubeadm init
+// waits for them.
+var stepNames = []string{"preflight", "host", "containerd", "kata", "images", "binaries", "certs", "kubeadm", "addons", "verify"}
 
 type bootstrapFlags struct {
 	overrides          config.Overrides
@@ -191,6 +192,8 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,
 				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: os.Stderr,
 			})
+		case "certs":
+			steps = append(steps, &kubeadm.CertsStep{Config: cfg, Release: rel, Out: os.Stdout})
 		case "kubeadm":
 			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: os.Stdout})
 		case "addons":

@@ -2,6 +2,7 @@ package kubeadm
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +54,48 @@ func nsChild(scratch string, argv []string) {
 			fail("overlay on "+dir, err)
 		}
 	}
+	// Commands separated by thenArg run one after the other in the
+	// namespace; the first that fails ends it with its exit code.
+	for {
+		next := slices.Index(argv, thenArg)
+		if next < 0 {
+			break
+		}
+		cmd := exec.Command(argv[0], argv[1:next]...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				os.Exit(exit.ExitCode())
+			}
+			fail("run "+argv[0], err)
+		}
+		argv = argv[next+1:]
+	}
 	err := syscall.Exec(argv[0], argv, os.Environ())
 	fail("exec "+argv[0], err)
+}
+
+// thenArg separates the commands an ns child runs.
+const thenArg = "--then--"
+
+// inNamespace runs the commands (separated by thenArg) in a throwaway
+// mount namespace and returns their combined output.
+func inNamespace(t *testing.T, argv ...string) ([]byte, error) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a mount namespace and kubeadm's root check")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, self, append([]string{t.TempDir()}, argv...)...)
+	cmd.Env = append(os.Environ(), nsChildEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	return cmd.CombinedOutput()
 }
 
 // kubeadmBinary is the kubeadm scripts/build-kubeadm.sh builds, or $EKSD_KATA_KUBEADM.
@@ -92,22 +133,10 @@ func writeRendered(t *testing.T) string {
 // mount namespace, so the host's /etc and /var are untouched.
 func TestKubeadmInitDryRun(t *testing.T) {
 	bin := kubeadmBinary(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: a mount namespace and kubeadm's root check")
-	}
 	cfg := writeRendered(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, self, t.TempDir(), bin, "init", "--dry-run", "--config", cfg,
+	out, err := inNamespace(t, bin, "init", "--dry-run", "--config", cfg,
 		// No kubelet, containerd or images here: preflight would stop at them.
 		"--ignore-preflight-errors=all")
-	cmd.Env = append(os.Environ(), nsChildEnv+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubeadm init --dry-run: %v\n%s", err, tail(out))
 	}
@@ -130,6 +159,52 @@ func TestKubeadmInitDryRun(t *testing.T) {
 	}
 	if _, err := os.Stat("/etc/kubernetes/tmp"); err == nil {
 		t.Errorf("/etc/kubernetes/tmp exists on the host: the namespace leaked")
+	}
+}
+
+// TestKubeadmCertsPhasesThenInit: the release's kubeadm runs the certs
+// step's commands with our config and writes the files kubeadm init
+// reads; init then takes up the CA they made instead of making its own.
+func TestKubeadmCertsPhasesThenInit(t *testing.T) {
+	bin := kubeadmBinary(t)
+	_, err := os.Stat(CACert)
+	hadCA := err == nil
+	cfg := writeRendered(t)
+	h, _, _ := fixtureHost(t)
+	p, err := certsStep(nil).Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var argv []string
+	for _, c := range p.Changes {
+		run, ok := c.(*Run)
+		if !ok {
+			continue
+		}
+		// The real kubeadm, and the config where this test wrote it.
+		cmd := slices.Clone(run.Argv)
+		cmd[0] = bin
+		cmd[slices.Index(cmd, ConfigFile)] = cfg
+		argv = append(append(argv, cmd...), thenArg)
+	}
+	if len(argv) == 0 {
+		t.Fatalf("no kubeadm command planned: %v", p.Summaries())
+	}
+	files := []string{CACert, "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/etcd/ca.key", "/etc/kubernetes/pki/sa.key", AdminConf, KubeletConf, "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"}
+	argv = append(argv, "/bin/ls", "-1")
+	argv = append(argv, files...)
+	argv = append(argv, thenArg, bin, "init", "--dry-run", "--config", cfg, "--ignore-preflight-errors=all")
+	out, err := inNamespace(t, argv...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, tail(out))
+	}
+	for _, want := range append(files, "Using existing ca certificate authority", "initialized successfully") {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, tail(out))
+		}
+	}
+	if _, err := os.Stat(CACert); err == nil && !hadCA {
+		t.Errorf("%s exists on the host: the namespace leaked", CACert)
 	}
 }
 

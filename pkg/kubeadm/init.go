@@ -44,20 +44,10 @@ func (s *InitStep) Name() string { return "kubeadm" }
 // control plane) or fails (half-initialised host: reset first).
 func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
-	data, err := RenderInit(s.Config, s.Release)
-	if err != nil {
-		if !h.IsLive() {
-			// An offline image may not know its address yet: kubeadm runs on the node.
-			p.Notef("%s not written: %v", ConfigFile, err)
-			return p, nil
-		}
-		return nil, plan.BadInput(err)
+	c, ok, err := planConfig(h, p, s.Config, s.Release)
+	if err != nil || !ok {
+		return planOrErr(p, err)
 	}
-	c, err := plan.PlanFile(h, ConfigFile, data, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	p.Add(c)
 
 	cp, err := readControlPlane(h)
 	if err != nil {
@@ -68,7 +58,10 @@ func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	case !h.IsLive():
 		p.Notef("kubeadm init: skipped (--root): run `%s init --config %s` on the node", kubeadm, ConfigFile)
 		return p, nil
-	case cp.none():
+	case !cp.started:
+		if len(cp.present) > 0 {
+			p.Notef("kubeadm init uses the certificates and kubeconfig files found (%s)", strings.Join(cp.present, ", "))
+		}
 		return s.planInit(h, p, kubeadm)
 	case !cp.complete():
 		return nil, errHalfDone("kubeadm init", fmt.Sprintf("found %s but not %s", strings.Join(cp.present, ", "), strings.Join(cp.missing, ", ")))
@@ -85,6 +78,34 @@ func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Notef("%s changes, but the running cluster keeps its settings: `eksd-kata reset` and bootstrap again to apply them", ConfigFile)
 	}
 	return s.planKubeconfig(h, p)
+}
+
+// planConfig adds the rendered kubeadm config to p and returns its change
+// (nil when the file is right). ok is false when there is nothing more to
+// plan: an offline image that cannot render it yet (noted), or an error.
+func planConfig(h *host.Host, p *plan.Plan, cfg *config.NodeConfig, rel *eksd.Release) (c *plan.WriteFile, ok bool, err error) {
+	data, err := RenderInit(cfg, rel)
+	if err != nil {
+		if !h.IsLive() {
+			// An offline image may not know its address yet: kubeadm runs on the node.
+			p.Notef("%s not written: %v", ConfigFile, err)
+			return nil, false, nil
+		}
+		return nil, false, plan.BadInput(err)
+	}
+	if c, err = plan.PlanFile(h, ConfigFile, data, 0o600); err != nil {
+		return nil, false, err
+	}
+	p.Add(c)
+	return c, true, nil
+}
+
+// planOrErr returns err alone when there is one, else p.
+func planOrErr(p *plan.Plan, err error) (*plan.Plan, error) {
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // planInit runs kubeadm init and, after it, the kubeconfig copy and the

@@ -141,13 +141,17 @@ func TestInitRedactsAndHandsOver(t *testing.T) {
 		}
 	}
 	readFile(t, root, ConfigFile, 0o600)
+	wantEmptyPlan(t, s, h, "healthy control plane")
+}
 
+func wantEmptyPlan(t *testing.T, s bootstrap.Step, h *host.Host, when string) {
+	t.Helper()
 	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !p.Empty() {
-		t.Fatalf("healthy control plane: plan %v", p.Summaries())
+		t.Fatalf("%s: plan %v", when, p.Summaries())
 	}
 }
 
@@ -161,14 +165,23 @@ func TestInitRefusesUnhealthyOrHalfDone(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, APIServerPod)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := initStep(nil, probeOK).Plan(context.Background(), h)
-	if err == nil || !strings.Contains(err.Error(), "eksd-kata reset") || !strings.Contains(err.Error(), APIServerPod) {
-		t.Fatalf("half-initialised: err = %v", err)
+	// Past the certificates: another static pod, or the kubelet's config
+	// (a joined worker has it), without the API server's.
+	for _, p := range []string{ManifestsDir + "/etcd.yaml", KubeletConfig} {
+		hosttest.WriteTree(t, root, map[string]string{p: "x\n"})
+		_, err := initStep(nil, probeOK).Plan(context.Background(), h)
+		if err == nil || !strings.Contains(err.Error(), "eksd-kata reset") || !strings.Contains(err.Error(), APIServerPod) || !strings.Contains(err.Error(), p) {
+			t.Fatalf("half-initialised (%s): err = %v", p, err)
+		}
+		if err := os.Remove(filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
 // TestInitPlanFreshAndOffline: a fresh host plans the config, init, the
-// kubeconfig and the join command; under --root only the config and a note.
+// kubeconfig and the join command; under --root only the config and a note
+// (the certs step too).
 func TestInitPlanFreshAndOffline(t *testing.T) {
 	h, _, fr := fixtureHost(t)
 	p, err := initStep(nil, probeOK).Plan(context.Background(), h)
@@ -187,13 +200,17 @@ func TestInitPlanFreshAndOffline(t *testing.T) {
 	if len(fr.Argvs()) != 0 {
 		t.Fatalf("planning ran %q", fr.Argvs())
 	}
+	// Offline, both steps that run kubeadm init's phases plan the config
+	// and say what runs on the node.
 	h.Offline = true
-	p, err = initStep(nil, nil).Plan(context.Background(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := p.Summaries(); len(got) != 1 || got[0] != "create "+ConfigFile || !strings.Contains(strings.Join(p.Notes, "\n"), "skipped (--root)") {
-		t.Fatalf("offline plan %v, notes %v", got, p.Notes)
+	for _, s := range []bootstrap.Step{initStep(nil, nil), certsStep(nil)} {
+		p, err = s.Plan(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Summaries(); len(got) != 1 || got[0] != "create "+ConfigFile || !strings.Contains(strings.Join(p.Notes, "\n"), "skipped (--root)") {
+			t.Fatalf("%s: offline plan %v, notes %v", s.Name(), got, p.Notes)
+		}
 	}
 }
 

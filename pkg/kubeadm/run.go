@@ -49,7 +49,7 @@ func (c *Run) Apply(ctx context.Context, h *host.Host) error {
 	sink.Flush()
 	if c.Out != nil && len(c.Argv) > 1 {
 		// The time kubeadm itself took, beside the step's own (make e2e compares them).
-		fmt.Fprintf(c.Out, "kubeadm %s took %s\n", c.Argv[1], time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(c.Out, "kubeadm %s took %s\n", c.verb(), time.Since(start).Round(time.Millisecond))
 	}
 	if c.LogFile != "" {
 		// Kept on failure too: that is when it is read.
@@ -65,6 +65,19 @@ func (c *Run) Apply(ctx context.Context, h *host.Host) error {
 		}
 	}
 	return err
+}
+
+// verb is the kubeadm command run: its words up to the first flag
+// ("init", "init phase certs all").
+func (c *Run) verb() string {
+	words := c.Argv[1:]
+	for i, w := range words {
+		if strings.HasPrefix(w, "-") {
+			words = words[:i]
+			break
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // logFile names the log of one kubeadm verb run at t.

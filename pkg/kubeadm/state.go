@@ -24,6 +24,9 @@ const (
 	ManifestsDir     = "/etc/kubernetes/manifests"
 	APIServerPod     = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 	BootstrapKubelet = "/etc/kubernetes/bootstrap-kubelet.conf"
+	// KubeletConfig is written by kubeadm's kubelet-start phase (init and
+	// join), after the certificates, kubeconfig files and static pods.
+	KubeletConfig = "/var/lib/kubelet/config.yaml"
 )
 
 // Probe checks that the API server of this host answers; h gives it the
@@ -34,6 +37,10 @@ type Probe func(ctx context.Context, h *host.Host) error
 type controlPlane struct {
 	present []string // which of the init files exist
 	missing []string
+	// started: init (or join) went past the certificates and kubeconfig
+	// files: a static pod or the kubelet's config is written. Before
+	// that, kubeadm init takes up what it finds (the certs step's work).
+	started bool
 }
 
 func (c controlPlane) none() bool     { return len(c.present) == 0 }
@@ -63,6 +70,14 @@ func readControlPlane(h *host.Host) (controlPlane, error) {
 			cp.present = append(cp.present, p)
 		}
 	}
+	kubelet, err := h.FS.Exists(KubeletConfig)
+	if err != nil {
+		return cp, err
+	}
+	if kubelet {
+		cp.present = append(cp.present, KubeletConfig)
+	}
+	cp.started = len(pods) > 0 || kubelet
 	return cp, nil
 }
 
