@@ -82,10 +82,16 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Notes = append(p.Notes, res.Notes...)
 		p.Add(c)
 	}
-	if err := planEnable(ctx, h, p); err != nil {
+	st, err := planEnable(ctx, h, p)
+	if err != nil {
 		return nil, err
 	}
 	if c == nil {
+		if !s.NoRestart && stopped(st) {
+			// Its config is right, but the next steps pull through it.
+			p.Add(&plan.UnitAction{Action: "restart", Unit: Unit, Why: "it is " + st.Active + ": the images step pulls through it"})
+			p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
+		}
 		return p, nil
 	}
 	switch {
@@ -102,21 +108,29 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	return p, nil
 }
 
+// stopped reports whether systemd holds containerd's unit stopped (or
+// failed); a unit systemd does not know, or one on its way up, is not.
+func stopped(st *host.UnitState) bool {
+	return st != nil && st.Load == "loaded" && (st.Active == "inactive" || st.Active == "failed")
+}
+
 // planEnable enables containerd when its unit is disabled (a package that
 // does not enable what it installs): the node would come back from a reboot
 // without a container runtime, and the kubelet with it.
-func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) error {
+//
+// It returns the unit's state, nil where systemd is not there to ask.
+func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) (*host.UnitState, error) {
 	if !h.IsLive() || !h.Systemd.Running() {
-		return nil
+		return nil, nil
 	}
 	st, err := h.Systemd.UnitState(ctx, Unit)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if st.UnitFileState == "disabled" {
 		p.Add(&plan.UnitAction{Action: "enable", Unit: Unit})
 	}
-	return nil
+	return &st, nil
 }
 
 // planHostsFiles writes a hosts.toml for each insecure registry, so that

@@ -166,6 +166,50 @@ func TestStepEnablesADisabledContainerd(t *testing.T) {
 	}
 }
 
+// A stopped containerd whose config is already right is started (the
+// images step pulls through it, and check says bootstrap starts it); a
+// running one, or one left to the operator (--no-restart), is not.
+func TestStepStartsAStoppedContainerd(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	h, sd := liveHost(t)
+	s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: eksd.Default(), Version: "2.4.2", NoRestart: true}
+	ctx := context.Background()
+	p, err := s.Plan(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Apply(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		state     host.UnitState
+		noRestart bool
+		want      []string
+	}{
+		{host.UnitState{Load: "loaded", Active: "inactive", Sub: "dead", UnitFileState: "disabled"}, false, []string{
+			"systemd enable " + Unit,
+			"systemd restart " + Unit + " (it is inactive: the images step pulls through it)",
+			"wait until containerd's CRI plugin answers",
+		}},
+		{host.UnitState{Load: "loaded", Active: "failed", Sub: "failed", UnitFileState: "enabled"}, false, []string{
+			"systemd restart " + Unit + " (it is failed: the images step pulls through it)",
+			"wait until containerd's CRI plugin answers",
+		}},
+		{host.UnitState{Load: "loaded", Active: "inactive", Sub: "dead", UnitFileState: "enabled"}, true, nil},
+		{host.UnitState{Load: "loaded", Active: "active", Sub: "running", UnitFileState: "enabled"}, false, nil},
+	} {
+		sd.Units[Unit] = tc.state
+		s.NoRestart = tc.noRestart
+		p, err := s.Plan(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Summaries(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s, --no-restart %v: plan %q, want %q", tc.state.Active, tc.noRestart, got, tc.want)
+		}
+	}
+}
+
 // TestStepWritesHostsFilesForInsecureRegistries: a hosts.toml for each
 // non-loopback insecure registry in the directory the CRI plugin reads
 // (here the operator's config_path), none for loopback, an operator's own

@@ -136,10 +136,15 @@ func (c *SetEnforce) Apply(_ context.Context, h *host.Host) error {
 type UnitAction struct {
 	Action string // "enable", "mask", "restart", "daemon-reload"
 	Unit   string
+	Why    string // when the action is not obvious ("it is not running")
 }
 
 func (c *UnitAction) Summary() string {
-	return strings.TrimSpace("systemd " + c.Action + " " + c.Unit)
+	s := strings.TrimSpace("systemd " + c.Action + " " + c.Unit)
+	if c.Why != "" {
+		s += " (" + c.Why + ")"
+	}
+	return s
 }
 
 func (c *UnitAction) Apply(ctx context.Context, h *host.Host) error {
