@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 )
 
 // TestBootstrapRootConfigLoadsInRealContainerd is the promise of the
@@ -161,5 +164,26 @@ func TestBootstrapEveryStepUnderRoot(t *testing.T) {
 	}
 	if hosttest.HashTree(t, root) != before {
 		t.Fatal("the converged re-run changed the root")
+	}
+}
+
+// TestInitSkipsKubeconfigsOnlyAfterTheCertsStep: kubeadm init leaves out
+// its kubeconfig phase only in a run whose certs step made the files.
+func TestInitSkipsKubeconfigsOnlyAfterTheCertsStep(t *testing.T) {
+	for _, tc := range []struct {
+		only, skip []string
+		want       bool
+	}{
+		{nil, nil, true},
+		{nil, []string{"certs"}, false},
+		{[]string{"kubeadm"}, nil, false},
+		{[]string{"certs", "kubeadm"}, nil, true},
+	} {
+		f := &bootstrapFlags{only: tc.only, skip: tc.skip}
+		for _, s := range bootstrapSteps(config.Default(), eksd.Default(), f) {
+			if init, ok := s.(*kubeadm.InitStep); ok && init.KubeconfigsMade != tc.want {
+				t.Errorf("--only %v --skip %v: KubeconfigsMade %v, want %v", tc.only, tc.skip, init.KubeconfigsMade, tc.want)
+			}
+		}
 	}
 }

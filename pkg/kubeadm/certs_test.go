@@ -71,11 +71,13 @@ func TestInitTakesUpCerts(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, APIServerPod)); err != nil {
 		t.Fatal(err)
 	}
-	p, err := initStep(nil, probeOK).Plan(context.Background(), h)
+	s := initStep(nil, probeOK)
+	s.KubeconfigsMade = true // by the certs step of this run
+	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Summaries(); len(got) != 4 || !strings.HasPrefix(got[1], "run "+kubeadmBin+" init --config ") {
+	if got := p.Summaries(); len(got) != 4 || !strings.HasPrefix(got[1], "run "+kubeadmBin+" init --config "+ConfigFile+" --skip-phases=kubeconfig,") {
 		t.Fatalf("plan %v", got)
 	}
 	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, "uses the certificates and kubeconfig files found") || !strings.Contains(notes, AdminConf) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"golang.org/x/sys/unix"
 )
@@ -164,44 +165,62 @@ func TestKubeadmInitDryRun(t *testing.T) {
 
 // TestKubeadmCertsPhasesThenInit: the release's kubeadm runs the certs
 // step's commands with our config and writes the files kubeadm init
-// reads; init then takes up the CA they made instead of making its own.
+// reads; init, as the kubeadm step runs it after them, takes up the CA
+// they made and does not make the kubeconfig files again.
 func TestKubeadmCertsPhasesThenInit(t *testing.T) {
 	bin := kubeadmBinary(t)
 	_, err := os.Stat(CACert)
 	hadCA := err == nil
 	cfg := writeRendered(t)
 	h, _, _ := fixtureHost(t)
-	p, err := certsStep(nil).Plan(context.Background(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var argv []string
-	for _, c := range p.Changes {
-		run, ok := c.(*Run)
-		if !ok {
-			continue
+	// The commands the two steps plan, run by the real kubeadm with the
+	// config where this test wrote it.
+	commands := func(s bootstrap.Step) (argv []string) {
+		p, err := s.Plan(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
 		}
-		// The real kubeadm, and the config where this test wrote it.
-		cmd := slices.Clone(run.Argv)
-		cmd[0] = bin
-		cmd[slices.Index(cmd, ConfigFile)] = cfg
-		argv = append(append(argv, cmd...), thenArg)
+		for _, c := range p.Changes {
+			if run, ok := c.(*Run); ok {
+				cmd := slices.Clone(run.Argv)
+				cmd[0] = bin
+				cmd[slices.Index(cmd, ConfigFile)] = cfg
+				argv = append(append(argv, cmd...), thenArg)
+			}
+		}
+		if len(argv) == 0 {
+			t.Fatalf("%s: no kubeadm command planned: %v", s.Name(), p.Summaries())
+		}
+		return argv
 	}
-	if len(argv) == 0 {
-		t.Fatalf("no kubeadm command planned: %v", p.Summaries())
-	}
+	argv := commands(certsStep(nil))
 	files := []string{CACert, "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/etcd/ca.key", "/etc/kubernetes/pki/sa.key", AdminConf, KubeletConf, "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"}
 	argv = append(argv, "/bin/ls", "-1")
 	argv = append(argv, files...)
-	argv = append(argv, thenArg, bin, "init", "--dry-run", "--config", cfg, "--ignore-preflight-errors=all")
+	init := initStep(nil, probeOK)
+	init.KubeconfigsMade = true
+	initArgv := commands(init)
+	if !slices.Contains(initArgv, "--skip-phases=kubeconfig") {
+		t.Fatalf("init does not skip the kubeconfig phase the certs step ran: %q", initArgv)
+	}
+	argv = append(append(argv, thenArg), initArgv[:len(initArgv)-1]...)
+	// A dry run keeps its kubeconfig files in a directory of its own, so
+	// without its kubeconfig phase it can go only as far as the phases
+	// that need no client; the real run reads the certs step's files.
+	argv = append(argv, "--dry-run", "--ignore-preflight-errors=all",
+		"--skip-phases=wait-control-plane,upload-config,upload-certs,mark-control-plane,bootstrap-token,kubelet-finalize,addon,show-join-command")
 	out, err := inNamespace(t, argv...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, tail(out))
 	}
-	for _, want := range append(files, "Using existing ca certificate authority", "initialized successfully") {
+	for _, want := range append(files, "Using existing ca certificate authority", "[kubelet-start]") {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, tail(out))
 		}
+	}
+	at := strings.Index(string(out), "[init]")
+	if at < 0 || strings.Contains(string(out[at:]), "[kubeconfig]") {
+		t.Errorf("init did not run, or ran its kubeconfig phase again:\n%s", tail(out))
 	}
 	if _, err := os.Stat(CACert); err == nil && !hadCA {
 		t.Errorf("%s exists on the host: the namespace leaked", CACert)

@@ -36,6 +36,10 @@ type InitStep struct {
 	SudoUser string
 	// Now names the log file; nil: time.Now.
 	Now func() time.Time
+	// KubeconfigsMade: the certs step of this run wrote the kubeconfig
+	// files from the same config, so init skips its kubeconfig phase,
+	// which would make five RSA keys only to compare and drop them.
+	KubeconfigsMade bool
 }
 
 func (s *InitStep) Name() string { return "kubeadm" }
@@ -116,10 +120,14 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 		return nil, plan.BadInput(err)
 	}
 	parser := &joinParser{}
+	// No --skip-token-print: the join command is read from the output
+	// (redacted everywhere it is shown) rather than minting a second token.
+	argv := []string{kubeadm, "init", "--config", ConfigFile}
+	if s.KubeconfigsMade {
+		argv = append(argv, "--skip-phases=kubeconfig")
+	}
 	p.Add(&Run{
-		// No --skip-token-print: the join command is read from the output
-		// (redacted everywhere it is shown) rather than minting a second token.
-		Argv:    []string{kubeadm, "init", "--config", ConfigFile},
+		Argv:    argv,
 		Out:     s.Out,
 		LogFile: logFile("init", s.now()),
 		Raw:     parser.Line,
