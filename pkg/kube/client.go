@@ -41,6 +41,11 @@ type Clients struct {
 
 // NewClients builds the clients for one REST config.
 func NewClients(cfg *rest.Config) (*Clients, error) {
+	// No client-side rate limit: a bootstrap makes few requests, and near
+	// a wait's deadline the limiter refuses the next one ("would exceed
+	// context deadline"), an error that is not the wait's own timeout.
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS = -1
 	kc, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -67,7 +72,6 @@ func Connect(h *host.Host, path string) (*Clients, error) {
 	cfg.UserAgent = "eksd-kata"
 	// One request must not hang a bootstrap; a CNI manifest is many requests.
 	cfg.Timeout = 20 * time.Second
-	cfg.QPS, cfg.Burst = 50, 100
 	return NewClients(cfg)
 }
 

@@ -104,18 +104,12 @@ func isReady(n *corev1.Node) bool {
 // waitReady polls until the node is Ready, for at most timeout; hint ends
 // the error of a wait that timed out. stop, when set, ends the wait at once
 // with its error for a Ready condition that waiting will not change.
-func waitReady(parent context.Context, c *Clients, name string, timeout, every time.Duration, hint string, stop func(*corev1.NodeCondition) error) error {
-	deadline := time.Now().Add(timeout)
-	ctx, cancel := context.WithDeadline(parent, deadline)
+func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration, hint string, stop func(*corev1.NodeCondition) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// Requests get a second more than the wait, so that near the deadline
-	// the wait ends with its own message, not with the client's rate
-	// limiter refusing a request that would outlive the deadline.
-	reqCtx, reqCancel := context.WithDeadline(parent, deadline.Add(time.Second))
-	defer reqCancel()
 	last := "not registered"
 	for {
-		n, err := c.Kube.CoreV1().Nodes().Get(reqCtx, name, getOpts)
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
 		switch {
 		case err == nil && isReady(n):
 			return nil
