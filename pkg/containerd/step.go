@@ -89,8 +89,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if c == nil {
 		if !s.NoRestart && stopped(st) {
 			// Its config is right, but the next steps pull through it.
-			p.Add(&plan.UnitAction{Action: "restart", Unit: Unit, Why: "it is " + st.Active + ": the images step pulls through it"})
-			p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
+			s.planRestart(p, "it is "+st.Active+": the images step pulls through it")
 		}
 		return p, nil
 	}
@@ -102,10 +101,16 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	case !h.Systemd.Running():
 		return nil, fmt.Errorf("containerd must be restarted to load %s, but systemd is not running as PID 1: restart containerd yourself and pass --no-restart", cfgPath)
 	default:
-		p.Add(&plan.UnitAction{Action: "restart", Unit: Unit})
-		p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
+		s.planRestart(p, "")
 	}
 	return p, nil
+}
+
+// planRestart restarts containerd (which starts a stopped one) and waits
+// for its CRI plugin, which the next steps use.
+func (s *Step) planRestart(p *plan.Plan, why string) {
+	p.Add(&plan.UnitAction{Action: "restart", Unit: Unit, Why: why})
+	p.Add(&plan.Func{Text: "wait until containerd's CRI plugin answers", Do: s.waitCRI})
 }
 
 // stopped reports whether systemd holds containerd's unit stopped (or

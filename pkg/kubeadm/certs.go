@@ -49,17 +49,14 @@ func (s *CertsStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 		// Done by an earlier init, or half-done: the kubeadm step says which.
 		return p, nil
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
+	now := nowOr(s.Now)
 	// kubeadm keeps valid files it finds, so a re-run after a crash in
 	// between finishes the set.
 	for _, phase := range []string{"certs", "kubeconfig"} {
 		p.Add(&Run{
 			Argv:    []string{kubeadm, "init", "phase", phase, "all", "--config", ConfigFile},
 			Out:     s.Out,
-			LogFile: logFile(phase, now()),
+			LogFile: logFile(phase, now),
 		})
 	}
 	return p, nil

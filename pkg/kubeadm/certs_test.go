@@ -13,12 +13,8 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 )
 
-func certsStep(out *bytes.Buffer) *CertsStep {
-	s := &CertsStep{Config: testConfig(), Release: eksd.Default(), Now: func() time.Time { return stamp }}
-	if out != nil {
-		s.Out = out
-	}
-	return s
+func certsStep() *CertsStep {
+	return &CertsStep{Config: testConfig(), Release: eksd.Default(), Now: func() time.Time { return stamp }}
 }
 
 // TestCertsBeforeInit: on a fresh host the certs step writes the kubeadm
@@ -27,7 +23,7 @@ func certsStep(out *bytes.Buffer) *CertsStep {
 // plans nothing.
 func TestCertsBeforeInit(t *testing.T) {
 	h, root, fr := fixtureHost(t)
-	s := certsStep(nil)
+	s := certsStep()
 	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)

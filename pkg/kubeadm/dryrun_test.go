@@ -193,7 +193,7 @@ func TestKubeadmCertsPhasesThenInit(t *testing.T) {
 		}
 		return argv
 	}
-	argv := commands(certsStep(nil))
+	argv := commands(certsStep())
 	files := []string{CACert, "/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/etcd/ca.key", "/etc/kubernetes/pki/sa.key", AdminConf, KubeletConf, "/etc/kubernetes/super-admin.conf", "/etc/kubernetes/controller-manager.conf", "/etc/kubernetes/scheduler.conf"}
 	argv = append(argv, "/bin/ls", "-1")
 	argv = append(argv, files...)

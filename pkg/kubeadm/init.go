@@ -129,7 +129,7 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 	p.Add(&Run{
 		Argv:    argv,
 		Out:     s.Out,
-		LogFile: logFile("init", s.now()),
+		LogFile: logFile("init", nowOr(s.Now)),
 		Raw:     parser.Line,
 	})
 	// Both only read what init wrote: written together.
@@ -183,9 +183,10 @@ func (s *InitStep) sudoUser() string {
 	return sudoUser()
 }
 
-func (s *InitStep) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
+// nowOr is now(), or the time when now is nil (Now fields name log files).
+func nowOr(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
 	}
 	return time.Now()
 }

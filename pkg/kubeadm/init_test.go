@@ -203,7 +203,7 @@ func TestInitPlanFreshAndOffline(t *testing.T) {
 	// Offline, both steps that run kubeadm init's phases plan the config
 	// and say what runs on the node.
 	h.Offline = true
-	for _, s := range []bootstrap.Step{initStep(nil, nil), certsStep(nil)} {
+	for _, s := range []bootstrap.Step{initStep(nil, nil), certsStep()} {
 		p, err = s.Plan(context.Background(), h)
 		if err != nil {
 			t.Fatal(err)

@@ -87,14 +87,10 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	case !joined.none():
 		return nil, errHalfDone("kubeadm join", "found "+strings.Join(joined.present, ", ")+" but no "+KubeletConf)
 	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
-	}
 	p.Add(&Run{
 		Argv:    []string{kubeadm, "join", "--config", JoinConfigFile},
 		Out:     s.Out,
-		LogFile: logFile("join", now()),
+		LogFile: logFile("join", nowOr(s.Now)),
 	})
 	return p, nil
 }
