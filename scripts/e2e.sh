@@ -686,14 +686,18 @@ if [ "$have_cluster" = 1 ]; then
 	in_node kubeadm reset -f >"$LOGS/kubeadm-reset-alone.log" 2>&1
 	sync
 	t0=$(now)
-	in_node kubeadm init --config /etc/eksd-kata/kubeadm.yaml >"$LOGS/kubeadm-init-alone.log" 2>&1
-	arc=$?
+	# Each line stamped with the time it came (for the split below).
+	in_node kubeadm init --config /etc/eksd-kata/kubeadm.yaml 2>&1 |
+		while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$LOGS/kubeadm-init-alone.log"
+	arc=${PIPESTATUS[0]}
 	t_alone=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}')
+	# The node's journal meanwhile, beside the first boot's (kubelet, containerd).
+	in_node journalctl --since "@${t0%.*}" -o short-precise --no-pager 2>&1 | grep -v ' kernel: ' >"$LOGS/kubeadm-init-alone-timed.log" || true
 	set -e
 	if [ "$arc" = 0 ]; then
 		pass "kubeadm init alone on the prepared node: ${t_alone}s"
 	else
-		fail "kubeadm init alone exit $arc after ${t_alone}s: $(grep -m3 -E '^error|ERROR' "$LOGS/kubeadm-init-alone.log" | tr '\n' ' ' | cut -c1-400)"
+		fail "kubeadm init alone exit $arc after ${t_alone}s: $(grep -m3 -E '^[0-9.]+ error|ERROR' "$LOGS/kubeadm-init-alone.log" | tr '\n' ' ' | cut -c1-400)"
 		t_alone=""
 	fi
 fi
@@ -723,6 +727,23 @@ done
 printf '  bootstrap   %ss (wall, %s)\n' "$t_first" "$FIRSTBOOT"
 [ -n "$t_kubeadm" ] && printf '  kubeadm init in the bootstrap %s\n' "$t_kubeadm"
 [ -n "$t_alone" ] && printf '  kubeadm init alone %ss (after kubeadm reset, on the prepared node)\n' "$t_alone"
+# Both inits split at the kubelet's start: before it, the phases the certs
+# step runs beside the pulls; after it, the control plane's start (where
+# work still going on beside it would show).
+if [ -n "$t_alone" ] && [ -n "$t_kubeadm" ]; then
+	jt() { date -d "$(awk '{print $1, $2, $3}' <<<"$1")" +%s.%N; }
+	run_init=$(grep -m1 'kubeadm: \[init\]' "$LOGS/first-boot-timed.log" || true)
+	run_kubelet=$(grep -m1 'kubeadm: \[kubelet-start\] Starting the kubelet' "$LOGS/first-boot-timed.log" || true)
+	run_end=$(grep -m1 'kubeadm init took' "$LOGS/first-boot-timed.log" || true)
+	alone_init=$(grep -m1 ' \[init\]' "$LOGS/kubeadm-init-alone.log" | cut -d' ' -f1)
+	alone_kubelet=$(grep -m1 'Starting the kubelet' "$LOGS/kubeadm-init-alone.log" | cut -d' ' -f1)
+	alone_end=$(tail -1 "$LOGS/kubeadm-init-alone.log" | cut -d' ' -f1)
+	if [ -n "$run_init" ] && [ -n "$run_kubelet" ] && [ -n "$run_end" ] && [ -n "$alone_kubelet" ]; then
+		awk -v ri="$(jt "$run_init")" -v rk="$(jt "$run_kubelet")" -v re="$(jt "$run_end")" \
+			-v ai="$alone_init" -v ak="$alone_kubelet" -v ae="$alone_end" \
+			'BEGIN{printf "  kubeadm init [init] to the kubelet start / after it: %.2fs / %.2fs in the bootstrap, %.2fs / %.2fs alone\n", rk-ri, re-rk, ak-ai, ae-ak}'
+	fi
+fi
 printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before boot %ss; script %ss\n' \
 	"$t_boot" "$t_build" "$t_rootfs" "$t_bundle" "$t_tree" "$t_flush" "$(secs "$t_script" "$(now)")"
 

@@ -23,6 +23,11 @@ var maxYield = 3 * time.Second
 // for the kubelet's install.
 const KubeadmStep = "kubeadm"
 
+// KubeletInstalled is what work that runs the kubelet binary before the
+// kubeadm step awaits (plan.Await): kubeadm's preflight runs kubelet
+// --version.
+const KubeletInstalled = "kubelet installed"
+
 // maxBinary bounds a download held in memory: kubelet is ~80 MB.
 const maxBinary = 1 << 30
 
@@ -99,7 +104,7 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 			}
 			if in.progress != nil {
 				if out[in.progress] == nil {
-					out[in.progress] = &lockedWriter{w: in.progress}
+					out[in.progress] = plan.LockWriter(in.progress)
 				}
 				in.progress = out[in.progress]
 			}
@@ -115,8 +120,9 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 				continue
 			case "kubelet":
 				// Only kubeadm init or join starts the kubelet: it installs
-				// beside the steps before them (kubeadm's certificates).
-				record(in, plan.Later(ctx, "install "+in.Path, []string{KubeadmStep}, func(ctx context.Context) error {
+				// beside the steps before them (kubeadm's certificates);
+				// kubeadm's preflight awaits it.
+				record(in, plan.Later(ctx, "install "+in.Path, []string{KubeadmStep, KubeletInstalled}, func(ctx context.Context) error {
 					return in.install(ctx, h)
 				}))
 				continue
@@ -129,18 +135,6 @@ func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) erro
 		return err
 	}
 	return c.install(ctx, h)
-}
-
-// lockedWriter lets the installs of a group share one progress writer.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func (c *Install) install(ctx context.Context, h *host.Host) error {

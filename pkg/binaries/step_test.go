@@ -395,7 +395,8 @@ func onlyOthers(t *testing.T, f *fixture, failed string) {
 // TestInstallsBesideThePulls: beside a job that goes first (the image
 // downloads), kubeadm is installed at once, since the next step (its
 // certificates) runs it beside the pulls. The kubelet is written once the
-// pulls share, in a job the kubeadm step waits for; kubectl, which nothing
+// pulls share, in a job the kubeadm step waits for (and kubeadm's
+// preflight awaits); kubectl, which nothing
 // in the run needs, once they end.
 func TestInstallsBesideThePulls(t *testing.T) {
 	// A yield that is not meant to happen would hold the test up for
@@ -442,6 +443,13 @@ func TestInstallsBesideThePulls(t *testing.T) {
 		}
 	}
 	close(share)
+	// kubeadm's preflight, in the certs step, awaits the kubelet alone.
+	if err := plan.Await(ctx, KubeletInstalled); err != nil {
+		t.Fatal(err)
+	}
+	if !installed("kubelet") {
+		t.Fatal("kubelet is not installed when the work that awaits it may run")
+	}
 	jobs := pending.WaitFor(KubeadmStep)
 	if len(jobs) != 1 || jobs[0].Err != nil || !strings.Contains(jobs[0].What, "kubelet") {
 		t.Fatalf("the kubeadm step waits for %v", jobs)

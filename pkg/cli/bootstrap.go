@@ -196,7 +196,7 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 			steps = append(steps, &kubeadm.CertsStep{Config: cfg, Release: rel, Out: os.Stdout})
 		case "kubeadm":
 			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: os.Stdout,
-				KubeconfigsMade: selected("certs", f.only, f.skip)})
+				AfterCertsStep: selected("certs", f.only, f.skip)})
 		case "addons":
 			steps = append(steps, &kube.AddonsStep{Config: cfg})
 		case "verify":

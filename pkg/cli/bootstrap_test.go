@@ -181,8 +181,8 @@ func TestInitSkipsKubeconfigsOnlyAfterTheCertsStep(t *testing.T) {
 	} {
 		f := &bootstrapFlags{only: tc.only, skip: tc.skip}
 		for _, s := range bootstrapSteps(config.Default(), eksd.Default(), f) {
-			if init, ok := s.(*kubeadm.InitStep); ok && init.KubeconfigsMade != tc.want {
-				t.Errorf("--only %v --skip %v: KubeconfigsMade %v, want %v", tc.only, tc.skip, init.KubeconfigsMade, tc.want)
+			if init, ok := s.(*kubeadm.InitStep); ok && init.AfterCertsStep != tc.want {
+				t.Errorf("--only %v --skip %v: AfterCertsStep %v, want %v", tc.only, tc.skip, init.AfterCertsStep, tc.want)
 			}
 		}
 	}

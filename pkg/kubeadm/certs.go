@@ -3,19 +3,21 @@ package kubeadm
 import (
 	"context"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
-// CertsStep is the bootstrap step "certs": kubeadm's own certs and
-// kubeconfig phases, run before kubeadm init. They need no image, so they
-// go on while the images step still pulls, and kubeadm init then takes up
-// what they wrote ("Using existing ...") instead of spending a second and
-// a half of CPU on RSA keys after the pulls.
+// CertsStep is the bootstrap step "certs": kubeadm's own preflight, certs
+// and kubeconfig phases, run before kubeadm init. They need no image, so
+// they go on while the images step still pulls, and kubeadm init then
+// skips the checks and takes up the files ("Using existing ...") instead
+// of spending two seconds on them (mostly RSA keys) after the pulls.
 type CertsStep struct {
 	Config  *config.NodeConfig // resolved
 	Release *eksd.Release
@@ -50,14 +52,26 @@ func (s *CertsStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 		return p, nil
 	}
 	now := nowOr(s.Now)
-	// kubeadm keeps valid files it finds, so a re-run after a crash in
-	// between finishes the set.
-	for _, phase := range []string{"certs", "kubeconfig"} {
-		p.Add(&Run{
-			Argv:    []string{kubeadm, "init", "phase", phase, "all", "--config", ConfigFile},
-			Out:     s.Out,
-			LogFile: logFile(phase, now),
-		})
+	// Two kubeadm runs at once write their lines to Out.
+	out := plan.LockWriter(s.Out)
+	run := func(phase ...string) *Run {
+		return &Run{
+			Argv:    append(append([]string{kubeadm, "init", "phase"}, phase...), "--config", ConfigFile),
+			Out:     out,
+			LogFile: logFile(strings.Join(phase, "-"), now),
+		}
 	}
+	// kubeadm's own checks of the node: they need the kubelet binary
+	// (kubelet --version), which installs beside this step, and no image
+	// (imagePullPolicy Never).
+	preflight := run("preflight")
+	preflight.Why = "once the kubelet is installed"
+	preflight.Await = binaries.KubeletInstalled
+	// The CA first: the other certificates and the kubeconfig files need
+	// only it, so their RSA keys are made on two CPUs at once. kubeadm
+	// keeps valid files it finds, so a re-run after a crash in between
+	// finishes the set.
+	p.Add(run("certs", "ca"))
+	p.Add(plan.Together(run("certs", "all"), run("kubeconfig", "all"), preflight)...)
 	return p, nil
 }

@@ -3,14 +3,19 @@ package kubeadm
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 func certsStep() *CertsStep {
@@ -18,9 +23,9 @@ func certsStep() *CertsStep {
 }
 
 // TestCertsBeforeInit: on a fresh host the certs step writes the kubeadm
-// config and runs kubeadm's certs and kubeconfig phases, in that order,
-// through argv; once init went past them (a static pod is written) it
-// plans nothing.
+// config and runs kubeadm's CA phase, then its other certificates, its
+// kubeconfig files and its preflight all at once, through argv; once init
+// went past them (a static pod is written) it plans nothing.
 func TestCertsBeforeInit(t *testing.T) {
 	h, root, fr := fixtureHost(t)
 	s := certsStep()
@@ -28,10 +33,16 @@ func TestCertsBeforeInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ca := kubeadmBin + " init phase certs ca --config " + ConfigFile
+	certs := kubeadmBin + " init phase certs all --config " + ConfigFile
+	kubeconfig := kubeadmBin + " init phase kubeconfig all --config " + ConfigFile
+	preflight := kubeadmBin + " init phase preflight --config " + ConfigFile
 	want := []string{
 		"create " + ConfigFile,
-		"run " + kubeadmBin + " init phase certs all --config " + ConfigFile + ", output kept in /var/log/eksd-kata/kubeadm-certs-20260504T030201Z.log",
-		"run " + kubeadmBin + " init phase kubeconfig all --config " + ConfigFile + ", output kept in /var/log/eksd-kata/kubeadm-kubeconfig-20260504T030201Z.log",
+		"run " + ca + ", output kept in /var/log/eksd-kata/kubeadm-certs-ca-20260504T030201Z.log",
+		"run " + certs + ", output kept in /var/log/eksd-kata/kubeadm-certs-all-20260504T030201Z.log",
+		"run " + kubeconfig + ", output kept in /var/log/eksd-kata/kubeadm-kubeconfig-all-20260504T030201Z.log",
+		"run " + preflight + " (once the kubelet is installed), output kept in /var/log/eksd-kata/kubeadm-preflight-20260504T030201Z.log",
 	}
 	if got := p.Summaries(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -41,21 +52,91 @@ func TestCertsBeforeInit(t *testing.T) {
 	if _, err := bootstrap.Run(context.Background(), h, []bootstrap.Step{s}, bootstrap.Options{Out: &out}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	var ran []string
-	for _, argv := range fr.Argvs() {
-		ran = append(ran, strings.Join(argv, " "))
-	}
-	if strings.Join(ran, "\n") != kubeadmBin+" init phase certs all --config "+ConfigFile+"\n"+kubeadmBin+" init phase kubeconfig all --config "+ConfigFile {
+	ran := ranCommands(fr)
+	// The CA first; the rest together, in any order.
+	if len(ran) != 4 || ran[0] != ca || !slices.Contains(ran, certs) || !slices.Contains(ran, kubeconfig) || !slices.Contains(ran, preflight) {
 		t.Fatalf("ran:\n%s", strings.Join(ran, "\n"))
 	}
-	if !strings.Contains(out.String(), "kubeadm init phase certs all took ") {
-		t.Errorf("the phase's own time is not shown:\n%s", out.String())
+	for _, verb := range []string{"certs ca", "certs all", "kubeconfig all", "preflight"} {
+		if !strings.Contains(out.String(), "kubeadm init phase "+verb+" took ") {
+			t.Errorf("the time of phase %s is not shown:\n%s", verb, out.String())
+		}
 	}
 	readFile(t, root, ConfigFile, 0o600)
 
 	// kubeadm init went on: static pods are written.
 	writeControlPlane(root)
 	wantEmptyPlan(t, s, h, "after init")
+}
+
+// TestPreflightAwaitsTheKubelet: kubeadm's preflight runs kubelet
+// --version, so inside a run it starts once the kubelet's install (a
+// background job of the binaries step) is done, while the certificates
+// go on at once; a failed install fails the step and says so.
+func TestPreflightAwaitsTheKubelet(t *testing.T) {
+	h, _, fr := fixtureHost(t)
+	p, err := certsStep().Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, pending := plan.WithPending(context.Background())
+	defer pending.Cancel()
+	pending.SetStep("binaries")
+	installed := make(chan struct{})
+	pending.Go(ctx, "install /usr/local/bin/kubelet", []string{binaries.KubeadmStep, binaries.KubeletInstalled}, func(ctx context.Context) error {
+		select {
+		case <-installed:
+		case <-ctx.Done(): // the test failed
+		}
+		return nil
+	})
+	applied := make(chan error, 1)
+	go func() { applied <- p.Apply(ctx, h) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ranCommands(fr)) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the certificates and kubeconfig files are not made while the kubelet installs: %q", ranCommands(fr))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, argv := range ranCommands(fr) {
+		if strings.Contains(argv, "preflight") {
+			t.Fatalf("ran before the kubelet was installed: %q", argv)
+		}
+	}
+	close(installed)
+	if err := <-applied; err != nil {
+		t.Fatal(err)
+	}
+	if ran := ranCommands(fr); len(ran) != 4 || ran[3] != kubeadmBin+" init phase preflight --config "+ConfigFile {
+		t.Fatalf("ran %q", ran)
+	}
+
+	h, _, fr = fixtureHost(t)
+	if p, err = certsStep().Plan(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	pending.Go(ctx, "install /usr/local/bin/kubelet", []string{binaries.KubeletInstalled}, func(context.Context) error {
+		return errors.New("sha256 mismatch")
+	})
+	err = p.Apply(ctx, h)
+	if err == nil || !strings.Contains(err.Error(), "install /usr/local/bin/kubelet (step binaries) failed: sha256 mismatch") {
+		t.Fatalf("apply = %v, want the kubelet install's failure", err)
+	}
+	for _, argv := range ranCommands(fr) {
+		if strings.Contains(argv, "preflight") {
+			t.Fatalf("ran %q after the kubelet install failed", argv)
+		}
+	}
+}
+
+func ranCommands(fr *hosttest.FakeRunner) []string {
+	var ran []string
+	for _, argv := range fr.Argvs() {
+		ran = append(ran, strings.Join(argv, " "))
+	}
+	return ran
 }
 
 // TestInitTakesUpCerts: certificates and kubeconfig files without any
@@ -68,12 +149,12 @@ func TestInitTakesUpCerts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := initStep(nil, probeOK)
-	s.KubeconfigsMade = true // by the certs step of this run
+	s.AfterCertsStep = true // by the certs step of this run
 	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Summaries(); len(got) != 4 || !strings.HasPrefix(got[1], "run "+kubeadmBin+" init --config "+ConfigFile+" --skip-phases=kubeconfig,") {
+	if got := p.Summaries(); len(got) != 4 || !strings.HasPrefix(got[1], "run "+kubeadmBin+" init --config "+ConfigFile+" --skip-phases=preflight,kubeconfig,") {
 		t.Fatalf("plan %v", got)
 	}
 	if notes := strings.Join(p.Notes, "\n"); !strings.Contains(notes, "uses the certificates and kubeconfig files found") || !strings.Contains(notes, AdminConf) {

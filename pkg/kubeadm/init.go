@@ -36,10 +36,11 @@ type InitStep struct {
 	SudoUser string
 	// Now names the log file; nil: time.Now.
 	Now func() time.Time
-	// KubeconfigsMade: the certs step of this run wrote the kubeconfig
-	// files from the same config, so init skips its kubeconfig phase,
-	// which would make five RSA keys only to compare and drop them.
-	KubeconfigsMade bool
+	// AfterCertsStep: the certs step of this run ran kubeadm's preflight
+	// and wrote the kubeconfig files from the same config, so init skips
+	// both phases. Its kubeconfig phase would make five RSA keys only to
+	// compare and drop them.
+	AfterCertsStep bool
 }
 
 func (s *InitStep) Name() string { return "kubeadm" }
@@ -123,8 +124,8 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 	// No --skip-token-print: the join command is read from the output
 	// (redacted everywhere it is shown) rather than minting a second token.
 	argv := []string{kubeadm, "init", "--config", ConfigFile}
-	if s.KubeconfigsMade {
-		argv = append(argv, "--skip-phases=kubeconfig")
+	if s.AfterCertsStep {
+		argv = append(argv, "--skip-phases=preflight,kubeconfig")
 	}
 	p.Add(&Run{
 		Argv:    argv,

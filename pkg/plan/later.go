@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ type Pending struct {
 type Job struct {
 	Step   string   // the step that started it
 	What   string   // what it does, for the report
-	Before []string // steps that must not start until it is done
+	Before []string // steps (or names given to Await) that must not start until it is done
 	Took   time.Duration
 	Err    error
 	done   chan struct{}
@@ -111,6 +112,37 @@ func (p *Pending) wait(match func(*Job) bool) []*Job {
 		<-next.done
 		out = append(out, next)
 	}
+}
+
+// Await waits for the jobs started so far whose Before names name: a
+// change that needs their work before its step starts (the kubelet
+// binary, for kubeadm's preflight while the pulls go on). It returns the
+// first of their errors, saying which job failed; the runner still reports
+// the jobs as it would have. Outside a run it returns at once.
+func Await(ctx context.Context, name string) error {
+	p, ok := ctx.Value(pendingKey{}).(*Pending)
+	if !ok {
+		return nil
+	}
+	p.mu.Lock()
+	var jobs []*Job
+	for _, j := range p.jobs {
+		if slices.Contains(j.Before, name) {
+			jobs = append(jobs, j)
+		}
+	}
+	p.mu.Unlock()
+	for _, j := range jobs {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if j.Err != nil {
+			return fmt.Errorf("%s (step %s) failed: %w", j.What, j.Step, j.Err)
+		}
+	}
+	return nil
 }
 
 // Later runs fn beside the rest of the run ctx belongs to, as a job of the

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,5 +135,48 @@ func TestYieldAllWaitsPastTheShare(t *testing.T) {
 	p.WaitAll()
 	if d := YieldAll(ctx, time.Minute); d != 0 {
 		t.Fatalf("YieldAll waited %v with no first job running", d)
+	}
+}
+
+// TestAwaitWaitsForTheNamedJobs: Await returns once the jobs naming it
+// have ended (not the others), passes on their error, and leaves them to
+// the runner's waits.
+func TestAwaitWaitsForTheNamedJobs(t *testing.T) {
+	if err := Await(context.Background(), "kubelet"); err != nil {
+		t.Fatalf("outside a run: %v", err)
+	}
+	ctx, p := WithPending(context.Background())
+	p.SetStep("binaries")
+	release, never := make(chan struct{}), make(chan struct{})
+	defer close(never)
+	p.Go(ctx, "install kubelet", []string{"kubeadm", "kubelet"}, func(context.Context) error {
+		<-release
+		return nil
+	})
+	p.Go(ctx, "install kubectl", nil, func(context.Context) error { <-never; return nil })
+	done := make(chan error, 1)
+	go func() { done <- Await(ctx, "kubelet") }()
+	select {
+	case err := <-done:
+		t.Fatalf("Await returned (%v) before the kubelet job ended", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Await did not return once the kubelet job ended (or waited for kubectl)")
+	}
+	if jobs := p.WaitFor("kubeadm"); len(jobs) != 1 || jobs[0].What != "install kubelet" {
+		t.Fatalf("the runner's wait lost the job Await saw: %+v", jobs)
+	}
+
+	p.Go(ctx, "install kubelet again", []string{"kubelet"}, func(context.Context) error { return errors.New("sha256 mismatch") })
+	err := Await(ctx, "kubelet")
+	if err == nil || !strings.Contains(err.Error(), "install kubelet again (step binaries) failed: sha256 mismatch") {
+		t.Fatalf("Await = %v, want the job's error named", err)
 	}
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"io"
 	"sync"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -33,6 +34,9 @@ type member struct {
 	i int
 }
 
+// Unwrap returns the change itself (for tests that look at its fields).
+func (m *member) Unwrap() Change { return m.Change }
+
 func (m *member) Apply(ctx context.Context, h *host.Host) error {
 	m.g.once.Do(func() {
 		m.g.errs = make([]error, len(m.g.changes))
@@ -43,4 +47,24 @@ func (m *member) Apply(ctx context.Context, h *host.Host) error {
 		wg.Wait()
 	})
 	return m.g.errs[m.i]
+}
+
+// LockWriter returns w for changes that run at once (Together, jobs) and
+// write to it: one write at a time. nil stays nil.
+func LockWriter(w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return &lockedWriter{w: w}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
