@@ -119,6 +119,17 @@ func TestReloadOnlyWhenSystemdHoldsTheKubelet(t *testing.T) {
 	}
 }
 
+// A masked kubelet.service stops the plan with what to do: kubeadm could
+// not start the kubelet, and enabling it would fail half-way.
+func TestMaskedKubeletRefused(t *testing.T) {
+	f := newFixture(t)
+	f.sd.Units[KubeletUnit] = host.UnitState{Load: "masked", Active: "inactive", UnitFileState: "masked"}
+	_, err := f.step().Plan(context.Background(), f.h)
+	if err == nil || !strings.Contains(err.Error(), "kubelet.service is masked: kubeadm cannot start the kubelet; run `systemctl unmask kubelet.service`") {
+		t.Fatalf("plan error %v", err)
+	}
+}
+
 func TestFlagsEnvPodInfraFlagRemovedFrom135(t *testing.T) {
 	const old = `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=public.ecr.aws/eks-distro/kubernetes/pause:3.9 --node-ip=10.0.0.5"` + "\n"
 	const want = `KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --node-ip=10.0.0.5"` + "\n"

@@ -100,6 +100,8 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Notef("restart containerd: skipped (--root)")
 	case !h.Systemd.Running():
 		return nil, fmt.Errorf("containerd must be restarted to load %s, but systemd is not running as PID 1: restart containerd yourself and pass --no-restart", cfgPath)
+	case st != nil && st.Load == "not-found":
+		return nil, errNoUnit("to load " + cfgPath)
 	default:
 		s.planRestart(p, "")
 	}
@@ -132,10 +134,19 @@ func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) (*host.UnitStat
 	if err != nil {
 		return nil, err
 	}
-	if st.UnitFileState == "disabled" {
+	switch {
+	case st.Load == "masked" || st.UnitFileState == "masked":
+		return nil, fmt.Errorf("%s is masked: systemd will not start containerd, at boot or for this bootstrap; run `systemctl unmask %s` and run again", Unit, Unit)
+	case st.UnitFileState == "disabled":
 		p.Add(&plan.UnitAction{Action: "enable", Unit: Unit})
 	}
 	return &st, nil
+}
+
+// errNoUnit: systemd runs, but not containerd, so bootstrap cannot restart
+// it (why: what the restart is for).
+func errNoUnit(why string) error {
+	return fmt.Errorf("containerd must be restarted (%s), but systemd has no %s: install the unit that comes with containerd's package or release, or restart containerd yourself and pass --no-restart", why, Unit)
 }
 
 // planHostsFiles writes a hosts.toml for each insecure registry, so that

@@ -210,6 +210,37 @@ func TestStepStartsAStoppedContainerd(t *testing.T) {
 	}
 }
 
+// TestStepRefusesAUnitItCannotRestart: a masked containerd.service, or
+// none at all when the new config needs a restart, stops the plan with
+// what to do, before anything is written.
+func TestStepRefusesAUnitItCannotRestart(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "config.toml")
+	h, sd := liveHost(t)
+	s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: eksd.Default(), Version: "2.4.2"}
+	for _, tc := range []struct {
+		state host.UnitState
+		want  string
+	}{
+		{host.UnitState{Load: "masked", Active: "inactive", UnitFileState: "masked"}, "containerd.service is masked: systemd will not start containerd, at boot or for this bootstrap; run `systemctl unmask containerd.service`"},
+		{host.UnitState{Load: "not-found", Active: "inactive"}, "containerd must be restarted (to load " + cfgPath + "), but systemd has no containerd.service"},
+	} {
+		sd.Units[Unit] = tc.state
+		_, err := s.Plan(context.Background(), h)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: plan error %v, want %q", tc.state.Load, err, tc.want)
+		}
+		if _, err := os.Stat(cfgPath); !os.IsNotExist(err) {
+			t.Fatalf("%s: %s written (%v)", tc.state.Load, cfgPath, err)
+		}
+	}
+	// Not found, but nothing to restart for (--no-restart): containerd is
+	// run by other means, and the plan goes on.
+	s.NoRestart = true
+	if _, err := s.Plan(context.Background(), h); err != nil {
+		t.Fatalf("--no-restart without a unit: %v", err)
+	}
+}
+
 // TestStepWritesHostsFilesForInsecureRegistries: a hosts.toml for each
 // non-loopback insecure registry in the directory the CRI plugin reads
 // (here the operator's config_path), none for loopback, an operator's own

@@ -17,6 +17,7 @@ var containerdChecks = []Check{
 	{"containerd.installed", Containerd, checkContainerdInstalled},
 	{"containerd.version", Containerd, checkContainerdVersion},
 	{"containerd.socket", Containerd, checkContainerdSocket},
+	{"containerd.unit", Containerd, checkContainerdUnit},
 	{"containerd.cri", Containerd, checkCRI},
 	{"containerd.runtimes", Containerd, checkKataRuntimes},
 	{"containerd.gunzip", Containerd, checkGunzip},
@@ -179,6 +180,36 @@ func checkContainerdSocket(ctx context.Context, e *Env) Result {
 		return r
 	}
 	return pass("containerd %s answers on %s", d.Version, sock)
+}
+
+// checkContainerdUnit: bootstrap restarts containerd through systemd, and
+// the node needs it back after a reboot.
+func checkContainerdUnit(ctx context.Context, e *Env) Result {
+	unit := containerd.Unit
+	switch {
+	case e.Host.Systemd == nil || !e.Host.Systemd.Running() && !e.Host.IsLive():
+		return skip("the state of %s is only read on the running system, not under --root", unit)
+	case !e.Host.Systemd.Running():
+		return skip("systemd is not running as PID 1: containerd is started by other means here")
+	}
+	if _, err := e.Host.FS.LookPath("containerd"); err != nil {
+		return skip("containerd is not installed")
+	}
+	st, err := e.Host.Systemd.UnitState(ctx, unit)
+	switch {
+	case err != nil:
+		return warn("check that systemd answers on D-Bus (systemctl status "+unit+")", "cannot read the state of %s: %v", unit, err)
+	case st.Load == "masked" || st.UnitFileState == "masked":
+		return fail("systemctl unmask "+unit, "%s is masked: systemd will not start containerd, at boot or when bootstrap restarts it", unit)
+	case st.Load == "not-found":
+		return fail("install the systemd unit that comes with containerd's package or release (containerd.service)",
+			"containerd is installed, but systemd has no %s: bootstrap restarts containerd through it, and a reboot would leave the node without it", unit)
+	case st.UnitFileState == "disabled":
+		r := warn("bootstrap enables it", "%s is disabled (%s): the node would come back from a reboot without containerd, and without its kubelet", unit, st.Active)
+		r.BootstrapFixes = true
+		return r
+	}
+	return pass("%s is %s (%s)", unit, st.UnitFileState, st.Active)
 }
 
 // criDisabled reports whether disabled_plugins names the CRI plugin.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight/preflighttest"
 )
 
@@ -61,6 +62,14 @@ func fixtureEnv(t *testing.T, root string, f preflighttest.Machine, cfg *config.
 			e.Containerd = fakeContainerd{info: ContainerdInfo{Version: fs[2], CRI: true}}
 		case len(fs) == 2 && fs[0] == "containerd":
 			e.Containerd = fakeContainerd{err: probeErrors[fs[1]]}
+		case len(fs) == 5 && fs[0] == "unit":
+			// unit NAME LOAD UNIT-FILE-STATE ACTIVE: systemd runs and holds it.
+			sd, ok := h.Systemd.(*hosttest.FakeSystemd)
+			if !ok {
+				sd = hosttest.NewFakeSystemd()
+				h.Systemd = sd
+			}
+			sd.Units[fs[1]] = host.UnitState{Load: fs[2], UnitFileState: strings.Trim(fs[3], "-"), Active: fs[4]}
 		default:
 			t.Fatalf("bad probe line %q", line)
 		}
