@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -198,7 +200,15 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 		wg.Go(func() { lives[i], errs[i] = c.Kube.NodeV1().RuntimeClasses().Get(ctx, rc.data.Name, getOpts) })
 	}
 	wg.Go(func() { node, nodeErr = c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts) })
+	var ours *nodev1.RuntimeClassList
+	var oursErr error
+	wg.Go(func() {
+		ours, oursErr = c.Kube.NodeV1().RuntimeClasses().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedBy})
+	})
 	wg.Wait()
+	if oursErr != nil {
+		return fmt.Errorf("listing eksd-kata's RuntimeClasses: %w", oursErr)
+	}
 
 	var now []plan.Change
 	for i, rc := range rcs {
@@ -228,8 +238,13 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 	if nodeErr != nil {
 		return fmt.Errorf("node %s: %w", name, nodeErr)
 	}
-	if len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true") {
+	now = append(now, s.staleRuntimeClasses(ours.Items, rcs)...)
+	switch {
+	case len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true"):
 		now = append(now, s.labelChange(name))
+	case len(rcs) == 0 && node != nil && node.Labels[KataNodeLabel] != "":
+		// Kata is off here now: kata pods must not be scheduled to it.
+		now = append(now, s.unlabelChange(name))
 	}
 	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
 		now = append(now, s.untaintChange(name))
@@ -249,6 +264,31 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 
 func (s *AddonsStep) noCNINote(p *plan.Plan) {
 	p.Notef("no CNI manifest configured (spec.addons.cniManifest, --cni-manifest): pods other than host-network ones stay Pending until a CNI is installed")
+}
+
+// staleRuntimeClasses deletes the RuntimeClasses eksd-kata made that the
+// config no longer asks for (a hypervisor taken out of spec.kata, or Kata
+// turned off). Pods already running with one keep running; new ones are
+// refused. The UID precondition spares one made again meanwhile.
+func (s *AddonsStep) staleRuntimeClasses(ours []nodev1.RuntimeClass, rcs []renderedRC) []plan.Change {
+	var out []plan.Change
+	for _, live := range ours {
+		if slices.ContainsFunc(rcs, func(rc renderedRC) bool { return rc.data.Name == live.Name }) {
+			continue
+		}
+		name, uid := live.Name, live.UID
+		out = append(out, &plan.Func{
+			Text: fmt.Sprintf("delete RuntimeClass %s (handler %s): eksd-kata made it, and spec.kata no longer asks for it", name, live.Handler),
+			Do: s.connected(func(ctx context.Context, c *Clients) error {
+				err := c.Kube.NodeV1().RuntimeClasses().Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+				if err != nil && !apierrors.IsNotFound(err) {
+					return fmt.Errorf("deleting RuntimeClass %s: %w", name, err)
+				}
+				return nil
+			}),
+		})
+	}
+	return out
 }
 
 func rcNames(rcs []renderedRC) string {

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -20,10 +22,8 @@ import (
 // The whole step against a real API server: planned from what exists,
 // applied through the runner, read back, then nothing left to plan.
 func TestAddonsAgainstAPIServer(t *testing.T) {
-	c := cluster(t)
-	cs := clients(t, c)
+	c, cs := freshCluster(t)
 	ctx := context.Background()
-	deleteRuntimeClasses(t, cs)
 	const node = "addons-node"
 	other := corev1.Taint{Key: "example.com/keep", Value: "x", Effect: corev1.TaintEffectNoSchedule}
 	createNode(t, cs, node,
@@ -144,10 +144,8 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 // immutable handler (replaced), a label removed, a taint put back, a
 // ConfigMap edited by another manager.
 func TestAddonsRepairsDrift(t *testing.T) {
-	c := cluster(t)
-	cs := clients(t, c)
+	c, cs := freshCluster(t)
 	ctx := context.Background()
-	deleteRuntimeClasses(t, cs)
 	const node = "drift-node"
 	createNode(t, cs, node)
 	setReady(t, cs, node)
@@ -222,5 +220,79 @@ func TestAddonsRepairsDrift(t *testing.T) {
 	}
 	if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
 		t.Fatalf("after repair: %v %v", err, p.Summaries())
+	}
+}
+
+// What eksd-kata made and the config no longer asks for goes: the
+// RuntimeClass of a hypervisor taken out of spec.kata, then, with Kata
+// off, every one of its RuntimeClasses and the node's Kata label. A
+// RuntimeClass that is not eksd-kata's stays.
+func TestAddonsRemovesWhatSpecKataDropped(t *testing.T) {
+	c, cs := freshCluster(t)
+	ctx := context.Background()
+	const node = "dropped-node"
+	createNode(t, cs, node)
+	setReady(t, cs, node)
+	h := liveHost(t, c)
+	rcs := cs.Kube.NodeV1().RuntimeClasses()
+	if _, err := rcs.Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata-theirs"}, Handler: "kata-theirs"}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	run := func(cfg *config.NodeConfig, want ...string) {
+		t.Helper()
+		step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
+		p, err := step.Plan(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Summaries(); !slices.Equal(got, want) {
+			t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
+			t.Fatalf("plan after the run: %v %q", err, p.Summaries())
+		}
+	}
+	names := func() []string {
+		t.Helper()
+		list, err := rcs.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, rc := range list.Items {
+			out = append(out, rc.Name)
+		}
+		return out
+	}
+
+	cfg := testConfig(node, "qemu", "clh")
+	cfg.Spec.Addons.UntaintControlPlane = false
+	run(cfg,
+		"create RuntimeClass kata (handler kata, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-qemu (handler kata-qemu, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-clh (handler kata-clh, overhead 130Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"label node dropped-node katacontainers.io/kata-runtime=true")
+	cfg.Spec.Kata.Hypervisors = []string{"qemu"}
+	run(cfg, "delete RuntimeClass kata-clh (handler kata-clh): eksd-kata made it, and spec.kata no longer asks for it")
+	if got := names(); !slices.Equal(got, []string{"kata", "kata-qemu", "kata-theirs"}) {
+		t.Fatalf("RuntimeClasses %v", got)
+	}
+	cfg.Spec.Kata.Enabled = false
+	run(cfg,
+		"delete RuntimeClass kata (handler kata): eksd-kata made it, and spec.kata no longer asks for it",
+		"delete RuntimeClass kata-qemu (handler kata-qemu): eksd-kata made it, and spec.kata no longer asks for it",
+		"remove label katacontainers.io/kata-runtime from node dropped-node (Kata is not set up here: spec.kata)")
+	if got := names(); !slices.Equal(got, []string{"kata-theirs"}) {
+		t.Fatalf("RuntimeClasses %v", got)
+	}
+	n, err := cs.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := n.Labels[KataNodeLabel]; ok {
+		t.Fatalf("node labels %v", n.Labels)
 	}
 }

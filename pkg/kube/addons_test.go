@@ -11,9 +11,9 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kube/kubetest"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -228,15 +228,17 @@ func setReady(t *testing.T, cs *Clients, name string) {
 	}
 }
 
-func deleteRuntimeClasses(t *testing.T, cs *Clients) {
+// freshCluster is the shared API server, without any RuntimeClass, and
+// its clients.
+func freshCluster(t *testing.T) (*kubetest.Cluster, *Clients) {
 	t.Helper()
-	ctx := context.Background()
-	for _, n := range []string{"kata", "kata-qemu", "kata-clh", "kata-fc"} {
-		err := cs.Kube.NodeV1().RuntimeClasses().Delete(ctx, n, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			t.Fatal(err)
-		}
+	c := cluster(t)
+	cs := clients(t, c)
+	err := cs.Kube.NodeV1().RuntimeClasses().DeleteCollection(context.Background(), metav1.DeleteOptions{}, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	return c, cs
 }
 
 // A worker never carries kubeadm's control-plane taint: nothing to remove.

@@ -69,6 +69,10 @@ func (s *AddonsStep) labelChange(node string) plan.Change {
 	return s.nodeChange(fmt.Sprintf("label node %s %s=true", node, KataNodeLabel), node, labelNode)
 }
 
+func (s *AddonsStep) unlabelChange(node string) plan.Change {
+	return s.nodeChange(fmt.Sprintf("remove label %s from node %s (Kata is not set up here: spec.kata)", KataNodeLabel, node), node, unlabelNode)
+}
+
 func (s *AddonsStep) untaintChange(node string) plan.Change {
 	return s.nodeChange(fmt.Sprintf("remove the control-plane NoSchedule taint from node %s (single node: pods may run on it)", node), node, untaintNode)
 }

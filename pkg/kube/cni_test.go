@@ -80,10 +80,8 @@ spec:
 // Planned while the API was down (no admin.conf yet), applied once it is
 // there: the changes connect by themselves.
 func TestAddonsPlannedBeforeKubeadmApplyAfterwards(t *testing.T) {
-	c := cluster(t)
-	cs := clients(t, c)
+	c, cs := freshCluster(t)
 	ctx := context.Background()
-	deleteRuntimeClasses(t, cs)
 	const node = "late-node"
 	cni := filepath.Join(t.TempDir(), "cni.yaml")
 	if err := os.WriteFile(cni, []byte(crdManifest), 0o644); err != nil {

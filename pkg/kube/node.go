@@ -62,6 +62,16 @@ func labelNode(ctx context.Context, c *Clients, name string) error {
 	return nil
 }
 
+// unlabelNode removes the Kata label (a merge patch with null deletes it).
+func unlabelNode(ctx context.Context, c *Clients, name string) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{KataNodeLabel: nil}}})
+	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	if err != nil {
+		return fmt.Errorf("removing label %s from node %s: %w", KataNodeLabel, name, err)
+	}
+	return nil
+}
+
 // untaintNode removes the control-plane NoSchedule taints; an update with
 // the node's resourceVersion so that a concurrent change is retried, not lost.
 func untaintNode(ctx context.Context, c *Clients, name string) error {

@@ -15,6 +15,14 @@ import (
 // KataNodeLabel is what the Kata RuntimeClasses select nodes by, as kata-deploy does.
 const KataNodeLabel = "katacontainers.io/kata-runtime"
 
+// ManagedByLabel = ManagedBy marks what eksd-kata made in the cluster (the
+// RuntimeClasses: templates/runtimeclass.yaml), so that it deletes only
+// its own.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedBy      = "eksd-kata"
+)
+
 // overheads is the VM cost per hypervisor, from the current kata-deploy
 // Helm chart (qemu 320Mi; older charts said 160Mi).
 var overheads = map[string]struct{ Memory, CPU string }{
