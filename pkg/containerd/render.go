@@ -134,6 +134,9 @@ func apply(doc table, l layout, o Options, path string) ([]string, error) {
 	if err := setRunc(rts, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if !o.SkipKata {
+		notes = append(notes, removeStaleKata(rts, o)...)
+	}
 	for _, h := range kataHandlers(o) {
 		if o.SkipKata {
 			break

@@ -247,3 +247,45 @@ func TestV3FileWithV2Layout(t *testing.T) {
 		t.Errorf("notes %q", r.Notes)
 	}
 }
+
+// A hypervisor taken out of spec.kata loses its runtime when the stanza is
+// still the one we wrote; one edited by hand stays, with a note; for both
+// config layouts.
+func TestStaleKataRuntimesRemoved(t *testing.T) {
+	for _, version := range []string{"1.7.28", "2.4.2"} {
+		o := testOptions(version)
+		o.Hypervisors = []string{"qemu", "clh"}
+		first, err := Render(nil, "x", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Hypervisors = []string{"qemu"}
+		r, err := Render(first.Data, "x", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := checkOwned(t, r.Data, o)
+		if _, ok := s.Runtimes["kata-clh"]; ok || !hasNote(r.Notes, "removed runtime kata-clh: spec.kata no longer lists clh") {
+			t.Errorf("%s: kata-clh still there (%v) or no note: %q", version, s.Runtimes["kata-clh"], r.Notes)
+		}
+		for _, keep := range []string{"kata", "kata-qemu", "runc"} {
+			if _, ok := s.Runtimes[keep]; !ok {
+				t.Errorf("%s: runtime %s removed", version, keep)
+			}
+		}
+
+		// Edited by hand: kept.
+		edited := bytes.Replace(first.Data, []byte("runtimes.kata-qemu]\n"), []byte("runtimes.kata-qemu]\n          cni_conf_dir = '/etc/cni/kata'\n"), 1)
+		if bytes.Equal(edited, first.Data) {
+			t.Fatal("the fixture edit did not apply")
+		}
+		o.Hypervisors = []string{"clh"}
+		if r, err = Render(edited, "x", o); err != nil {
+			t.Fatal(err)
+		}
+		s = checkOwned(t, r.Data, o)
+		if _, ok := s.Runtimes["kata-qemu"]; !ok || !hasNote(r.Notes, "runtime kata-qemu kept: spec.kata no longer lists qemu, but the stanza is not the one eksd-kata writes") {
+			t.Errorf("%s: edited kata-qemu removed, or no note: %q", version, r.Notes)
+		}
+	}
+}

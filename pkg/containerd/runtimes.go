@@ -1,9 +1,13 @@
 package containerd
 
 import (
+	"bytes"
 	"fmt"
 	"path"
 	"slices"
+
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/pelletier/go-toml/v2"
 )
 
 const (
@@ -104,6 +108,36 @@ func setKata(rts table, o Options, h kataHandler) error {
 	}
 	opts["ConfigPath"] = o.KataConfigPath(h.hv)
 	return nil
+}
+
+// removeStaleKata deletes the runtime kata-<hv> of a hypervisor that is
+// no longer asked for, when the stanza is exactly what setKata writes
+// (ours, untouched); one edited by hand stays, with a note. Like
+// kata-deploy's reconcile: only the stanzas it owns.
+func removeStaleKata(rts table, o Options) []string {
+	var notes []string
+	for _, hv := range config.Hypervisors {
+		name := "kata-" + hv
+		have, ok := rts[name].(table)
+		if !ok || slices.Contains(o.Hypervisors, hv) || name == o.KataHandler {
+			continue
+		}
+		ours := table{}
+		if err := setKata(ours, o, kataHandler{name: name, hv: hv, shim: o.KataShims[hv]}); err != nil || !sameTOML(have, ours[name]) {
+			notes = append(notes, fmt.Sprintf("runtime %s kept: spec.kata no longer lists %s, but the stanza is not the one eksd-kata writes (edited?); remove it yourself if nothing uses it", name, hv))
+			continue
+		}
+		delete(rts, name)
+		notes = append(notes, fmt.Sprintf("removed runtime %s: spec.kata no longer lists %s", name, hv))
+	}
+	return notes
+}
+
+// sameTOML compares two values as TOML text, whatever Go types hold them.
+func sameTOML(a, b any) bool {
+	x, errA := toml.Marshal(a)
+	y, errB := toml.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(x, y)
 }
 
 // devmapperReady tells whether the devmapper snapshotter has a thin pool.
