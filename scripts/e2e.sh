@@ -661,6 +661,26 @@ else
 	fail "second bootstrap plans changes or fails (exit $rc2): $(grep -E 'change\(s\) planned|^  \+' "$LOGS/bootstrap-2.log" | grep -v ' 0 change' | head -5 | tr '\n' ' ' | cut -c1-400)"
 fi
 
+# A hypervisor added, then taken out again (--hypervisors over the config):
+# its containerd runtime and RuntimeClass come, then go; the rest stays.
+if [ "$have_cluster" = 1 ]; then
+	say "spec.kata: clh added, then taken out"
+	rt_clh() { in_node grep -c 'runtimes.kata-clh\]' /etc/containerd/config.toml || true; }
+	rc_clh() { kubectl get runtimeclass kata-clh -o name 2>&1 | tail -1 || true; }
+	boot "$LOGS/bootstrap-clh-add.log" --only containerd,addons --hypervisors qemu,clh
+	added="rc $boot_rc, runtime $(rt_clh), RuntimeClass $(rc_clh)"
+	boot "$LOGS/bootstrap-clh-drop.log" --only containerd,addons --hypervisors qemu
+	dropped="rc $boot_rc, runtime $(rt_clh), RuntimeClass $(rc_clh)"
+	if [ "$added" = "rc 0, runtime 1, RuntimeClass runtimeclass.node.k8s.io/kata-clh" ] &&
+		[[ $dropped == "rc 0, runtime 0, RuntimeClass "*NotFound* ]] &&
+		grep -q 'delete RuntimeClass kata-clh' "$LOGS/bootstrap-clh-drop.log" &&
+		kubectl get runtimeclass kata kata-qemu >/dev/null 2>&1; then
+		pass "clh added (runtime kata-clh, RuntimeClass kata-clh), then taken out: both removed, kata and kata-qemu kept"
+	else
+		fail "clh added: $added; taken out: ${dropped:0:200} (logs: bootstrap-clh-add.log, bootstrap-clh-drop.log)"
+	fi
+fi
+
 # The first-boot unit's condition (no admin.conf yet) keeps it from running
 # again: on the next boot, or when started by hand.
 started=$(fb ExecMainStartTimestampMonotonic)
