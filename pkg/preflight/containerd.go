@@ -185,27 +185,34 @@ func checkContainerdSocket(ctx context.Context, e *Env) Result {
 // checkContainerdUnit: bootstrap restarts containerd through systemd, and
 // the node needs it back after a reboot.
 func checkContainerdUnit(ctx context.Context, e *Env) Result {
-	unit := containerd.Unit
+	if _, err := e.Host.FS.LookPath("containerd"); err != nil && e.Host.Systemd != nil && e.Host.Systemd.Running() {
+		return skip("containerd is not installed")
+	}
+	return checkUnit(ctx, e, containerd.Unit, "containerd", func() Result {
+		return fail("install the systemd unit that comes with containerd's package or release (containerd.service)",
+			"containerd is installed, but systemd has no %s: bootstrap restarts containerd through it, and a reboot would leave the node without it", containerd.Unit)
+	})
+}
+
+// checkUnit reads a unit bootstrap enables (what runs it: daemon): masked
+// fails, disabled is a warning bootstrap fixes, missing is missing().
+func checkUnit(ctx context.Context, e *Env, unit, daemon string, missing func() Result) Result {
 	switch {
 	case e.Host.Systemd == nil || !e.Host.Systemd.Running() && !e.Host.IsLive():
 		return skip("the state of %s is only read on the running system, not under --root", unit)
 	case !e.Host.Systemd.Running():
-		return skip("systemd is not running as PID 1: containerd is started by other means here")
-	}
-	if _, err := e.Host.FS.LookPath("containerd"); err != nil {
-		return skip("containerd is not installed")
+		return skip("systemd is not running as PID 1: %s is started by other means here", daemon)
 	}
 	st, err := e.Host.Systemd.UnitState(ctx, unit)
 	switch {
 	case err != nil:
 		return warn("check that systemd answers on D-Bus (systemctl status "+unit+")", "cannot read the state of %s: %v", unit, err)
 	case st.Load == "masked" || st.UnitFileState == "masked":
-		return fail("systemctl unmask "+unit, "%s is masked: systemd will not start containerd, at boot or when bootstrap restarts it", unit)
+		return fail("systemctl unmask "+unit, "%s is masked: systemd will not start %s, at boot or when bootstrap asks for it", unit, daemon)
 	case st.Load == "not-found":
-		return fail("install the systemd unit that comes with containerd's package or release (containerd.service)",
-			"containerd is installed, but systemd has no %s: bootstrap restarts containerd through it, and a reboot would leave the node without it", unit)
+		return missing()
 	case st.UnitFileState == "disabled":
-		r := warn("bootstrap enables it", "%s is disabled (%s): the node would come back from a reboot without containerd, and without its kubelet", unit, st.Active)
+		r := warn("bootstrap enables it", "%s is disabled (%s): the node would come back from a reboot without %s", unit, st.Active, daemon)
 		r.BootstrapFixes = true
 		return r
 	}

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
 var kubeChecks = []Check{
 	{"kube.binaries", Kubernetes, checkKubeBinaries},
+	{"kube.kubelet_unit", Kubernetes, checkKubeletUnit},
 	{"kube.cluster", Kubernetes, checkExistingCluster},
 }
 
@@ -17,6 +19,15 @@ const (
 	adminConf   = "/etc/kubernetes/admin.conf"
 	kubeletConf = "/etc/kubernetes/kubelet.conf"
 )
+
+// checkKubeletUnit: kubeadm starts the kubelet through systemd.
+func checkKubeletUnit(ctx context.Context, e *Env) Result {
+	return checkUnit(ctx, e, binaries.KubeletUnit, "the kubelet", func() Result {
+		r := warn("bootstrap installs it (systemd/kubelet.service and the kubeadm drop-in)", "no %s yet", binaries.KubeletUnit)
+		r.BootstrapFixes = true
+		return r
+	})
+}
 
 func (e *Env) existingKubelet() bool {
 	ok, _ := e.Host.FS.Exists(kubeletConf)
