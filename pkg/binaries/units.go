@@ -75,7 +75,7 @@ func (s *Step) planKubelet(ctx context.Context, h *host.Host, p *plan.Plan, binD
 	// systemd reads the new unit, drop-in and links when kubeadm first asks
 	// for it (and kubeadm reloads before it starts the kubelet), and a
 	// reload costs a third of a second of PID 1 beside the image pulls.
-	if st.Load == "masked" || st.UnitFileState == "masked" {
+	if st.Masked() {
 		return fmt.Errorf("%s is masked: kubeadm cannot start the kubelet; run `systemctl unmask %s` and run again", KubeletUnit, KubeletUnit)
 	}
 	enable := st.UnitFileState != "enabled"

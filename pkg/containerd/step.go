@@ -135,7 +135,7 @@ func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) (*host.UnitStat
 		return nil, err
 	}
 	switch {
-	case st.Load == "masked" || st.UnitFileState == "masked":
+	case st.Masked():
 		return nil, fmt.Errorf("%s is masked: systemd will not start containerd, at boot or for this bootstrap; run `systemctl unmask %s` and run again", Unit, Unit)
 	case st.UnitFileState == "disabled":
 		p.Add(&plan.UnitAction{Action: "enable", Unit: Unit})

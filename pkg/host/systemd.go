@@ -34,6 +34,9 @@ type UnitState struct {
 	InMemory bool
 }
 
+// Masked: systemd will not start the unit (masked on disk, or loaded so).
+func (s UnitState) Masked() bool { return s.Load == "masked" || s.UnitFileState == "masked" }
+
 // Systemd manages units over D-Bus.
 type Systemd interface {
 	Running() bool // systemd is PID 1

@@ -207,7 +207,7 @@ func checkUnit(ctx context.Context, e *Env, unit, daemon string, missing func() 
 	switch {
 	case err != nil:
 		return warn("check that systemd answers on D-Bus (systemctl status "+unit+")", "cannot read the state of %s: %v", unit, err)
-	case st.Load == "masked" || st.UnitFileState == "masked":
+	case st.Masked():
 		return fail("systemctl unmask "+unit, "%s is masked: systemd will not start %s, at boot or when bootstrap asks for it", unit, daemon)
 	case st.Load == "not-found":
 		return missing()
