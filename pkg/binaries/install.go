@@ -19,7 +19,8 @@ import (
 // done before it writes (plan.Yield); a variable for tests.
 var maxYield = 3 * time.Second
 
-// KubeadmStep names the step that runs kubeadm init or join, which waits
+// KubeadmStep names the step that runs kubeadm init or join (the name of
+// kubeadm.InitStep and JoinStep, and what the images step runs before), which waits
 // for the kubelet's install.
 const KubeadmStep = "kubeadm"
 

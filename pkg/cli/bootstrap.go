@@ -203,7 +203,7 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: os.Stdout})
 		case "images":
 			// Plain lines: other steps print while the pulls go on.
-			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: os.Stderr}, Before: []string{"kubeadm"}})
+			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: os.Stderr}, Before: []string{binaries.KubeadmStep}})
 		default:
 			panic("bootstrap: no step called " + name) // stepNames and this switch must agree
 		}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -43,7 +44,7 @@ type InitStep struct {
 	AfterCertsStep bool
 }
 
-func (s *InitStep) Name() string { return "kubeadm" }
+func (s *InitStep) Name() string { return binaries.KubeadmStep }
 
 // Plan writes the config, then plans init (fresh host), nothing (healthy
 // control plane) or fails (half-initialised host: reset first).
