@@ -57,6 +57,8 @@ func TestBadInputTable(t *testing.T) {
 		{name: "service CIDR too big", args: with("--service-cidr", "10.0.0.0/8"), want: "spec.network.serviceCIDR"},
 		{name: "IPv6 CIDR /129", args: with("--pod-cidr", "fd00::/129"), want: "spec.network.podCIDR"},
 		{name: "flag CIDR not an address", args: with("--pod-cidr", "300.0.0.0/8"), want: "spec.network.podCIDR"},
+		{name: "control-plane endpoint port", args: with("--control-plane-endpoint", "cp.example.com:0"), want: `spec.network.controlPlaneEndpoint: Invalid value: "cp.example.com:0": port must be 1-65535`},
+		{name: "control-plane endpoint host", args: with("--config", cfg("n2", "  network: {controlPlaneEndpoint: \"cp_1:6443\"}\n")), want: "spec.network.controlPlaneEndpoint"},
 		// Hypervisors and Kata.
 		{name: "unknown hypervisor", args: with("--hypervisors", "vbox"), want: `spec.kata.hypervisors[0]: Unsupported value: "vbox"`},
 		{name: "duplicate hypervisor", args: with("--hypervisors", "qemu,qemu"), want: "spec.kata.hypervisors[1]: Duplicate"},

@@ -67,6 +67,7 @@ failure, run the same command again: it continues from what is still not right.`
 		},
 	}
 	f.overrides.Bind(cmd.Flags())
+	f.overrides.BindInit(cmd.Flags())
 	fl := cmd.Flags()
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan (with diffs of files) and change nothing")
 	fl.StringSliceVar(&f.only, "only", nil, "run only these steps (comma separated): "+strings.Join(stepNames, ","))

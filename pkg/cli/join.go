@@ -21,6 +21,7 @@ var joinFlags = map[string]string{
 	"spec.join.token":                    "--token",
 	"spec.join.discoveryTokenCACertHash": "--discovery-token-ca-cert-hash",
 	"spec.join.controlPlaneEndpoint":     "--control-plane-endpoint",
+	"spec.join.certificateKey":           "--certificate-key",
 }
 
 type joinCmdFlags struct {
@@ -31,19 +32,32 @@ type joinCmdFlags struct {
 func newJoinCmd(g *globals) *cobra.Command {
 	var f joinCmdFlags
 	cmd := &cobra.Command{
-		Use:   "join",
-		Short: "Prepare this host and join it to an existing EKS-D cluster as a worker",
-		Long: `join runs the node-preparation steps of bootstrap (` + strings.Join(joinPrepSteps, " → ") + `)
-for a worker, then kubeadm join with a JoinConfiguration written to
-` + kubeadm.JoinConfigFile + ` (0600). On the control plane, ` + "`sudo cat " + kubeadm.JoinCommandFile + "`" + `
-shows the token, hash and endpoint to pass. A flag is visible to other users
-in the process list: on shared hosts prefer a 0600 config file.`,
-		Args: positional(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("role") {
-				if r, _ := cmd.Flags().GetString("role"); r != string(config.RoleWorker) {
-					return usageErrorf("--role %s: join makes worker nodes only", r)
+		Use:   "join [ENDPOINT]",
+		Short: "Prepare this host and join it to an existing EKS-D cluster as a worker or control plane",
+		Long: `join runs the node-preparation steps of bootstrap (` + strings.Join(joinPrepSteps, " → ") + `),
+then kubeadm join with a JoinConfiguration written to ` + kubeadm.JoinConfigFile + ` (0600).
+
+It takes kubeadm join's arguments: on the first control plane,
+` + "`sudo cat " + kubeadm.JoinCommandFile + "`" + ` shows the command for a worker and
+` + "`sudo cat " + kubeadm.JoinControlPlaneCommandFile + "`" + ` the one for a control plane
+(when the cluster has spec.network.controlPlaneEndpoint); run it with
+eksd-kata in place of kubeadm. ENDPOINT is the same as --control-plane-endpoint.
+
+A control plane (--control-plane) pulls the control-plane images, joins
+etcd, and gets admin.conf as the invoking user's kubeconfig. Its
+--certificate-key works for two hours after kubeadm init (or after
+` + "`kubeadm init phase upload-certs --upload-certs`" + `).
+
+A flag is visible to other users in the process list: on shared hosts
+prefer a 0600 config file (spec.join).`,
+		Args: positional(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if cmd.Flags().Changed("control-plane-endpoint") {
+					return usageErrorf("the endpoint is given twice (%s and --control-plane-endpoint): give one", args[0])
 				}
+				f.join.ControlPlaneEndpoint = args[0]
+				_ = cmd.Flags().Set("control-plane-endpoint", args[0])
 			}
 			return runJoin(cmd.Context(), g, &f, cmd, cmd.OutOrStdout())
 		},
@@ -52,7 +66,9 @@ in the process list: on shared hosts prefer a 0600 config file.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.join.Token, "token", "", "bootstrap token (abcdef.0123456789abcdef)")
 	fl.StringVar(&f.join.DiscoveryTokenCACertHash, "discovery-token-ca-cert-hash", "", "sha256:<hex> of the cluster CA's public key")
-	fl.StringVar(&f.join.ControlPlaneEndpoint, "control-plane-endpoint", "", "the API server as host:port")
+	fl.StringVar(&f.join.ControlPlaneEndpoint, "control-plane-endpoint", "", "the API server as host:port (or the ENDPOINT argument)")
+	fl.BoolVar(&f.join.ControlPlane, "control-plane", false, "join as another control plane (API server and etcd member), not a worker")
+	fl.StringVar(&f.join.CertificateKey, "certificate-key", "", "with --control-plane: the key kubeadm init --upload-certs printed (64 hex digits)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (the token is never shown)")
 	fl.StringSliceVar(&f.only, "only", nil, "run only these steps (comma separated): "+strings.Join(append(slices.Clone(joinPrepSteps), "kubeadm"), ","))
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
@@ -76,8 +92,11 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 	if err != nil {
 		return err
 	}
-	cfg.Spec.Node.Role = config.RoleWorker
 	join := joinSettings(cfg, f, cmd)
+	if r, _ := cmd.Flags().GetString("role"); cmd.Flags().Changed("role") && r != string(joinRole(join.ControlPlane)) {
+		return usageErrorf("--role %s: join's role follows --control-plane (spec.join.controlPlane): a control plane with it, a worker without", r)
+	}
+	cfg.Spec.Node.Role = joinRole(join.ControlPlane)
 	if errs := config.ValidateJoin(&join, field.NewPath("spec", "join")); len(errs) > 0 {
 		for _, e := range errs {
 			switch name := joinFlags[e.Field]; {
@@ -119,5 +138,19 @@ func joinSettings(cfg *config.NodeConfig, f *joinCmdFlags, cmd *cobra.Command) c
 	if changed("control-plane-endpoint") {
 		j.ControlPlaneEndpoint = f.join.ControlPlaneEndpoint
 	}
+	if changed("control-plane") {
+		j.ControlPlane = f.join.ControlPlane
+	}
+	if changed("certificate-key") {
+		j.CertificateKey = f.join.CertificateKey
+	}
 	return j
+}
+
+// joinRole is the role a join makes of this node.
+func joinRole(controlPlane bool) config.Role {
+	if controlPlane {
+		return config.RoleControlPlane
+	}
+	return config.RoleWorker
 }

@@ -10,8 +10,9 @@ import (
 )
 
 const (
-	goodToken = "k8stst.q1w2e3r4t5y6u7i8"
-	goodHash  = "sha256:5beafb7ec967a66642a35ffdc7bcd244200d4eb8f86148fc053dece2c60e39f3"
+	goodCertKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	goodToken   = "k8stst.q1w2e3r4t5y6u7i8"
+	goodHash    = "sha256:5beafb7ec967a66642a35ffdc7bcd244200d4eb8f86148fc053dece2c60e39f3"
 )
 
 // TestJoinBadInputExits2: a missing or malformed token, hash or endpoint
@@ -43,6 +44,12 @@ func TestJoinBadInputExits2(t *testing.T) {
 		{"no endpoint", with("--control-plane-endpoint", ""), "--control-plane-endpoint (spec.join.controlPlaneEndpoint): Required value"},
 		{"bad endpoint", with("--control-plane-endpoint", "192.0.2.10"), "--control-plane-endpoint: Invalid value"},
 		{"control-plane role", append(with("", ""), "--role", "control-plane"), "--role control-plane"},
+		{"worker role", append(with("", ""), "--role", "worker", "--control-plane", "--certificate-key", goodCertKey), "--role worker"},
+		{"no certificate key", append(with("", ""), "--control-plane"), "--certificate-key (spec.join.certificateKey): Required value"},
+		{"bad certificate key", append(with("", ""), "--control-plane", "--certificate-key", "secretsecretsecr"), "--certificate-key: Invalid value"},
+		{"certificate key for a worker", append(with("", ""), "--certificate-key", goodCertKey), "is only for a control plane"},
+		{"endpoint twice", append(with("", ""), "192.0.2.11:6443"), "the endpoint is given twice"},
+		{"two arguments", append(with("--control-plane-endpoint", ""), "192.0.2.10:6443", "192.0.2.11:6443"), "accepts at most 1 arg"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,7 +58,7 @@ func TestJoinBadInputExits2(t *testing.T) {
 			if code != ExitUsage || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, want 2 naming %q:\n%s", code, tc.want, stderr)
 			}
-			if strings.Contains(stdout+stderr, "secretsecretsecr") || strings.Contains(stdout+stderr, goodToken) {
+			if strings.Contains(stdout+stderr, "secretsecretsecr") || strings.Contains(stdout+stderr, goodToken) || strings.Contains(stdout+stderr, goodCertKey) {
 				t.Fatalf("token echoed:\n%s%s", stdout, stderr)
 			}
 			if hosttest.HashTree(t, root) != before {
@@ -62,24 +69,38 @@ func TestJoinBadInputExits2(t *testing.T) {
 }
 
 // TestJoinDryRunHidesToken: the join plan names the 0600 JoinConfiguration
-// but shows neither its content nor the token.
+// but shows neither its content nor the secrets, whether the endpoint comes
+// as a flag or, as in kubeadm's join command, as the argument.
 func TestJoinDryRunHidesToken(t *testing.T) {
-	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	code, out, stderr := run(t, "", "--root", root, "join", "--dry-run", "--only", "kubeadm", "--node-name", "worker-1",
-		"--token", goodToken, "--discovery-token-ca-cert-hash", goodHash, "--control-plane-endpoint", "cp.example.com:6443")
-	if code != ExitOK {
-		t.Fatalf("exit %d:\n%s%s", code, out, stderr)
-	}
-	if strings.Contains(out+stderr, goodToken) {
-		t.Fatalf("token shown:\n%s%s", out, stderr)
-	}
-	for _, want := range []string{"create /etc/eksd-kata/kubeadm-join.yaml (0600; it holds the bootstrap token, not shown)", "kubeadm join: skipped (--root)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("missing %q:\n%s", want, out)
-		}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"worker", []string{"--control-plane-endpoint", "cp.example.com:6443"}, "(0600; it holds the bootstrap token, not shown)"},
+		{"control plane, kubeadm's argument order", []string{"cp.example.com:6443", "--control-plane", "--certificate-key", goodCertKey, "--advertise-address", "192.0.2.11"},
+			"(0600; it holds the bootstrap token and the certificate key, not shown)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			args := append([]string{"--root", root, "join", "--dry-run", "--only", "kubeadm", "--node-name", "node-2",
+				"--token", goodToken, "--discovery-token-ca-cert-hash", goodHash}, tc.args...)
+			code, out, stderr := run(t, "", args...)
+			if code != ExitOK {
+				t.Fatalf("exit %d:\n%s%s", code, out, stderr)
+			}
+			if strings.Contains(out+stderr, goodToken) || strings.Contains(out+stderr, goodCertKey) {
+				t.Fatalf("a secret is shown:\n%s%s", out, stderr)
+			}
+			for _, want := range []string{"create /etc/eksd-kata/kubeadm-join.yaml " + tc.want, "kubeadm join: skipped (--root)"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("missing %q:\n%s", want, out)
+				}
+			}
+		})
 	}
 }
 

@@ -32,6 +32,10 @@ type Overrides struct {
 	allowCgroupV1      bool
 	containerdConfig   string
 	containerdSocket   string
+	// controlPlaneEndpoint is bootstrap's own flag (BindInit): join has a
+	// flag of the same name for spec.join.
+	initFlags            bool
+	controlPlaneEndpoint string
 }
 
 // Bind registers the override flags on fs.
@@ -55,6 +59,12 @@ func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowCgroupV1, "allow-cgroup-v1", false, "let the kubelet of Kubernetes 1.35+ run on a cgroup v1 host (failCgroupV1: false)")
 	fs.StringVar(&o.containerdConfig, "containerd-config", "", "path of containerd's config.toml")
 	fs.StringVar(&o.containerdSocket, "containerd-socket", "", "path of containerd's socket")
+}
+
+// BindInit registers the flags only kubeadm init reads (bootstrap).
+func (o *Overrides) BindInit(fs *pflag.FlagSet) {
+	o.initFlags = true
+	fs.StringVar(&o.controlPlaneEndpoint, "control-plane-endpoint", "", "stable host[:port] of the cluster's API servers (DNS name or load balancer); lets more control planes join")
 }
 
 func (o *Overrides) set(name string) bool {
@@ -94,6 +104,9 @@ func (o *Overrides) Apply(cfg *NodeConfig) error {
 		if o.set(f.name) {
 			*f.dst = f.val
 		}
+	}
+	if o.initFlags && o.set("control-plane-endpoint") {
+		s.Network.ControlPlaneEndpoint = o.controlPlaneEndpoint
 	}
 	if o.set("role") {
 		s.Node.Role = Role(o.role)

@@ -43,7 +43,7 @@ type Spec struct {
 	Kata       Kata       `json:"kata"`
 	Images     Images     `json:"images"`
 	Addons     Addons     `json:"addons"`
-	// Join is how a worker joins an existing cluster (eksd-kata join).
+	// Join is how a node joins an existing cluster (eksd-kata join).
 	Join Join `json:"join,omitzero"`
 }
 
@@ -89,6 +89,11 @@ type Node struct {
 type Network struct {
 	PodCIDR     string `json:"podCIDR"`
 	ServiceCIDR string `json:"serviceCIDR"`
+	// ControlPlaneEndpoint is a stable address for the cluster's API
+	// servers (a DNS name or a load balancer's address, host[:port]). With
+	// it, kubeadm init uploads the control-plane certificates so that more
+	// control planes can join; it cannot be added to a running cluster.
+	ControlPlaneEndpoint string `json:"controlPlaneEndpoint,omitempty"`
 	// ConntrackMaxPerCore is kube-proxy's conntrack.maxPerCore; 0 leaves the
 	// kernel's nf_conntrack_max alone, which a node in a container or a
 	// network namespace must (kube-proxy may not set it there). Unset:

@@ -95,6 +95,11 @@ func validateNetwork(n *Network, p *field.Path) field.ErrorList {
 	if perr == nil && serr == nil && pod.Overlaps(svc) {
 		errs = append(errs, field.Invalid(p.Child("serviceCIDR"), n.ServiceCIDR, "overlaps spec.network.podCIDR "+n.PodCIDR))
 	}
+	if n.ControlPlaneEndpoint != "" {
+		if msg := validateEndpoint(n.ControlPlaneEndpoint, false); msg != "" {
+			errs = append(errs, field.Invalid(p.Child("controlPlaneEndpoint"), n.ControlPlaneEndpoint, msg))
+		}
+	}
 	if c := n.ConntrackMaxPerCore; c != nil && *c < 0 {
 		errs = append(errs, field.Invalid(p.Child("conntrackMaxPerCore"), *c, "must be 0 (leave nf_conntrack_max alone) or positive"))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"golang.org/x/sys/unix"
@@ -119,7 +121,12 @@ func kubeadmBinary(t *testing.T) string {
 
 func writeRendered(t *testing.T) string {
 	t.Helper()
-	data, err := RenderInit(testConfig(), eksd.Default())
+	return writeRenderedConfig(t, testConfig())
+}
+
+func writeRenderedConfig(t *testing.T, cfg *config.NodeConfig) string {
+	t.Helper()
+	data, err := RenderInit(cfg, eksd.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,35 +139,65 @@ func writeRendered(t *testing.T) string {
 
 // TestKubeadmInitDryRun: the kubeadm of the Kubernetes release we link
 // runs init --dry-run with our config to the end. It runs in a private
-// mount namespace, so the host's /etc and /var are untouched.
+// mount namespace, so the host's /etc and /var are untouched. With a
+// controlPlaneEndpoint, init uploads the certificates (--upload-certs, as
+// the kubeadm step runs it) and prints a control-plane join command too.
 func TestKubeadmInitDryRun(t *testing.T) {
 	bin := kubeadmBinary(t)
-	cfg := writeRendered(t)
-	out, err := inNamespace(t, bin, "init", "--dry-run", "--config", cfg,
-		// No kubelet, containerd or images here: preflight would stop at them.
-		"--ignore-preflight-errors=all")
-	if err != nil {
-		t.Fatalf("kubeadm init --dry-run: %v\n%s", err, tail(out))
-	}
-	if !strings.Contains(string(out), "initialized successfully") {
-		t.Fatalf("kubeadm init --dry-run did not finish:\n%s", tail(out))
-	}
-	// Our reading of its real output: the worker join command is found and
-	// its token is redacted from what is shown and logged.
-	parser := &joinParser{}
-	sink := &lineSink{raw: parser.Line}
-	_, _ = sink.Write(out)
-	sink.Flush()
-	cmdline := parser.Command()
-	token := tokenRE.FindString(cmdline)
-	if !strings.HasPrefix(cmdline, "kubeadm join 192.0.2.10:6443 --token ") || token == "" || !strings.Contains(cmdline, "--discovery-token-ca-cert-hash sha256:") {
-		t.Fatalf("join command %q", Redact(cmdline))
-	}
-	if strings.Contains(string(sink.Log()), token) || !strings.Contains(string(sink.Log()), "--token "+Redacted) {
-		t.Fatalf("token not redacted in the log")
-	}
-	if _, err := os.Stat("/etc/kubernetes/tmp"); err == nil {
-		t.Errorf("/etc/kubernetes/tmp exists on the host: the namespace leaked")
+	for _, tc := range []struct {
+		name, endpoint, joinsAt string
+	}{
+		{"single", "", "192.0.2.10:6443"},
+		{"control-plane endpoint", "cp.example.com", "cp.example.com:6443"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.Spec.Network.ControlPlaneEndpoint = tc.endpoint
+			argv := []string{bin, "init", "--dry-run", "--config", writeRenderedConfig(t, cfg),
+				// No kubelet, containerd or images here: preflight would stop at them.
+				"--ignore-preflight-errors=all"}
+			if tc.endpoint != "" {
+				argv = append(argv, "--upload-certs")
+			}
+			out, err := inNamespace(t, argv...)
+			if err != nil {
+				t.Fatalf("kubeadm init --dry-run: %v\n%s", err, tail(out))
+			}
+			if !strings.Contains(string(out), "initialized successfully") {
+				t.Fatalf("kubeadm init --dry-run did not finish:\n%s", tail(out))
+			}
+			// Our reading of its real output: the join commands are found
+			// and their secrets are redacted from what is shown and logged.
+			parser := &joinParser{}
+			sink := &lineSink{raw: parser.Line}
+			_, _ = sink.Write(out)
+			sink.Flush()
+			worker, cp := parser.Commands()
+			token := tokenRE.FindString(worker)
+			if !strings.HasPrefix(worker, "kubeadm join "+tc.joinsAt+" --token ") || token == "" || !strings.Contains(worker, "--discovery-token-ca-cert-hash sha256:") || strings.Contains(worker, "--control-plane") {
+				t.Fatalf("worker join command %q", Redact(worker))
+			}
+			log := string(sink.Log())
+			if strings.Contains(log, token) || !strings.Contains(log, "--token "+Redacted) {
+				t.Fatalf("token not redacted in the log")
+			}
+			if tc.endpoint == "" {
+				if cp != "" {
+					t.Fatalf("a control-plane join command without an endpoint: %q", Redact(cp))
+				}
+				return
+			}
+			key := regexp.MustCompile(`--certificate-key ([a-f0-9]{64})$`).FindStringSubmatch(cp)
+			if !strings.HasPrefix(cp, "kubeadm join "+tc.joinsAt+" --token "+token+" ") || !strings.Contains(cp, " --control-plane ") || key == nil {
+				t.Fatalf("control-plane join command %q", Redact(cp))
+			}
+			if strings.Contains(log, key[1]) || !strings.Contains(log, "--certificate-key "+Redacted) {
+				t.Fatalf("certificate key not redacted in the log:\n%s", tail([]byte(log)))
+			}
+			if _, err := os.Stat("/etc/kubernetes/tmp"); err == nil {
+				t.Errorf("/etc/kubernetes/tmp exists on the host: the namespace leaked")
+			}
+		})
 	}
 }
 

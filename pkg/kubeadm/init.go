@@ -128,6 +128,12 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 	if s.AfterCertsStep {
 		argv = append(argv, "--skip-phases=preflight,kubeconfig")
 	}
+	ha := s.Config.Spec.Network.ControlPlaneEndpoint != ""
+	if ha {
+		// Encrypted in the kubeadm-certs Secret for two hours, under a key
+		// kubeadm prints once: more control planes can join with it.
+		argv = append(argv, "--upload-certs")
+	}
 	p.Add(&Run{
 		Argv:    argv,
 		Out:     s.Out,
@@ -135,7 +141,7 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 		Raw:     parser.Line,
 	})
 	// Both only read what init wrote: written together.
-	p.Add(plan.Together(&CopyKubeconfig{User: u}, &WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, parser: parser})...)
+	p.Add(plan.Together(&CopyKubeconfig{User: u}, &WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, ControlPlane: ha, parser: parser})...)
 	return p, nil
 }
 
@@ -155,6 +161,9 @@ func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan) (*plan.Plan, error
 	}
 	if ok, err := h.FS.Exists(JoinCommandFile); err == nil && !ok {
 		p.Notef("no %s: print a join command with `kubeadm token create --print-join-command`", JoinCommandFile)
+	}
+	if s.Config.Spec.Network.ControlPlaneEndpoint != "" {
+		p.Notef("to join more control planes: `kubeadm init phase upload-certs --upload-certs --config %s` prints a new certificate key (valid two hours) for `kubeadm token create --print-join-command --certificate-key KEY`", ConfigFile)
 	}
 	return p, nil
 }

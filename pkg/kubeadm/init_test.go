@@ -249,3 +249,65 @@ func readFile(t *testing.T, root, p string, mode os.FileMode) string {
 	}
 	return string(b)
 }
+
+// TestInitUploadsCertsForMoreControlPlanes: with a controlPlaneEndpoint,
+// init uploads the certificates and both join commands land in 0600
+// files; the certificate key is shown nowhere else. When init printed no
+// control-plane command, the step fails before writing the worker's file.
+func TestInitUploadsCertsForMoreControlPlanes(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the kubeconfig to alice")
+	}
+	cpJoin := "kubeadm join cp.example.com:6443 --token " + testToken + " --discovery-token-ca-cert-hash " + testHash + " --control-plane --certificate-key " + testCertKey
+	output := initOutput + "\nYou can now join any number of control-plane nodes running the following command on each as root:\n\n" +
+		"  kubeadm join cp.example.com:6443 --token " + testToken + " \\\n\t--discovery-token-ca-cert-hash " + testHash + " \\\n\t--control-plane --certificate-key " + testCertKey + "\n"
+	for _, tc := range []struct {
+		name, output string
+		wantErr      string
+	}{
+		{"both printed", output, ""},
+		{"no control-plane command", initOutput, "no control-plane join command"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, root, fr := fixtureHost(t)
+			argv := []string{kubeadmBin, "init", "--config", ConfigFile, "--upload-certs"}
+			fr.Script(hosttest.FakeResult{Stdout: tc.output}, argv...)
+			var out bytes.Buffer
+			s := initStep(&out, probeOK)
+			s.Config.Spec.Network.ControlPlaneEndpoint = "cp.example.com"
+			_, err := bootstrap.Run(context.Background(), h, []bootstrap.Step{s}, bootstrap.Options{Out: &out})
+			if got := fr.Argvs(); len(got) != 1 || strings.Join(got[0], " ") != strings.Join(argv, " ") {
+				t.Fatalf("commands: %q", got)
+			}
+			if strings.Contains(out.String(), testCertKey) || strings.Contains(out.String(), testToken) {
+				t.Fatalf("a secret is shown:\n%s", out.String())
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "upload-certs") {
+					t.Fatalf("err = %v", err)
+				}
+				for _, p := range []string{JoinCommandFile, JoinControlPlaneCommandFile} {
+					if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+						t.Errorf("%s written", p)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			if got := readFile(t, root, JoinControlPlaneCommandFile, 0o600); got != cpJoin+"\n" {
+				t.Errorf("control-plane join command %q", got)
+			}
+			if got := readFile(t, root, JoinCommandFile, 0o600); strings.Contains(got, "--control-plane") || !strings.Contains(got, testToken) {
+				t.Errorf("worker join command %q", got)
+			}
+			if !strings.Contains(out.String(), JoinControlPlaneCommandFile) || !strings.Contains(out.String(), "two hours") {
+				t.Errorf("the user is not told where the control-plane join command is, or for how long it works:\n%s", out.String())
+			}
+			if !strings.Contains(readFile(t, root, ConfigFile, 0o600), "controlPlaneEndpoint: cp.example.com") {
+				t.Errorf("the ClusterConfiguration has no controlPlaneEndpoint")
+			}
+		})
+	}
+}

@@ -2,9 +2,12 @@ package kubeadm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,17 +15,21 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
+	kubeadmconstants "k8s.io/kubernetes/cmd/kubeadm/app/constants"
 )
 
 // JoinConfigFile holds the JoinConfiguration; 0600 as it holds the token.
 const JoinConfigFile = "/etc/eksd-kata/kubeadm-join.yaml"
 
 // RenderJoin returns the JoinConfiguration (v1beta4; v1beta3 for 1-30) that
-// joins this node as a worker. The kubelet's settings come from the
-// cluster's kubelet-config ConfigMap, so no KubeletConfiguration is written.
+// joins this node as a worker, or as a control plane when j.ControlPlane
+// (cfg's role must then be control-plane, with the advertise address
+// resolved). The kubelet's settings come from the cluster's kubelet-config
+// ConfigMap, so no KubeletConfiguration is written.
 func RenderJoin(cfg *config.NodeConfig, r *eksd.Release, j *config.Join) ([]byte, error) {
 	if errs := config.ValidateJoin(j, field.NewPath("spec", "join")); len(errs) > 0 {
 		return nil, errs.ToAggregate()
@@ -41,6 +48,26 @@ func RenderJoin(cfg *config.NodeConfig, r *eksd.Release, j *config.Join) ([]byte
 		},
 		// Conversion reads the discovery timeout from here; empty keeps kubeadm's default.
 		Timeouts: &v1beta4.Timeouts{},
+	}
+	if cfg.Spec.Kata.Enabled {
+		// The Kata RuntimeClasses select nodes by this label. The first
+		// control plane's add-ons label it; a joining node has no admin
+		// credentials, so its kubelet registers with the label (kubelets
+		// may set labels outside kubernetes.io).
+		jc.NodeRegistration.KubeletExtraArgs = []v1beta4.Arg{{Name: "node-labels", Value: kube.KataNodeLabel + "=true"}}
+	}
+	if j.ControlPlane {
+		if cfg.Spec.Node.Role != config.RoleControlPlane {
+			return nil, fmt.Errorf("spec.join.controlPlane needs spec.node.role %s, not %s", config.RoleControlPlane, cfg.Spec.Node.Role)
+		}
+		addr, err := netip.ParseAddr(cfg.Spec.Node.AdvertiseAddress)
+		if err != nil {
+			return nil, errors.New("the advertise address of this control plane is unknown (no default route?): set spec.node.advertiseAddress or --advertise-address")
+		}
+		jc.ControlPlane = &v1beta4.JoinControlPlane{
+			LocalAPIEndpoint: v1beta4.APIEndpoint{AdvertiseAddress: addr.String(), BindPort: kubeadmconstants.KubeAPIServerPort},
+			CertificateKey:   j.CertificateKey,
+		}
 	}
 	return encode(jc, APIVersion(r))
 }
@@ -70,44 +97,68 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 		return nil, err
 	}
 	if c != nil {
-		p.Add(&SecretFile{Path: c.Path, Data: data, Mode: 0o600, Exists: c.Old != nil})
+		p.Add(&SecretFile{Path: c.Path, Data: data, Mode: 0o600, Exists: c.Old != nil, CertificateKey: s.Join.CertificateKey != ""})
 	}
 	kubeadm := lookKubeadm(h, p, s.InstallDir)
 	if !h.IsLive() {
 		p.Notef("kubeadm join: skipped (--root): run `%s join --config %s` on the node", kubeadm, JoinConfigFile)
 		return p, nil
 	}
-	joined, err := readJoined(h)
+	joined, err := readJoined(h, s.Join.ControlPlane)
 	if err != nil {
 		return nil, err
 	}
+	var u User
+	if s.Join.ControlPlane {
+		// A control plane gets admin.conf from kubeadm join: the invoking
+		// user's kubeconfig, as after init.
+		if u, err = invokingUser(h, sudoUser()); err != nil {
+			return nil, plan.BadInput(err)
+		}
+	}
 	switch {
 	case joined.complete():
-		p.Notef("this host is in a cluster already (%s): kubeadm join not needed", KubeletConf)
+		p.Notef("this host is in a cluster already (%s): kubeadm join not needed", strings.Join(joined.present, ", "))
+		if !s.Join.ControlPlane {
+			return p, nil
+		}
+		if ok, err := kubeconfigCurrent(h, u); err != nil || ok {
+			return planOrErr(p, err)
+		}
+		p.Add(&CopyKubeconfig{User: u})
 		return p, nil
 	case !joined.none():
-		return nil, errHalfDone("kubeadm join", "found "+strings.Join(joined.present, ", ")+" but no "+KubeletConf)
+		return nil, errHalfDone("kubeadm join", "found "+strings.Join(joined.present, ", ")+" but not "+strings.Join(joined.missing, ", "))
 	}
 	p.Add(&Run{
 		Argv:    []string{kubeadm, "join", "--config", JoinConfigFile},
 		Out:     s.Out,
 		LogFile: logFile("join", nowOr(s.Now)),
 	})
+	if s.Join.ControlPlane {
+		p.Add(&CopyKubeconfig{User: u})
+	}
 	return p, nil
 }
 
-// readJoined reads what kubeadm join (or init) leaves: complete means the
-// kubelet has its cluster credentials.
-func readJoined(h *host.Host) (controlPlane, error) {
+// readJoined reads what kubeadm join (or init) leaves. Complete means the
+// kubelet has its cluster credentials and, for a control plane, that the
+// last files kubeadm join writes are there too: admin.conf and the local
+// etcd member's static pod (its control-plane-join phase).
+func readJoined(h *host.Host, asControlPlane bool) (controlPlane, error) {
 	var st controlPlane
-	for _, p := range []string{KubeletConf, CACert, BootstrapKubelet, AdminConf} {
+	want := []string{KubeletConf}
+	if asControlPlane {
+		want = append(want, AdminConf, APIServerPod, EtcdPod)
+	}
+	for _, p := range append(want, CACert, BootstrapKubelet) {
 		ok, err := h.FS.Exists(p)
-		if err != nil {
+		switch {
+		case err != nil:
 			return st, err
-		}
-		if ok {
+		case ok && !slices.Contains(st.present, p):
 			st.present = append(st.present, p)
-		} else if p == KubeletConf {
+		case !ok && slices.Contains(want, p):
 			st.missing = append(st.missing, p)
 		}
 	}
@@ -121,6 +172,8 @@ type SecretFile struct {
 	Data   []byte
 	Mode   fs.FileMode
 	Exists bool
+	// CertificateKey: the file holds a certificate key too (summary only).
+	CertificateKey bool
 }
 
 func (c *SecretFile) Summary() string {
@@ -128,7 +181,14 @@ func (c *SecretFile) Summary() string {
 	if c.Exists {
 		verb = "update"
 	}
-	return fmt.Sprintf("%s %s (%#o; it holds the bootstrap token, not shown)", verb, c.Path, c.Mode)
+	return fmt.Sprintf("%s %s (%#o; it holds the bootstrap token%s, not shown)", verb, c.Path, c.Mode, c.also())
+}
+
+func (c *SecretFile) also() string {
+	if c.CertificateKey {
+		return " and the certificate key"
+	}
+	return ""
 }
 
 func (c *SecretFile) Apply(_ context.Context, h *host.Host) error {

@@ -96,19 +96,28 @@ func TestRenderJoinRefusesBadInputWithoutShowingToken(t *testing.T) {
 	}
 }
 
-// TestKubeadmValidatesJoinConfig: the real kubeadm accepts the file too.
+// TestKubeadmValidatesJoinConfig: the real kubeadm accepts the file too,
+// for a worker and for a control plane.
 func TestKubeadmValidatesJoinConfig(t *testing.T) {
 	bin := kubeadmBinary(t)
-	data, err := RenderJoin(workerConfig(), eksd.Default(), &testJoin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "join.yaml")
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "config", "validate", "--config", p).CombinedOutput(); err != nil {
-		t.Fatalf("kubeadm config validate: %v\n%s", err, out)
+	for name, c := range map[string]struct {
+		cfg  *config.NodeConfig
+		join config.Join
+	}{
+		"worker":        {workerConfig(), testJoin},
+		"control plane": {controlPlaneJoinConfig(), testJoinControlPlane},
+	} {
+		data, err := RenderJoin(c.cfg, eksd.Default(), &c.join)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "join.yaml")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(bin, "config", "validate", "--config", p).CombinedOutput(); err != nil {
+			t.Fatalf("%s: kubeadm config validate: %v\n%s", name, err, out)
+		}
 	}
 }
 
@@ -149,5 +158,132 @@ func TestJoinStep(t *testing.T) {
 	hosttest.WriteTree(t, root, map[string]string{BootstrapKubelet: "x"})
 	if _, err := s.Plan(context.Background(), h); err == nil || !strings.Contains(err.Error(), "eksd-kata reset") {
 		t.Fatalf("half-joined: err = %v", err)
+	}
+}
+
+var testJoinControlPlane = config.Join{ControlPlaneEndpoint: "cp.example.com:6443", Token: testToken, DiscoveryTokenCACertHash: testHash,
+	ControlPlane: true, CertificateKey: testCertKey}
+
+func controlPlaneJoinConfig() *config.NodeConfig {
+	cfg := testConfig()
+	cfg.Spec.Node.Name = "cp-2"
+	cfg.Spec.Node.AdvertiseAddress = "192.0.2.11"
+	return cfg
+}
+
+// TestRenderJoinControlPlane: kubeadm's loader reads back a control-plane
+// join (its own API endpoint and the certificate key) and the Kata label
+// the kubelet registers with; a worker without Kata gets no label.
+func TestRenderJoinControlPlane(t *testing.T) {
+	for _, r := range []*eksd.Release{eksd.Default(), mustLookup(t, "1-30")} {
+		t.Run(r.String(), func(t *testing.T) {
+			data, err := RenderJoin(controlPlaneJoinConfig(), r, &testJoinControlPlane)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jc, err := kubeadmLoadJoin(data)
+			if err != nil {
+				t.Fatalf("kubeadm rejects it: %v\n%s", err, data)
+			}
+			cp := jc.ControlPlane
+			if cp == nil || cp.CertificateKey != testCertKey || cp.LocalAPIEndpoint.AdvertiseAddress != "192.0.2.11" || cp.LocalAPIEndpoint.BindPort != 6443 {
+				t.Fatalf("control plane %+v\n%s", cp, data)
+			}
+			if jc.NodeRegistration.Taints == nil || len(jc.NodeRegistration.Taints) != 0 {
+				t.Errorf("untaintControlPlane: want no taints, got %v", jc.NodeRegistration.Taints)
+			}
+			if got := jc.NodeRegistration.KubeletExtraArgs; len(got) != 1 || got[0].Name != "node-labels" || got[0].Value != "katacontainers.io/kata-runtime=true" {
+				t.Errorf("kubelet args %v", got)
+			}
+		})
+	}
+	noKata := workerConfig()
+	noKata.Spec.Kata.Enabled = false
+	data, err := RenderJoin(noKata, eksd.Default(), &testJoin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jc, err := kubeadmLoadJoin(data); err != nil || len(jc.NodeRegistration.KubeletExtraArgs) != 0 || jc.NodeRegistration.Taints != nil {
+		t.Fatalf("worker without Kata: %v %+v", err, jc.NodeRegistration)
+	}
+	worker := workerConfig()
+	if _, err := RenderJoin(worker, eksd.Default(), &testJoinControlPlane); err == nil || !strings.Contains(err.Error(), "spec.node.role") {
+		t.Fatalf("control-plane join with role worker: err = %v", err)
+	}
+}
+
+func mustLookup(t *testing.T, channel string) *eksd.Release {
+	t.Helper()
+	r, err := eksd.Lookup(channel, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestValidateJoinCertificateKey: the key is required for a control plane,
+// refused for a worker, and never part of an error.
+func TestValidateJoinCertificateKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*config.Join)
+		want string
+	}{
+		{"missing", func(j *config.Join) { j.CertificateKey = "" }, "spec.join.certificateKey: Required value"},
+		{"malformed", func(j *config.Join) { j.CertificateKey = strings.ToUpper(testCertKey) }, "spec.join.certificateKey: Invalid value"},
+		{"worker", func(j *config.Join) { j.ControlPlane = false }, "only for a control plane"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := testJoinControlPlane
+			tc.edit(&j)
+			_, err := RenderJoin(controlPlaneJoinConfig(), eksd.Default(), &j)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(strings.ToLower(err.Error()), testCertKey) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}
+
+// TestJoinStepControlPlane: kubeadm join runs with the config, then alice
+// gets admin.conf; a control plane is joined only when its etcd member and
+// API server are there, and a re-run keeps her kubeconfig in step.
+func TestJoinStepControlPlane(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the kubeconfig to alice")
+	}
+	h, root, fr := fixtureHost(t)
+	t.Setenv("SUDO_USER", "alice")
+	s := &JoinStep{Config: controlPlaneJoinConfig(), Release: eksd.Default(), Join: testJoinControlPlane}
+	p, err := s.Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"create " + JoinConfigFile + " (0600; it holds the bootstrap token and the certificate key, not shown)",
+		"run " + kubeadmBin + " join --config " + JoinConfigFile,
+		"copy " + AdminConf + " to /home/alice/.kube/config (0600, owner alice)",
+	}
+	got := p.Summaries()
+	if len(got) != 3 || got[0] != want[0] || !strings.HasPrefix(got[1], want[1]+", output kept in") || got[2] != want[2] {
+		t.Fatalf("plan:\n%s", strings.Join(got, "\n"))
+	}
+	if err := p.Changes[0].Apply(context.Background(), h); err != nil { // the JoinConfiguration
+		t.Fatal(err)
+	}
+	// Joined past the kubelet's start, before its etcd member: half-done.
+	hosttest.WriteTree(t, root, map[string]string{KubeletConf: "x", CACert: "x", AdminConf: "x", APIServerPod: "x"})
+	if _, err := s.Plan(context.Background(), h); err == nil || !strings.Contains(err.Error(), EtcdPod) || !strings.Contains(err.Error(), "eksd-kata reset") {
+		t.Fatalf("no etcd member yet: err = %v", err)
+	}
+	hosttest.WriteTree(t, root, map[string]string{EtcdPod: "x"})
+	if p, err = s.Plan(context.Background(), h); err != nil || strings.Join(p.Summaries(), "\n") != want[2] {
+		t.Fatalf("joined, no kubeconfig yet: %v %v", p.Summaries(), err)
+	}
+	if err := p.Changes[0].Apply(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	wantEmptyPlan(t, s, h, "joined control plane")
+	if len(fr.Argvs()) != 0 {
+		t.Fatalf("planning ran %q", fr.Argvs())
 	}
 }

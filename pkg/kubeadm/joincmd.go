@@ -15,12 +15,18 @@ import (
 // holds a bootstrap token, so it is 0600 and never shown or logged.
 const JoinCommandFile = "/etc/eksd-kata/join-command"
 
-// joinParser picks the worker `kubeadm join` command out of kubeadm init's
-// output: the one without --control-plane, continuation lines joined.
+// JoinControlPlaneCommandFile holds the control-plane join command (with
+// the certificate key) when the cluster has a controlPlaneEndpoint; 0600.
+const JoinControlPlaneCommandFile = "/etc/eksd-kata/join-command-control-plane"
+
+// joinParser picks the `kubeadm join` commands out of kubeadm init's
+// output, continuation lines joined: the worker's, and the control
+// plane's (--control-plane) when init uploaded the certificates.
 type joinParser struct {
-	mu      sync.Mutex
-	current []string // the command being read, nil outside one
-	worker  string
+	mu           sync.Mutex
+	current      []string // the command being read, nil outside one
+	worker       string
+	controlPlane string
 }
 
 func (p *joinParser) Line(line string) {
@@ -40,34 +46,53 @@ func (p *joinParser) Line(line string) {
 	}
 	cmd := strings.Join(strings.Fields(strings.Join(p.current, " ")), " ")
 	p.current = nil
-	if !strings.Contains(cmd, "--control-plane") {
+	if strings.Contains(cmd, "--control-plane") {
+		p.controlPlane = cmd
+	} else {
 		p.worker = cmd
 	}
 }
 
-// Command is the worker join command seen so far ("" when none).
-func (p *joinParser) Command() string {
+// Commands are the worker and control-plane join commands seen so far
+// ("" when none).
+func (p *joinParser) Commands() (worker, controlPlane string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.worker
+	return p.worker, p.controlPlane
 }
 
 // WriteJoinCommand writes the join command kubeadm init printed, or, when
-// init printed none, a fresh one from `kubeadm token create`.
+// init printed none, a fresh one from `kubeadm token create`. With
+// ControlPlane it also writes the control-plane join command, which only
+// init's output has (its certificate key is not kept anywhere else).
 type WriteJoinCommand struct {
-	Kubeadm string // host path of the binary
-	Out     io.Writer
-	parser  *joinParser
+	Kubeadm      string // host path of the binary
+	Out          io.Writer
+	ControlPlane bool
+	parser       *joinParser
 }
 
 func (c *WriteJoinCommand) Summary() string {
+	if c.ControlPlane {
+		return "write the worker and control-plane join commands to " + JoinCommandFile + " and " + JoinControlPlaneCommandFile + " (0600; they hold a bootstrap token and the certificate key and are not shown)"
+	}
 	return "write the worker join command to " + JoinCommandFile + " (0600; it holds a bootstrap token and is not shown)"
 }
 
 func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
-	cmd := ""
+	cmd, cpCmd := "", ""
 	if c.parser != nil {
-		cmd = c.parser.Command()
+		cmd, cpCmd = c.parser.Commands()
+	}
+	if c.ControlPlane {
+		// Before the worker's: a failure here must not leave a worker file
+		// that makes a re-run believe all is written.
+		if !strings.Contains(cpCmd, "--certificate-key ") {
+			return fmt.Errorf("kubeadm init printed no control-plane join command with a certificate key: make one with `kubeadm init phase upload-certs --upload-certs --config %s` and `kubeadm token create --print-join-command --certificate-key KEY`", ConfigFile)
+		}
+		if _, err := h.FS.WriteFile(JoinControlPlaneCommandFile, []byte(cpCmd+"\n"), 0o600); err != nil {
+			return err
+		}
 	}
 	if cmd == "" {
 		out, err := host.Output(ctx, h.Exec, c.Kubeadm, "token", "create", "--print-join-command", "--kubeconfig", AdminConf)
@@ -83,7 +108,10 @@ func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
 		return err
 	}
 	if c.Out != nil {
-		fmt.Fprintf(c.Out, "to join workers: run `sudo cat %s` on this node for the join command (it holds a secret token)\n", JoinCommandFile)
+		fmt.Fprintf(c.Out, "to join workers: run `sudo cat %s` on this node for the join command (it holds a secret token); on the new node run it with eksd-kata in place of kubeadm\n", JoinCommandFile)
+		if c.ControlPlane {
+			fmt.Fprintf(c.Out, "to join control planes: likewise with %s, within two hours (kubeadm then deletes the uploaded certificates; `kubeadm init phase upload-certs --upload-certs` uploads them again under a new key)\n", JoinControlPlaneCommandFile)
+		}
 	}
 	return nil
 }

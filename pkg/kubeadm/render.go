@@ -61,17 +61,8 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 		NodeRegistration: nodeRegistration(cfg),
 		LocalAPIEndpoint: v1beta4.APIEndpoint{AdvertiseAddress: addr.String(), BindPort: kubeadmconstants.KubeAPIServerPort},
 	}
-	if cfg.Spec.Node.AllowCgroupV1 {
-		// kubeadm's SystemVerification fails on cgroup v1 for a kubelet that
-		// refuses it; the operator allowed cgroup v1 (failCgroupV1: false).
-		init.NodeRegistration.IgnorePreflightErrors = []string{"SystemVerification"}
-	}
-	if cfg.Spec.Addons.UntaintControlPlane {
-		// An empty list, not nil: kubeadm then registers the node without
-		// the control-plane NoSchedule taint (single-node cluster).
-		init.NodeRegistration.Taints = []corev1.Taint{}
-	}
 	cluster := &v1beta4.ClusterConfiguration{
+		ControlPlaneEndpoint: cfg.Spec.Network.ControlPlaneEndpoint,
 		Networking: v1beta4.Networking{
 			PodSubnet:     cfg.Spec.Network.PodCIDR,
 			ServiceSubnet: cfg.Spec.Network.ServiceCIDR,
@@ -113,13 +104,24 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 
 // nodeRegistration is what kubeadm registers the node with.
 func nodeRegistration(cfg *config.NodeConfig) v1beta4.NodeRegistrationOptions {
-	return v1beta4.NodeRegistrationOptions{
+	nr := v1beta4.NodeRegistrationOptions{
 		Name:      cfg.Spec.Node.Name,
 		CRISocket: CRISocket,
 		// Our images step pulled and retagged everything: kubeadm must use
 		// them as they are, and fail loudly if one is missing.
 		ImagePullPolicy: corev1.PullNever,
 	}
+	if cfg.Spec.Node.AllowCgroupV1 {
+		// kubeadm's SystemVerification fails on cgroup v1 for a kubelet that
+		// refuses it; the operator allowed cgroup v1 (failCgroupV1: false).
+		nr.IgnorePreflightErrors = []string{"SystemVerification"}
+	}
+	if cfg.Spec.Addons.UntaintControlPlane && cfg.Spec.Node.Role == config.RoleControlPlane {
+		// An empty list, not nil: kubeadm then registers the node without
+		// the control-plane NoSchedule taint (single-node cluster).
+		nr.Taints = []corev1.Taint{}
+	}
+	return nr
 }
 
 // encode converts a v1beta4 object to the internal type and writes it in gv,

@@ -23,6 +23,7 @@ const (
 	CACert           = "/etc/kubernetes/pki/ca.crt"
 	ManifestsDir     = "/etc/kubernetes/manifests"
 	APIServerPod     = "/etc/kubernetes/manifests/kube-apiserver.yaml"
+	EtcdPod          = "/etc/kubernetes/manifests/etcd.yaml"
 	BootstrapKubelet = "/etc/kubernetes/bootstrap-kubelet.conf"
 	// KubeletConfig is written by kubeadm's kubelet-start phase (init and
 	// join), after the certificates, kubeconfig files and static pods.
