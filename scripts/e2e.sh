@@ -3,12 +3,14 @@
 # (binaries, a release manifest with their sha512, images in a plain-HTTP
 # registry), boots a throwaway Debian bookworm node with systemd as PID 1 in
 # its own namespaces and eksd-kata's first-boot unit enabled, which runs
-# `eksd-kata bootstrap` at boot, and checks the result.
+# `eksd-kata bootstrap` at boot, and checks the result; then a second node
+# joins that cluster with `eksd-kata join`, as a worker and then as a
+# control plane, and leaves again.
 #
-# Everything built or downloaded is cached under .cache/e2e. The node lives
-# in its own network namespace (veth to a second namespace that holds only
-# the gateway address and the bundle's registry: the node reaches nothing
-# else), its own cgroup subtree, and dies with the
+# Everything built or downloaded is cached under .cache/e2e. Each node lives
+# in its own network namespace (a veth to a bridge in another namespace that
+# holds only the gateway address and the bundle's registry: the nodes reach
+# each other and nothing else), its own cgroup subtree, and dies with the
 # script: the EXIT trap powers it off, kills what is left, unmounts and
 # removes the namespaces, even on failure.
 #
@@ -34,6 +36,18 @@ GWNS=eksd-kata-e2e-gw
 CGNAME=eksd-kata-e2e
 NODE_NAME=e2e-node
 NODE_ADDR=10.250.0.2
+# A second node joins the first one's cluster, first as a worker, then as
+# a control plane: it lives beside it in the same way, on the same link.
+NODE2=$E2E/node2
+NETNS2=eksd-kata-e2e-2
+CGNAME2=eksd-kata-e2e-2
+NODE2_NAME=e2e-node2
+NODE2_ADDR=10.250.0.3
+# The cluster's stable control-plane endpoint (spec.network.controlPlaneEndpoint),
+# a name both nodes resolve to the first one, as a DNS name in front of the
+# API servers would be.
+CP_NAME=e2e-cp
+CP_ENDPOINT=$CP_NAME:6443
 GW_ADDR=10.250.0.1
 REG_PORT=${E2E_REGISTRY_PORT:-5000}
 # The bundle's registry is another host to the node, over plain HTTP, as an
@@ -47,7 +61,7 @@ RELEASE=1-36-7
 IGNORE=${E2E_IGNORE:-all}
 
 pass_n=0 fail_n=0
-node_pid="" registry_pid="" wrapper_pid=""
+node_pid="" registry_pid="" wrapper_pid="" node2_pid="" wrapper2_pid=""
 t_script=$(date +%s.%N)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -86,17 +100,17 @@ die() {
 mkdir -p "$LOGS"
 
 # ---------------------------------------------------------------- cleanup
-# Our own cgroup in each hierarchy (v1 controllers and the v2 tree); the
-# node gets a child called $CGNAME in every one of them.
+# cgroup_dirs [NAME]: our own cgroup in each hierarchy (v1 controllers and
+# the v2 tree) with a child NAME ($CGNAME) in every one of them: a node's.
 cgroup_dirs() {
-	local id ctrl path mnt
+	local id ctrl path mnt name=${1:-$CGNAME}
 	while IFS=: read -r id ctrl path; do
 		if [ -z "$ctrl" ]; then
 			mnt=$(findmnt -rn -t cgroup2 -o TARGET | head -1)
 		else
 			mnt=$(findmnt -rn -t cgroup -o TARGET,OPTIONS | awk -v c="$ctrl" '{n=split($2,o,","); for(i=1;i<=n;i++) if(o[i]==c) {print $1; exit}}')
 		fi
-		[ -n "$mnt" ] && [ -d "$mnt$path" ] && printf '%s\n' "${mnt%/}${path%/}/$CGNAME"
+		[ -n "$mnt" ] && [ -d "$mnt$path" ] && printf '%s\n' "${mnt%/}${path%/}/$name"
 		: "$id"
 	done </proc/self/cgroup
 }
@@ -126,40 +140,52 @@ cleanup() {
 		printf 'Stop and clean up: %s/scripts/e2e.sh --cleanup\n' "$repo"
 		exit "$rc"
 	fi
-	if [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
-		kill -s RTMIN+4 "$node_pid" 2>/dev/null || true
-		for i in $(seq 1 40); do
-			kill -0 "$node_pid" 2>/dev/null || break
-			sleep 0.5
-		done
-		kill -KILL "$node_pid" 2>/dev/null || true
-	fi
-	if [ -n "$wrapper_pid" ]; then
-		kill -KILL "$wrapper_pid" 2>/dev/null || true
-		wait "$wrapper_pid" 2>/dev/null || true
-	fi
+	stop_node "$node_pid" "$wrapper_pid" "$CGNAME" "$NODE" "$NETNS"
+	stop_node "$node2_pid" "$wrapper2_pid" "$CGNAME2" "$NODE2" "$NETNS2"
 	if [ -n "$registry_pid" ]; then
 		kill -TERM "$registry_pid" 2>/dev/null || true
 		wait "$registry_pid" 2>/dev/null || true
 	fi
-	local d
-	while read -r d; do kill_cgroup "$d"; done < <(cgroup_dirs)
-	# The node's mounts live in its own mount namespace and went with it;
-	# anything under $NODE still visible here is unmounted too.
-	findmnt -rn -o TARGET | grep -F "$NODE" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-	ip netns del "$NETNS" 2>/dev/null || true
 	ip netns del "$GWNS" 2>/dev/null || true
-	rm -f "$E2E/node.pid" "$E2E/registry.pid"
+	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
 	exit "$rc"
+}
+
+# stop_node PID WRAPPER CGNAME DIR NETNS: power the node off (systemd's
+# RTMIN+4), kill what is left in its cgroups, unmount what is still seen
+# of it here and remove its network namespace. Best effort: call it with
+# set +e.
+stop_node() {
+	local pid=$1 wrapper=$2 cg=$3 dir=$4 ns=$5 i d
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -s RTMIN+4 "$pid" 2>/dev/null || true
+		for i in $(seq 1 40); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	if [ -n "$wrapper" ]; then
+		kill -KILL "$wrapper" 2>/dev/null || true
+		wait "$wrapper" 2>/dev/null || true
+	fi
+	while read -r d; do kill_cgroup "$d"; done < <(cgroup_dirs "$cg")
+	# The node's mounts live in its own mount namespace and went with it;
+	# anything under DIR still visible here is unmounted too.
+	findmnt -rn -o TARGET | grep -F "$dir/" | sort -r | while read -r d; do umount -l "$d" 2>/dev/null || true; done
+	findmnt -rn -o TARGET | grep -qxF "$dir" && umount -l "$dir" 2>/dev/null
+	ip netns del "$ns" 2>/dev/null || true
 }
 
 if [ "${1:-}" = --cleanup ]; then
 	# After E2E_KEEP=1: the PIDs the kept run wrote down.
 	node_pid=$(cat "$E2E/node.pid" 2>/dev/null || true)
+	node2_pid=$(cat "$E2E/node2.pid" 2>/dev/null || true)
 	registry_pid=$(cat "$E2E/registry.pid" 2>/dev/null || true)
-	rm -f "$E2E/node.pid" "$E2E/registry.pid"
+	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
 	# Only if they are still what they were (PIDs get reused).
 	[ -n "$node_pid" ] && [ "$(readlink "/proc/$node_pid/root" 2>/dev/null)" != "$NODE" ] && node_pid=""
+	[ -n "$node2_pid" ] && [ "$(readlink "/proc/$node2_pid/root" 2>/dev/null)" != "$NODE2" ] && node2_pid=""
 	[ -n "$registry_pid" ] && [ "$(readlink "/proc/$registry_pid/exe" 2>/dev/null)" != "$E2E/tools/bundle" ] && registry_pid=""
 	trap cleanup EXIT
 	exit 0
@@ -271,30 +297,38 @@ printf 'build %ss (binaries and tools), rootfs %ss, bundle %ss\n' "$t_build" "$t
 say "node: fresh tree at $NODE"
 trap cleanup EXIT INT TERM
 # A leftover of a run killed hard: clear it first.
-ip netns del "$NETNS" 2>/dev/null || true
-ip netns del "$GWNS" 2>/dev/null || true
-while read -r d; do kill_cgroup "$d"; done < <(cgroup_dirs)
+for ns in "$NETNS" "$NETNS2" "$GWNS"; do ip netns del "$ns" 2>/dev/null || true; done
+for cg in "$CGNAME" "$CGNAME2"; do
+	while read -r d; do kill_cgroup "$d"; done < <(cgroup_dirs "$cg")
+done
 if findmnt -rn -o TARGET | grep -qF "$NODE"; then
 	die "mounts under $NODE are still there from an earlier run: unmount them first"
 fi
-t0=$(now)
-rm -rf "$NODE"
-mkdir -p "$NODE"
-tar --numeric-owner -C "$NODE" -xf "$rootfs_tar"
-echo "$NODE_NAME" >"$NODE/etc/hostname"
-printf '127.0.0.1 localhost\n%s %s\n' "$NODE_ADDR" "$NODE_NAME" >"$NODE/etc/hosts"
-# Nothing answers there: the node can resolve nothing outside itself.
-printf 'nameserver %s\n' "$GW_ADDR" >"$NODE/etc/resolv.conf"
-install -m 0755 bin/eksd-kata "$NODE/usr/local/bin/eksd-kata"
-mkdir -p "$NODE/opt/e2e" "$NODE/etc/eksd-kata"
-cp -al "$bundle/artifacts" "$NODE/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$NODE/opt/e2e/artifacts"
-cp "$bundle/release.yaml" "$NODE/opt/e2e/release.yaml"
-# Kubernetes 1.35+ refuses cgroup v1 unless told; this machine has cgroup v1.
-allow_v1=false
-[ -e /sys/fs/cgroup/cgroup.controllers ] || allow_v1=true
-# The node lives in its own network namespace: kube-proxy may not set
-# nf_conntrack_max there (as with kind), so conntrackMaxPerCore: 0.
-cat >"$NODE/etc/eksd-kata/config.yaml" <<EOF
+
+# node_tree DIR NAME ADDR POD_SUBNET HOSTS: a fresh node file system in DIR
+# (Debian bookworm, eksd-kata, the bundle's artifacts, a node config) whose
+# /etc/hosts has the line HOSTS besides its own name.
+node_tree() {
+	local dir=$1 name=$2 addr=$3 subnet=$4 hosts=$5 allow_v1=false
+	case $dir in "" | /) die "node_tree: no directory" ;; esac
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	tar --numeric-owner -C "$dir" -xf "$rootfs_tar"
+	echo "$name" >"$dir/etc/hostname"
+	printf '127.0.0.1 localhost\n%s %s\n%s\n' "$addr" "$name" "$hosts" >"$dir/etc/hosts"
+	# Nothing answers there: the node can resolve nothing outside itself.
+	printf 'nameserver %s\n' "$GW_ADDR" >"$dir/etc/resolv.conf"
+	install -m 0755 bin/eksd-kata "$dir/usr/local/bin/eksd-kata"
+	mkdir -p "$dir/opt/e2e" "$dir/etc/eksd-kata"
+	cp -al "$bundle/artifacts" "$dir/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$dir/opt/e2e/artifacts"
+	cp "$bundle/release.yaml" "$dir/opt/e2e/release.yaml"
+	# Kubernetes 1.35+ refuses cgroup v1 unless told; this machine has cgroup v1.
+	[ -e /sys/fs/cgroup/cgroup.controllers ] || allow_v1=true
+	# The node lives in its own network namespace: kube-proxy may not set
+	# nf_conntrack_max there (as with kind), so conntrackMaxPerCore: 0.
+	# The stable control-plane endpoint lets the second node join as a
+	# control plane (kubeadm init --upload-certs).
+	cat >"$dir/etc/eksd-kata/config.yaml" <<EOF
 apiVersion: eksd-kata.io/v1alpha1
 kind: NodeConfig
 spec:
@@ -303,49 +337,54 @@ spec:
     number: 7
     manifest: /opt/e2e/release.yaml
   node:
-    name: $NODE_NAME
-    advertiseAddress: $NODE_ADDR
+    name: $name
+    advertiseAddress: $addr
     allowCgroupV1: $allow_v1
   network:
     conntrackMaxPerCore: 0
+    controlPlaneEndpoint: $CP_ENDPOINT
   images:
     mirror: $MIRROR
     insecureRegistries: [$MIRROR]
 EOF
-# Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36 and
-# eksd-kata refuses it: the node gets containerd built from source, as an
-# operator would upgrade it. Debian's unit and runc stay.
-if [ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ]; then
-	install -m 0755 "$bin_dir/containerd" "$NODE/usr/bin/containerd"
-	install -m 0755 "$bin_dir/containerd-shim-runc-v2" "$NODE/usr/bin/containerd-shim-runc-v2"
-else
-	echo "e2e: no containerd in $bin_dir: the node keeps Debian's containerd 1.6"
-fi
-# The node has isal's igzip, which containerd 2.x gunzips layers with (as
-# eksd-kata check advises); E2E_NO_IGZIP=1 measures without it.
-if [ -n "${E2E_NO_IGZIP:-}" ]; then
-	mkdir -p "$NODE/etc/systemd/system/containerd.service.d"
-	printf '[Service]\nEnvironment=CONTAINERD_DISABLE_IGZIP=1\n' >"$NODE/etc/systemd/system/containerd.service.d/e2e-no-igzip.conf"
-fi
-# Debian's package enables containerd, so the boot starts it with its own
-# config and the bootstrap restarts it. E2E_CONTAINERD_DISABLED=1: an image
-# that leaves it to eksd-kata, which enables and starts it once.
-if [ -n "${E2E_CONTAINERD_DISABLED:-}" ]; then
-	rm -f "$NODE/etc/systemd/system/multi-user.target.wants/containerd.service"
-fi
-# Node-local bridge CNI from Debian's containernetworking-plugins (no
-# masquerade, no port maps: nothing leaves the node).
-mkdir -p "$NODE/etc/cni/net.d"
-cat >"$NODE/etc/cni/net.d/10-e2e-bridge.conflist" <<'EOF'
+	# Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36 and
+	# eksd-kata refuses it: the node gets containerd built from source, as an
+	# operator would upgrade it. Debian's unit and runc stay.
+	if [ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ]; then
+		install -m 0755 "$bin_dir/containerd" "$dir/usr/bin/containerd"
+		install -m 0755 "$bin_dir/containerd-shim-runc-v2" "$dir/usr/bin/containerd-shim-runc-v2"
+	else
+		echo "e2e: no containerd in $bin_dir: the node keeps Debian's containerd 1.6"
+	fi
+	# The node has isal's igzip, which containerd 2.x gunzips layers with (as
+	# eksd-kata check advises); E2E_NO_IGZIP=1 measures without it.
+	if [ -n "${E2E_NO_IGZIP:-}" ]; then
+		mkdir -p "$dir/etc/systemd/system/containerd.service.d"
+		printf '[Service]\nEnvironment=CONTAINERD_DISABLE_IGZIP=1\n' >"$dir/etc/systemd/system/containerd.service.d/e2e-no-igzip.conf"
+	fi
+	# Debian's package enables containerd, so the boot starts it with its own
+	# config and the bootstrap restarts it. E2E_CONTAINERD_DISABLED=1: an image
+	# that leaves it to eksd-kata, which enables and starts it once.
+	if [ -n "${E2E_CONTAINERD_DISABLED:-}" ]; then
+		rm -f "$dir/etc/systemd/system/multi-user.target.wants/containerd.service"
+	fi
+	# Node-local bridge CNI from Debian's containernetworking-plugins (no
+	# masquerade, no port maps: nothing leaves the node), a subnet per node.
+	mkdir -p "$dir/etc/cni/net.d"
+	cat >"$dir/etc/cni/net.d/10-e2e-bridge.conflist" <<EOF
 {
   "cniVersion": "0.4.0",
   "name": "e2e-bridge",
   "plugins": [
     {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.0.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "routes": [{"dst": "0.0.0.0/0"}]}}
   ]
 }
 EOF
+}
+
+t0=$(now)
+node_tree "$NODE" "$NODE_NAME" "$NODE_ADDR" 10.244.0.0/24 "$NODE_ADDR $CP_NAME"
 
 # The first bootstrap runs as an image built for eksd-kata runs it: the
 # first-boot unit from systemd/, enabled in the tree, started by the node's
@@ -386,19 +425,28 @@ sync
 t_flush=$(secs "$t0" "$(now)")
 
 # ---------------------------------------------------------------- network
-# The node's namespace has lo and a veth whose peer sits in an otherwise
-# empty namespace holding the default gateway address: routes and
-# advertise-address detection work, and no packet reaches anything else.
-ip netns add "$NETNS"
+# A node's namespace has lo and a veth whose peer sits on a bridge in an
+# otherwise empty namespace holding the default gateway address: routes and
+# advertise-address detection work, the nodes reach each other on that
+# link, and no packet reaches anything else.
 ip netns add "$GWNS"
-ip -n "$NETNS" link set lo up
 ip -n "$GWNS" link set lo up
-ip -n "$NETNS" link add eth0 type veth peer name gw0 netns "$GWNS"
-ip -n "$NETNS" addr add "$NODE_ADDR/24" dev eth0
-ip -n "$GWNS" addr add "$GW_ADDR/24" dev gw0
-ip -n "$NETNS" link set eth0 up
-ip -n "$GWNS" link set gw0 up
-ip -n "$NETNS" route add default via "$GW_ADDR"
+ip -n "$GWNS" link add br0 type bridge
+ip -n "$GWNS" addr add "$GW_ADDR/24" dev br0
+ip -n "$GWNS" link set br0 up
+# node_link NETNS PORT ADDR: the node's namespace, linked to the bridge.
+node_link() {
+	local ns=$1 port=$2 addr=$3
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add eth0 type veth peer name "$port" netns "$GWNS"
+	ip -n "$ns" addr add "$addr/24" dev eth0
+	ip -n "$GWNS" link set "$port" master br0
+	ip -n "$ns" link set eth0 up
+	ip -n "$GWNS" link set "$port" up
+	ip -n "$ns" route add default via "$GW_ADDR"
+}
+node_link "$NETNS" gw0 "$NODE_ADDR"
 # E2E_NET_RATE (a tc rate: 400mbit) caps what the registry sends the node,
 # as a registry across the internet would: pulls then wait on the network,
 # not on these 2 CPUs.
@@ -423,27 +471,36 @@ grep '^ready' "$LOGS/registry.log" || die "registry not ready after 60 s: $LOGS/
 
 # ------------------------------------------------------------------- boot
 say "boot: systemd as PID 1 (mount, pid, uts, ipc, cgroup namespaces; own netns)"
-mapfile -t cgdirs < <(cgroup_dirs)
-for d in "${cgdirs[@]}"; do
-	mkdir -p "$d"
-	# A new cpuset cgroup has no CPUs or memory nodes until given its parent's.
-	if [ -f "$d/cpuset.cpus" ]; then
-		cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
-		cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems"
-	fi
-done
+# boot_node DIR NETNS CGNAME CONSOLE: start systemd as PID 1 of a node in
+# DIR, in its own cgroups; sets booted_pid (its systemd) and booted_wrapper.
+boot_node() {
+	local dir=$1 ns=$2 cg=$3 console=$4 d
+	local -a dirs
+	mapfile -t dirs < <(cgroup_dirs "$cg")
+	for d in "${dirs[@]}"; do
+		mkdir -p "$d"
+		# A new cpuset cgroup has no CPUs or memory nodes until given its parent's.
+		if [ -f "$d/cpuset.cpus" ]; then
+			cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
+			cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems"
+		fi
+	done
+	(
+		for d in "${dirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs"; done
+		exec nsenter --net="/run/netns/$ns" unshare -fpmuiC "$repo/scripts/e2e/node-init.sh" "$dir"
+	) >"$console" 2>&1 &
+	booted_wrapper=$!
+	booted_pid=""
+	for _ in $(seq 1 50); do
+		booted_pid=$(cat /proc/"$booted_wrapper"/task/*/children 2>/dev/null | awk '{print $1}')
+		[ -n "$booted_pid" ] && break
+		sleep 0.1
+	done
+	[ -n "$booted_pid" ] || die "the node in $dir did not start: $(cat "$console")"
+}
 t0=$(now)
-(
-	for d in "${cgdirs[@]}"; do echo "$BASHPID" >"$d/cgroup.procs"; done
-	exec nsenter --net="/run/netns/$NETNS" unshare -fpmuiC "$repo/scripts/e2e/node-init.sh" "$NODE"
-) >"$LOGS/node-console.log" 2>&1 &
-wrapper_pid=$!
-for _ in $(seq 1 50); do
-	node_pid=$(cat /proc/"$wrapper_pid"/task/*/children 2>/dev/null | awk '{print $1}')
-	[ -n "$node_pid" ] && break
-	sleep 0.1
-done
-[ -n "$node_pid" ] || die "the node did not start: $(cat "$LOGS/node-console.log")"
+boot_node "$NODE" "$NETNS" "$CGNAME" "$LOGS/node-console.log"
+node_pid=$booted_pid wrapper_pid=$booted_wrapper
 echo "$node_pid" >"$E2E/node.pid"
 
 # in_node CMD...: run CMD in the node (its namespaces and root), clean env.
@@ -681,6 +738,162 @@ if [ "$have_cluster" = 1 ]; then
 	fi
 fi
 
+# ------------------------------------------------------------ more nodes
+# A second node joins the cluster with eksd-kata join, run with the join
+# command the first node's bootstrap wrote (kubeadm's, with eksd-kata in its
+# place): first as a worker, then, after eksd-kata reset, as a control
+# plane. It leaves again (reset, which removes its etcd member) and stops
+# before the baseline below, which needs the first node alone.
+if [ "$have_cluster" = 1 ]; then
+	say "second node: eksd-kata join as a worker, then as a control plane"
+	t0=$(now)
+	node_tree "$NODE2" "$NODE2_NAME" "$NODE2_ADDR" 10.244.1.0/24 "$NODE_ADDR $CP_NAME"
+	node_link "$NETNS2" gw1 "$NODE2_ADDR"
+	boot_node "$NODE2" "$NETNS2" "$CGNAME2" "$LOGS/node2-console.log"
+	node2_pid=$booted_pid wrapper2_pid=$booted_wrapper
+	echo "$node2_pid" >"$E2E/node2.pid"
+	in_node2() {
+		nsenter -t "$node2_pid" -m -u -i -n -p -C -r -w \
+			/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
+	}
+	for _ in $(seq 1 120); do
+		case $(in_node2 systemctl is-system-running 2>/dev/null || true) in running | degraded) break ;; esac
+		sleep 0.5
+	done
+	echo "node tree, link and boot: $(secs "$t0" "$(now)")s"
+	join_steps=(preflight host containerd kata images binaries kubeadm)
+	# join_node2 LOG COMMAND_FILE [ARG...]: eksd-kata join on the second
+	# node with the arguments of the first node's COMMAND_FILE ("kubeadm
+	# join ENDPOINT --token ...") and ARGs; sets join_rc, join_took and
+	# join_secrets (the token and the certificate key, which no log may show).
+	join_node2() {
+		local log=$1 file=$2 t0 i
+		shift 2
+		local -a cmd
+		read -r -a cmd < <(in_node cat "$file" 2>/dev/null || true)
+		join_secrets=()
+		for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
+			case ${cmd[i]} in --token | --certificate-key) join_secrets+=("${cmd[i + 1]}") ;; esac
+		done
+		if [ "${cmd[0]:-} ${cmd[1]:-}" != "kubeadm join" ] || [ "${#join_secrets[@]}" = 0 ]; then
+			join_rc=99 join_took=0
+			echo "no kubeadm join command with a token in $file on $NODE_NAME" >"$log"
+			return
+		fi
+		t0=$(now)
+		set +e
+		in_node2 eksd-kata join "${cmd[@]:2}" --config /etc/eksd-kata/config.yaml \
+			--artifacts-dir /opt/e2e/artifacts --ignore "$IGNORE" "$@" >"$log" 2>&1
+		join_rc=$?
+		set -e
+		join_took=$(secs "$t0" "$(now)")
+	}
+	# join_verdict WHAT LOG: PASS when the join exited 0, every step
+	# reported success and its output shows no secret.
+	join_verdict() {
+		local what=$1 log=$2 s bad="" x
+		for s in "${join_steps[@]}"; do
+			grep -qE "^\[[0-9]+/[0-9]+\] $s: .*(change\(s\) applied|already right|done in the background) \(" "$log" || bad+=" $s"
+		done
+		for x in "${join_secrets[@]}"; do
+			grep -qF -- "$x" "$log" && bad+=" (a secret is in the output)"
+		done
+		if [ "$join_rc" = 0 ] && [ -z "$bad" ]; then
+			pass "$what: eksd-kata join exit 0, every step succeeded, no secret shown (${join_took}s)"
+		else
+			fail "$what: eksd-kata join exit $join_rc, not done:${bad:- none} ($(grep -m1 '^error' "$log" | cut -c1-300); $log)"
+		fi
+	}
+	# node2_ready: node 2 is Ready (within 3 minutes).
+	node2_ready() {
+		kubectl wait node "$NODE2_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1
+	}
+	# leave_node2 LOG: eksd-kata reset on node 2, then its Node object goes.
+	leave_node2() {
+		set +e
+		in_node2 eksd-kata reset --config /etc/eksd-kata/config.yaml >"$1" 2>&1
+		leave_rc=$?
+		set -e
+		kubectl delete node "$NODE2_NAME" --wait=false >/dev/null 2>&1 || true
+	}
+
+	join_node2 "$LOGS/join-worker.log" /etc/eksd-kata/join-command
+	join_verdict "worker join" "$LOGS/join-worker.log"
+	label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)
+	if node2_ready && [ "$label" = true ]; then
+		pass "$NODE2_NAME Ready as a worker, labelled katacontainers.io/kata-runtime=true at registration (the Kata RuntimeClasses' nodeSelector)"
+	else
+		fail "$NODE2_NAME: Ready=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1 | cut -c1-100), Kata label '$label'"
+	fi
+	kubectl apply -f - >/dev/null <<EOF || true
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-runc-node2, namespace: default}
+spec:
+  nodeName: $NODE2_NAME
+  containers: [{name: pause, image: "$pause_ref", imagePullPolicy: Never}]
+EOF
+	if kubectl wait pod e2e-runc-node2 --for=condition=Ready --timeout=120s >/dev/null 2>&1 &&
+		kubectl -n kube-system wait pod -l k8s-app=kube-proxy --field-selector "spec.nodeName=$NODE2_NAME" --for=condition=Ready --timeout=60s >/dev/null 2>&1; then
+		pass "on $NODE2_NAME: kube-proxy Ready and a runc pod Running (its images pulled by the join)"
+	else
+		fail "on $NODE2_NAME: runc pod or kube-proxy not Ready: $(kubectl get pods -A --field-selector "spec.nodeName=$NODE2_NAME" --no-headers 2>&1 | awk '{print $2, $3, $4}' | tr '\n' ';' | cut -c1-300)"
+	fi
+	join_node2 "$LOGS/join-worker-2.log" /etc/eksd-kata/join-command --dry-run
+	rc=$join_rc
+	if [ "$rc" = 0 ] && ! grep -qE ': [1-9][0-9]* change\(s\) planned' "$LOGS/join-worker-2.log" && grep -q 'in a cluster already' "$LOGS/join-worker-2.log"; then
+		pass "a second join on the joined worker plans nothing"
+	else
+		fail "a second join on the joined worker (exit $rc) plans: $(grep -E 'change\(s\) planned|^  \+' "$LOGS/join-worker-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-300)"
+	fi
+	kubectl delete pod e2e-runc-node2 --wait=false >/dev/null 2>&1 || true
+	leave_node2 "$LOGS/reset-worker.log"
+
+	join_node2 "$LOGS/join-control-plane.log" /etc/eksd-kata/join-command-control-plane
+	if [ "$leave_rc" = 0 ]; then
+		join_verdict "control-plane join (after eksd-kata reset of the worker)" "$LOGS/join-control-plane.log"
+	else
+		fail "eksd-kata reset of the worker: exit $leave_rc ($(tail -2 "$LOGS/reset-worker.log" | tr '\n' ' ' | cut -c1-300))"
+	fi
+	role=$(kubectl get node -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -c "^node/$NODE2_NAME\$" || true)
+	cp_pods=0
+	for _ in $(seq 1 120); do
+		kubectl -n kube-system wait pod "etcd-$NODE2_NAME" "kube-apiserver-$NODE2_NAME" --for=condition=Ready --timeout=1s >/dev/null 2>&1 && cp_pods=1 && break
+		sleep 1
+	done
+	own=$(in_node2 kubectl --kubeconfig /root/.kube/config --server "https://$NODE2_ADDR:6443" get --raw /readyz 2>&1 || true)
+	if node2_ready && [ "$role" = 1 ] && [ "$cp_pods" = 1 ] && [ "$own" = ok ]; then
+		pass "$NODE2_NAME Ready as a control plane: its etcd member and API server Ready, and its own API server answers /readyz with the kubeconfig join gave root"
+	else
+		fail "$NODE2_NAME as a control plane: control-plane role label $role, etcd and API server pods Ready $cp_pods, its API server: ${own:0:200}"
+	fi
+	leave_node2 "$LOGS/reset-control-plane.log"
+	# Best effort, as in cleanup (which stops it otherwise).
+	set +e
+	stop_node "$node2_pid" "$wrapper2_pid" "$CGNAME2" "$NODE2" "$NETNS2"
+	set -e
+	node2_pid="" wrapper2_pid=""
+	rm -f "$E2E/node2.pid"
+	# Had its etcd member stayed, the first node's etcd would have lost its
+	# quorum with it: the API server there must go on answering.
+	sleep 5
+	alone_ok=0
+	for _ in $(seq 1 20); do
+		if kubectl get --raw /readyz >/dev/null 2>&1; then
+			alone_ok=$((alone_ok + 1))
+			[ "$alone_ok" -ge 3 ] && break
+		else
+			alone_ok=0
+		fi
+		sleep 1
+	done
+	if [ "$leave_rc" = 0 ] && [ "$alone_ok" -ge 3 ]; then
+		pass "the control plane left (eksd-kata reset removed its etcd member) and stopped: $NODE_NAME's API server still answers /readyz"
+	else
+		fail "the control plane's leave: reset exit $leave_rc ($(tail -2 "$LOGS/reset-control-plane.log" | tr '\n' ' ' | cut -c1-200)); $NODE_NAME's /readyz: $(kubectl get --raw /readyz 2>&1 | tail -1 | cut -c1-200)"
+	fi
+fi
+
 # The first-boot unit's condition (no admin.conf yet) keeps it from running
 # again: on the next boot, or when started by hand.
 started=$(fb ExecMainStartTimestampMonotonic)
@@ -701,13 +914,14 @@ fi
 # config eksd-kata wrote. Nothing else runs beside it.
 t_alone=""
 if [ "$have_cluster" = 1 ]; then
-	say "kubeadm init alone (kubeadm reset, then kubeadm init --config /etc/eksd-kata/kubeadm.yaml)"
+	say "kubeadm init alone (kubeadm reset, then kubeadm init --config /etc/eksd-kata/kubeadm.yaml --upload-certs)"
 	set +e
 	in_node kubeadm reset -f >"$LOGS/kubeadm-reset-alone.log" 2>&1
 	sync
 	t0=$(now)
 	# Each line stamped with the time it came (for the split below).
-	in_node kubeadm init --config /etc/eksd-kata/kubeadm.yaml 2>&1 |
+	# --upload-certs as in the bootstrap: the config has a control-plane endpoint.
+	in_node kubeadm init --config /etc/eksd-kata/kubeadm.yaml --upload-certs 2>&1 |
 		while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$LOGS/kubeadm-init-alone.log"
 	arc=${PIPESTATUS[0]}
 	t_alone=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}')
