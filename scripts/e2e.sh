@@ -764,13 +764,15 @@ if [ "$have_cluster" = 1 ]; then
 	join_steps=(preflight host containerd kata images binaries kubeadm)
 	# join_node2 LOG COMMAND_FILE [ARG...]: eksd-kata join on the second
 	# node with the arguments of the first node's COMMAND_FILE ("kubeadm
-	# join ENDPOINT --token ...") and ARGs; sets join_rc, join_took and
-	# join_secrets (the token and the certificate key, which no log may show).
+	# join ENDPOINT --token ...") and ARGs, its ENDPOINT replaced by
+	# $JOIN_AT if set; sets join_rc, join_took and join_secrets (the token
+	# and the certificate key, which no log may show).
 	join_node2() {
 		local log=$1 file=$2 t0 i
 		shift 2
 		local -a cmd
 		read -r -a cmd < <(in_node cat "$file" 2>/dev/null || true)
+		[ -n "${JOIN_AT:-}" ] && [ "${#cmd[@]}" -gt 2 ] && cmd[2]=$JOIN_AT
 		join_secrets=()
 		for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
 			case ${cmd[i]} in --token | --certificate-key) join_secrets+=("${cmd[i + 1]}") ;; esac
@@ -817,6 +819,14 @@ if [ "$have_cluster" = 1 ]; then
 		kubectl delete node "$NODE2_NAME" --wait=false >/dev/null 2>&1 || true
 	}
 
+	# A wrong endpoint: join's preflight says so at once (kubeadm join
+	# would wait minutes for discovery).
+	JOIN_AT=10.250.0.9:6443 join_node2 "$LOGS/join-unreachable.log" /etc/eksd-kata/join-command --only preflight
+	if grep -q 'cannot reach the API server at 10.250.0.9:6443 (spec.join.controlPlaneEndpoint)' "$LOGS/join-unreachable.log"; then
+		pass "a join with an endpoint nothing answers at: its preflight says so (kube.api_endpoint, ${join_took}s)"
+	else
+		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
+	fi
 	join_node2 "$LOGS/join-worker.log" /etc/eksd-kata/join-command
 	join_verdict "worker join" "$LOGS/join-worker.log"
 	label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)

@@ -97,6 +97,8 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		return usageErrorf("--role %s: join's role follows --control-plane (spec.join.controlPlane): a control plane with it, a worker without", r)
 	}
 	cfg.Spec.Node.Role = joinRole(join.ControlPlane)
+	// The preflight dials the endpoint the flags gave too.
+	cfg.Spec.Join = join
 	if errs := config.ValidateJoin(&join, field.NewPath("spec", "join")); len(errs) > 0 {
 		for _, e := range errs {
 			switch name := joinFlags[e.Field]; {

@@ -13,6 +13,7 @@ var kubeChecks = []Check{
 	{"kube.binaries", Kubernetes, checkKubeBinaries},
 	{"kube.kubelet_unit", Kubernetes, checkKubeletUnit},
 	{"kube.cluster", Kubernetes, checkExistingCluster},
+	{"kube.api_endpoint", Kubernetes, checkAPIEndpoint},
 }
 
 const (

@@ -35,6 +35,9 @@ type Env struct {
 	// Containerd dials the containerd socket; nil when the host is not the
 	// running system.
 	Containerd ContainerdProber
+	// Endpoints resolves and dials the API server endpoint; nil when the
+	// host is not the running system.
+	Endpoints EndpointProber
 	// RunVersions lets checks run `containerd --version` and the like
 	// through Host.Exec: only on the running system, never a fixture's binaries.
 	RunVersions bool
@@ -51,6 +54,7 @@ func NewEnv(h *host.Host, cfg *config.NodeConfig) *Env {
 	if h.IsLive() {
 		e.KVM = DeviceKVM{}
 		e.Containerd = SocketContainerd{}
+		e.Endpoints = NetEndpoints{}
 		e.RunVersions = true
 		e.Root = os.Geteuid() == 0
 	}

@@ -1,0 +1,69 @@
+package preflight
+
+import (
+	"context"
+	"net"
+	"strings"
+)
+
+// EndpointProber resolves and dials the cluster's API server endpoint from
+// this host. Tests dial real listeners.
+type EndpointProber interface {
+	Resolve(ctx context.Context, host string) ([]string, error)
+	Dial(ctx context.Context, hostPort string) error
+}
+
+// NetEndpoints uses the system resolver (/etc/hosts, then DNS) and TCP.
+type NetEndpoints struct{}
+
+// Resolve implements EndpointProber.
+func (NetEndpoints) Resolve(ctx context.Context, host string) ([]string, error) {
+	return net.DefaultResolver.LookupHost(ctx, host)
+}
+
+// Dial implements EndpointProber: a TCP connection, closed at once.
+func (NetEndpoints) Dial(ctx context.Context, hostPort string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", hostPort)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// checkAPIEndpoint: a joining node must reach the API server it joins
+// through, or kubeadm join waits minutes before it says so; the first
+// control plane's stable endpoint must at least resolve, or its own kubelet
+// and kubeconfig files point nowhere.
+func checkAPIEndpoint(ctx context.Context, e *Env) Result {
+	join := e.Config.Spec.Join.ControlPlaneEndpoint
+	stable := e.Config.Spec.Network.ControlPlaneEndpoint
+	switch {
+	case join == "" && stable == "":
+		return pass("no stable control-plane endpoint (spec.network.controlPlaneEndpoint): a single control plane, which more control planes cannot join later")
+	case e.Endpoints == nil:
+		return skip("not the running system")
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if join != "" {
+		if err := e.Endpoints.Dial(ctx, join); err != nil {
+			return fail("check the address, and that this host may reach its port (firewall, security group, load balancer)",
+				"cannot reach the API server at %s (spec.join.controlPlaneEndpoint): %v", join, err)
+		}
+		return pass("the API server at %s answers (TCP)", join)
+	}
+	host := stable
+	if h, _, err := net.SplitHostPort(stable); err == nil {
+		host = h
+	}
+	if net.ParseIP(host) != nil {
+		return pass("stable control-plane endpoint %s", stable)
+	}
+	addrs, err := e.Endpoints.Resolve(ctx, host)
+	if err != nil {
+		return fail("add a DNS record (or an /etc/hosts line on every node) for it: this host's address, or the load balancer's in front of the API servers",
+			"%s (spec.network.controlPlaneEndpoint) does not resolve: %v", host, err)
+	}
+	return pass("stable control-plane endpoint %s resolves to %s", stable, strings.Join(addrs, ", "))
+}
