@@ -877,6 +877,12 @@ EOF
 	else
 		fail "$NODE2_NAME as a control plane: control-plane role label $role, etcd and API server pods Ready $cp_pods, its API server: ${own:0:200}"
 	fi
+	join_node2 "$LOGS/join-control-plane-2.log" /etc/eksd-kata/join-command-control-plane --dry-run
+	if [ "$join_rc" = 0 ] && ! grep -qE ': [1-9][0-9]* change\(s\) planned' "$LOGS/join-control-plane-2.log" && grep -q 'in a cluster already' "$LOGS/join-control-plane-2.log"; then
+		pass "a second join on the joined control plane plans nothing"
+	else
+		fail "a second join on the joined control plane (exit $join_rc) plans: $(grep -E 'change\(s\) planned|^  \+|^error' "$LOGS/join-control-plane-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-300)"
+	fi
 	leave_node2 "$LOGS/reset-control-plane.log"
 	# Best effort, as in cleanup (which stops it otherwise).
 	set +e

@@ -24,7 +24,9 @@ func newCheckCmd(g *globals) *cobra.Command {
 		Long: `check tells, before anything is touched, whether this host can become an
 EKS-D node running Kata Containers VMs, and what bootstrap will fix by itself.
 It changes nothing. Exit code 0 when nothing fails (warnings allowed), 1 when
-a check fails, 2 on bad usage. Check ids: ` + strings.Join(preflight.IDs(), ", ") + `.`,
+a check fails, 2 on bad usage. A config with spec.join is checked for the
+role join gives the node (worker, or control plane with controlPlane: true)
+unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ") + `.`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -41,6 +43,10 @@ a check fails, 2 on bad usage. Check ids: ` + strings.Join(preflight.IDs(), ", "
 			cfg, err := g.loadConfig(&o)
 			if err != nil {
 				return err
+			}
+			if cfg.Spec.Join != (config.Join{}) && !cmd.Flags().Changed("role") {
+				// A node that is to join is checked as join makes it.
+				cfg.Spec.Node.Role = joinRole(cfg.Spec.Join.ControlPlane)
 			}
 			rep := preflight.Run(cmd.Context(), preflight.NewEnv(h, cfg), preflight.All(), ign)
 			out := cmd.OutOrStdout()

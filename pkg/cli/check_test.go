@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -94,6 +95,25 @@ func TestCheckRoleWorkerPorts(t *testing.T) {
 	}
 	if msg, _ := w["host.ports"]["message"].(string); w["host.ports"]["status"] != "pass" || !strings.Contains(msg, "10250") || strings.Contains(msg, "6443") {
 		t.Errorf("worker: %v", w["host.ports"])
+	}
+}
+
+// TestCheckJoinConfigRole: a config with spec.join is checked as the node
+// join makes (a worker here), unless --role says otherwise.
+func TestCheckJoinConfigRole(t *testing.T) {
+	root, _ := preflighttest.Build(t, "docker-host.txtar") // something listens on 6443
+	cfg := filepath.Join(t.TempDir(), "join.yaml")
+	if err := os.WriteFile(cfg, []byte("apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  join:\n    controlPlaneEndpoint: 192.0.2.10:6443\n"+
+		"    token: "+goodToken+"\n    discoveryTokenCACertHash: "+goodHash+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, w, _, _ := checkJSON(t, "--root", root, "--config", cfg, "check")
+	_, cp, _, _ := checkJSON(t, "--root", root, "--config", cfg, "check", "--role", "control-plane")
+	if msg, _ := w["host.ports"]["message"].(string); w["host.ports"]["status"] != "pass" || strings.Contains(msg, "6443") {
+		t.Errorf("joining worker: %v", w["host.ports"])
+	}
+	if cp["host.ports"]["status"] != "fail" {
+		t.Errorf("--role control-plane: %v", cp["host.ports"])
 	}
 }
 
