@@ -42,6 +42,11 @@ func (s *KubeadmStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) 
 		Why:  "found " + found,
 		Out:  s.Out,
 	})
+	if joined, err := h.FS.Exists(kubeadm.JoinConfigFile); err == nil && joined {
+		// kubeadm reset leaves the cluster's record of a joined node; it
+		// would stay NotReady there, and a rejoin under the same name fails.
+		p.Notef("this node joined a cluster: its Node object stays there; remove it from a control plane with `kubectl delete node <name>`")
+	}
 	return p, nil
 }
 

@@ -172,6 +172,27 @@ func TestResetLiveNode(t *testing.T) {
 	if rep.Changed() != 6 {
 		t.Errorf("changes: %+v", rep.Steps)
 	}
+	if strings.Contains(out.String(), "kubectl delete node") {
+		t.Errorf("the first control plane is told to delete its Node:\n%s", out.String())
+	}
+}
+
+// TestResetJoinedNodeNotes: on a node that joined, reset says that the
+// cluster keeps its Node object and how to remove it.
+func TestResetJoinedNodeNotes(t *testing.T) {
+	root := debianRoot(t)
+	h := hosttest.NewTestHost(t, root)
+	hosttest.WriteTree(t, root, map[string]string{kubeadm.KubeletConf: "x", kubeadm.JoinConfigFile: "x", "/usr/local/bin/kubeadm": "#!/bin/sh\n"})
+	if err := os.Chmod(filepath.Join(root, "usr/local/bin/kubeadm"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := (&KubeadmStep{}).Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Changes) != 1 || !strings.Contains(strings.Join(p.Notes, "\n"), "kubectl delete node") {
+		t.Fatalf("plan %v, notes %v", p.Summaries(), p.Notes)
+	}
 }
 
 func listTree(t *testing.T, root string) string {
