@@ -503,11 +503,15 @@ boot_node "$NODE" "$NETNS" "$CGNAME" "$LOGS/node-console.log"
 node_pid=$booted_pid wrapper_pid=$booted_wrapper
 echo "$node_pid" >"$E2E/node.pid"
 
-# in_node CMD...: run CMD in the node (its namespaces and root), clean env.
-in_node() {
-	nsenter -t "$node_pid" -m -u -i -n -p -C -r -w \
+# in_pid PID CMD...: run CMD in the node whose systemd is PID (its
+# namespaces and root), clean env; in_node: in the first node.
+in_pid() {
+	local pid=$1
+	shift
+	nsenter -t "$pid" -m -u -i -n -p -C -r -w \
 		/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
 }
+in_node() { in_pid "$node_pid" "$@"; }
 
 # The boot ends once the first-boot unit, a oneshot in multi-user.target,
 # has run: wait for systemd's verdict, then read the unit's.
@@ -752,10 +756,7 @@ if [ "$have_cluster" = 1 ]; then
 	boot_node "$NODE2" "$NETNS2" "$CGNAME2" "$LOGS/node2-console.log"
 	node2_pid=$booted_pid wrapper2_pid=$booted_wrapper
 	echo "$node2_pid" >"$E2E/node2.pid"
-	in_node2() {
-		nsenter -t "$node2_pid" -m -u -i -n -p -C -r -w \
-			/usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
-	}
+	in_node2() { in_pid "$node2_pid" "$@"; }
 	for _ in $(seq 1 120); do
 		case $(in_node2 systemctl is-system-running 2>/dev/null || true) in running | degraded) break ;; esac
 		sleep 0.5
