@@ -743,49 +743,91 @@ if [ "$have_cluster" = 1 ]; then
 fi
 
 # ------------------------------------------------------------ more nodes
-# A second node joins the cluster with eksd-kata join, run with the join
-# command the first node's bootstrap wrote (kubeadm's, with eksd-kata in its
-# place): first as a worker, then, after eksd-kata reset, as a control
-# plane. It leaves again (reset, which removes its etcd member) and stops
-# before the baseline below, which needs the first node alone.
+# A second node joins the cluster: first as a worker, at its first boot,
+# through systemd/eksd-kata-join.service and a config whose spec.join holds
+# what the first node's join command file says; then, after eksd-kata
+# reset, as a control plane, with that node's control-plane join command
+# run with eksd-kata in place of kubeadm. It leaves again (reset, which
+# removes its etcd member) and stops before the baseline below, which needs
+# the first node alone.
 if [ "$have_cluster" = 1 ]; then
-	say "second node: eksd-kata join as a worker, then as a control plane"
+	say "second node: eksd-kata join as a worker (first-boot unit), then as a control plane"
+	join_steps=(preflight host containerd kata images binaries kubeadm)
+	# join_args COMMAND_FILE: the first node's "kubeadm join ENDPOINT
+	# --token ..." as the array join_cmd; join_secrets gets the token and
+	# the certificate key, which no log may show. Returns 1 without one.
+	join_args() {
+		local i
+		join_cmd=() join_secrets=()
+		read -r -a join_cmd < <(in_node cat "$1" 2>/dev/null || true)
+		for ((i = 0; i + 1 < ${#join_cmd[@]}; i++)); do
+			case ${join_cmd[i]} in --token | --certificate-key) join_secrets+=("${join_cmd[i + 1]}") ;; esac
+		done
+		[ "${join_cmd[0]:-} ${join_cmd[1]:-}" = "kubeadm join" ] && [ "${#join_secrets[@]}" -gt 0 ]
+	}
+	# flag_value NAME: the value after NAME in join_cmd.
+	flag_value() {
+		local i
+		for ((i = 0; i + 1 < ${#join_cmd[@]}; i++)); do
+			[ "${join_cmd[i]}" = "$1" ] && printf '%s' "${join_cmd[i + 1]}"
+		done
+	}
 	t0=$(now)
 	node_tree "$NODE2" "$NODE2_NAME" "$NODE2_ADDR" 10.244.1.0/24 "$NODE_ADDR $CP_NAME"
+	JOINUNIT=eksd-kata-join.service
+	if join_args /etc/eksd-kata/join-command; then
+		# As user data would write it: 0600, since it holds the token.
+		cat >>"$NODE2/etc/eksd-kata/config.yaml" <<EOF
+  join:
+    controlPlaneEndpoint: ${join_cmd[2]}
+    token: $(flag_value --token)
+    discoveryTokenCACertHash: $(flag_value --discovery-token-ca-cert-hash)
+EOF
+		chmod 0600 "$NODE2/etc/eksd-kata/config.yaml"
+	fi
+	install -m 0644 "systemd/$JOINUNIT" "$NODE2/etc/systemd/system/$JOINUNIT"
+	mkdir -p "$NODE2/etc/systemd/system/$JOINUNIT.d"
+	printf '[Service]\nExecStart=\nExecStart=/usr/local/bin/eksd-kata join --config /etc/eksd-kata/config.yaml --artifacts-dir /opt/e2e/artifacts --ignore %s\n' "$IGNORE" \
+		>"$NODE2/etc/systemd/system/$JOINUNIT.d/e2e.conf"
+	ln -sf "../$JOINUNIT" "$NODE2/etc/systemd/system/multi-user.target.wants/$JOINUNIT"
 	node_link "$NETNS2" gw1 "$NODE2_ADDR"
 	boot_node "$NODE2" "$NETNS2" "$CGNAME2" "$LOGS/node2-console.log"
 	node2_pid=$booted_pid wrapper2_pid=$booted_wrapper
 	echo "$node2_pid" >"$E2E/node2.pid"
 	in_node2() { in_pid "$node2_pid" "$@"; }
-	for _ in $(seq 1 120); do
+	# The boot ends once the join unit, a oneshot in multi-user.target, ran.
+	for _ in $(seq 1 600); do
 		case $(in_node2 systemctl is-system-running 2>/dev/null || true) in running | degraded) break ;; esac
 		sleep 0.5
 	done
-	echo "node tree, link and boot: $(secs "$t0" "$(now)")s"
-	join_steps=(preflight host containerd kata images binaries kubeadm)
+	in_node2 journalctl -u "$JOINUNIT" -o cat --no-pager >"$LOGS/join-worker.log" 2>&1 || true
+	join_rc=$(in_node2 systemctl show -P ExecMainStatus "$JOINUNIT" 2>/dev/null || echo "?")
+	[ "$(in_node2 systemctl show -P ExecMainStartTimestampMonotonic "$JOINUNIT" 2>/dev/null || echo 0)" = 0 ] && join_rc="never started"
+	echo "node tree, link, boot and join: $(secs "$t0" "$(now)")s"
+	join_took="?"
+	unit_time() {
+		local t
+		t=$(in_node2 systemctl show --timestamp=us+utc -P "$1" "$JOINUNIT" 2>/dev/null || true)
+		[ -n "$t" ] && date -d "${t#* }" +%s.%N
+	}
+	if j0=$(unit_time ExecMainStartTimestamp) && j1=$(unit_time ExecMainExitTimestamp); then
+		join_took=$(secs "$j0" "$j1")
+	fi
 	# join_node2 LOG COMMAND_FILE [ARG...]: eksd-kata join on the second
-	# node with the arguments of the first node's COMMAND_FILE ("kubeadm
-	# join ENDPOINT --token ...") and ARGs, its ENDPOINT replaced by
-	# $JOIN_AT if set; sets join_rc, join_took and join_secrets (the token
-	# and the certificate key, which no log may show).
+	# node with the arguments of the first node's COMMAND_FILE and ARGs, its
+	# ENDPOINT replaced by $JOIN_AT if set; sets join_rc and join_took.
 	join_node2() {
-		local log=$1 file=$2 t0 i
+		local log=$1 file=$2 t0
 		shift 2
-		local -a cmd
-		read -r -a cmd < <(in_node cat "$file" 2>/dev/null || true)
-		[ -n "${JOIN_AT:-}" ] && [ "${#cmd[@]}" -gt 2 ] && cmd[2]=$JOIN_AT
-		join_secrets=()
-		for ((i = 0; i + 1 < ${#cmd[@]}; i++)); do
-			case ${cmd[i]} in --token | --certificate-key) join_secrets+=("${cmd[i + 1]}") ;; esac
-		done
-		if [ "${cmd[0]:-} ${cmd[1]:-}" != "kubeadm join" ] || [ "${#join_secrets[@]}" = 0 ]; then
+		if ! join_args "$file"; then
 			join_rc=99 join_took=0
 			echo "no kubeadm join command with a token in $file on $NODE_NAME" >"$log"
 			return
 		fi
+		[ -n "${JOIN_AT:-}" ] && join_cmd[2]=$JOIN_AT
 		t0=$(now)
 		set +e
-		in_node2 eksd-kata join "${cmd[@]:2}" --config /etc/eksd-kata/config.yaml \
+		in_node2 eksd-kata join "${join_cmd[@]:2}" --config /etc/eksd-kata/config.yaml \
 			--artifacts-dir /opt/e2e/artifacts --ignore "$IGNORE" "$@" >"$log" 2>&1
 		join_rc=$?
 		set -e
@@ -820,16 +862,7 @@ if [ "$have_cluster" = 1 ]; then
 		kubectl delete node "$NODE2_NAME" --wait=false >/dev/null 2>&1 || true
 	}
 
-	# A wrong endpoint: join's preflight says so at once (kubeadm join
-	# would wait minutes for discovery).
-	JOIN_AT=10.250.0.9:6443 join_node2 "$LOGS/join-unreachable.log" /etc/eksd-kata/join-command --only preflight
-	if grep -q 'cannot reach the API server at 10.250.0.9:6443 (spec.join.controlPlaneEndpoint)' "$LOGS/join-unreachable.log"; then
-		pass "a join with an endpoint nothing answers at: its preflight says so (kube.api_endpoint, ${join_took}s)"
-	else
-		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
-	fi
-	join_node2 "$LOGS/join-worker.log" /etc/eksd-kata/join-command
-	join_verdict "worker join" "$LOGS/join-worker.log"
+	join_verdict "worker join at first boot ($JOINUNIT)" "$LOGS/join-worker.log"
 	label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)
 	if node2_ready && [ "$label" = true ]; then
 		pass "$NODE2_NAME Ready as a worker, labelled katacontainers.io/kata-runtime=true at registration (the Kata RuntimeClasses' nodeSelector)"
@@ -856,6 +889,14 @@ EOF
 		pass "a second join on the joined worker plans nothing"
 	else
 		fail "a second join on the joined worker (exit $rc) plans: $(grep -E 'change\(s\) planned|^  \+' "$LOGS/join-worker-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-300)"
+	fi
+	# A wrong endpoint: join's preflight says so at once (kubeadm join
+	# would wait minutes for discovery).
+	JOIN_AT=10.250.0.9:6443 join_node2 "$LOGS/join-unreachable.log" /etc/eksd-kata/join-command --only preflight
+	if grep -q 'cannot reach the API server at 10.250.0.9:6443 (spec.join.controlPlaneEndpoint)' "$LOGS/join-unreachable.log"; then
+		pass "a join with an endpoint nothing answers at: its preflight says so (kube.api_endpoint, ${join_took}s)"
+	else
+		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
 	fi
 	kubectl delete pod e2e-runc-node2 --wait=false >/dev/null 2>&1 || true
 	leave_node2 "$LOGS/reset-worker.log"

@@ -8,36 +8,51 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 )
 
-// TestFirstBootUnit: the oneshot runs bootstrap once the network and
+// TestFirstBootUnits: each oneshot runs its verb once the network and
 // containerd are up, and never again after kubeadm made this a node.
-func TestFirstBootUnit(t *testing.T) {
-	f, err := os.Open("eksd-kata-bootstrap.service")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	opts, err := unit.DeserializeOptions(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string][]string{}
-	for _, o := range opts {
-		got[o.Section+"."+o.Name] = append(got[o.Section+"."+o.Name], o.Value)
-	}
-	want := map[string]string{
-		"Unit.After":               "network-online.target containerd.service",
-		"Unit.Wants":               "network-online.target",
-		"Service.Type":             "oneshot",
-		"Service.RemainAfterExit":  "yes",
-		"Install.WantedBy":         "multi-user.target",
-		"Unit.ConditionPathExists": "!/etc/kubernetes/admin.conf",
-		"Service.StandardOutput":   "journal+console",
-		"Service.ExecStart":        "/usr/local/bin/eksd-kata bootstrap --config /etc/eksd-kata/config.yaml",
-	}
-	for k, v := range want {
-		if !contains(got[k], v) {
-			t.Errorf("%s = %v, want %q", k, got[k], v)
-		}
+func TestFirstBootUnits(t *testing.T) {
+	for file, want := range map[string]map[string]string{
+		"eksd-kata-bootstrap.service": {
+			"Unit.ConditionPathExists": "!/etc/kubernetes/admin.conf",
+			"Service.ExecStart":        "/usr/local/bin/eksd-kata bootstrap --config /etc/eksd-kata/config.yaml",
+		},
+		"eksd-kata-join.service": {
+			"Unit.ConditionPathExists": "!/etc/kubernetes/kubelet.conf",
+			"Service.ExecStart":        "/usr/local/bin/eksd-kata join --config /etc/eksd-kata/config.yaml",
+		},
+	} {
+		t.Run(file, func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			opts, err := unit.DeserializeOptions(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, o := range opts {
+				got[o.Section+"."+o.Name] = append(got[o.Section+"."+o.Name], o.Value)
+			}
+			for k, v := range map[string]string{
+				"Unit.Wants":              "network-online.target",
+				"Service.Type":            "oneshot",
+				"Service.RemainAfterExit": "yes",
+				"Install.WantedBy":        "multi-user.target",
+				"Service.StandardOutput":  "journal+console",
+			} {
+				want[k] = v
+			}
+			for k, v := range want {
+				if !contains(got[k], v) {
+					t.Errorf("%s = %v, want %q", k, got[k], v)
+				}
+			}
+			if after := strings.Join(got["Unit.After"], " "); !strings.Contains(after, "network-online.target") || !strings.Contains(after, "containerd.service") {
+				t.Errorf("Unit.After = %q", after)
+			}
+		})
 	}
 }
 
