@@ -85,8 +85,8 @@ func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
 		cmd, cpCmd = c.parser.Commands()
 	}
 	if c.ControlPlane {
-		// Before the worker's: a failure here must not leave a worker file
-		// that makes a re-run believe all is written.
+		// Before the worker's file: when this fails neither is written,
+		// and a re-run's notes say how to make both.
 		if !strings.Contains(cpCmd, "--certificate-key ") {
 			return fmt.Errorf("kubeadm init printed no control-plane join command with a certificate key: make one with `kubeadm init phase upload-certs --upload-certs --config %s` and `kubeadm token create --print-join-command --certificate-key KEY`", ConfigFile)
 		}
