@@ -23,7 +23,8 @@
 # E2E_CONTAINERD_DISABLED=1 boots with containerd not enabled, as in an
 # image made for the first-boot unit: eksd-kata enables and starts it.
 # E2E_NET_RATE=200mbit caps the registry's traffic to the node (tc tbf),
-# so that pulls wait on the network as they do from public.ecr.aws.
+# so that pulls wait on the network as they do from public.ecr.aws;
+# E2E_ONE_NODE=1 leaves out the second node (for timing runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -61,7 +62,7 @@ RELEASE=1-36-7
 IGNORE=${E2E_IGNORE:-all}
 
 pass_n=0 fail_n=0
-node_pid="" registry_pid="" wrapper_pid="" node2_pid="" wrapper2_pid=""
+node_pid="" registry_pid="" wrapper_pid="" node2_pid="" wrapper2_pid="" sampler_pid=""
 t_script=$(date +%s.%N)
 
 say() { printf '\n== %s\n' "$*"; }
@@ -146,6 +147,7 @@ cleanup() {
 		kill -TERM "$registry_pid" 2>/dev/null || true
 		wait "$registry_pid" 2>/dev/null || true
 	fi
+	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
 	ip netns del "$GWNS" 2>/dev/null || true
 	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
 	exit "$rc"
@@ -498,6 +500,21 @@ boot_node() {
 	done
 	[ -n "$booted_pid" ] || die "the node in $dir did not start: $(cat "$console")"
 }
+# The machine's CPU time (/proc/stat's cpu line) every 0.1 s from the boot
+# to the baseline's end: how busy both CPUs were in each part of the
+# bootstrap and of kubeadm init alone. Builtins only (no fork a sample).
+rm -f "$E2E/sampler.fifo"
+mkfifo "$E2E/sampler.fifo"
+(
+	exec 7<>"$E2E/sampler.fifo"
+	rm -f "$E2E/sampler.fifo"
+	while :; do
+		read -r l </proc/stat
+		printf '%s %s\n' "$EPOCHREALTIME" "$l"
+		read -rt 0.1 -u 7 _ || true
+	done
+) >"$LOGS/cpu-stat.log" 2>/dev/null &
+sampler_pid=$!
 t0=$(now)
 boot_node "$NODE" "$NETNS" "$CGNAME" "$LOGS/node-console.log"
 node_pid=$booted_pid wrapper_pid=$booted_wrapper
@@ -750,7 +767,7 @@ fi
 # run with eksd-kata in place of kubeadm. It leaves again (reset, which
 # removes its etcd member) and stops before the baseline below, which needs
 # the first node alone.
-if [ "$have_cluster" = 1 ]; then
+if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ]; then
 	say "second node: eksd-kata join as a worker (first-boot unit), then as a control plane"
 	join_steps=(preflight host containerd kata images binaries kubeadm)
 	# join_args COMMAND_FILE: the first node's "kubeadm join ENDPOINT
@@ -994,6 +1011,9 @@ if [ "$have_cluster" = 1 ]; then
 	fi
 fi
 
+[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+sampler_pid=""
+
 say "eksd-kata reset"
 set +e
 in_node eksd-kata reset --config /etc/eksd-kata/config.yaml >"$LOGS/reset.log" 2>&1
@@ -1034,6 +1054,18 @@ if [ -n "$t_alone" ] && [ -n "$t_kubeadm" ]; then
 		awk -v ri="$(jt "$run_init")" -v rk="$(jt "$run_kubelet")" -v re="$(jt "$run_end")" \
 			-v ai="$alone_init" -v ak="$alone_kubelet" -v ae="$alone_end" \
 			'BEGIN{printf "  kubeadm init [init] to the kubelet start / after it: %.2fs / %.2fs in the bootstrap, %.2fs / %.2fs alone\n", rk-ri, re-rk, ak-ai, ae-ak}'
+		# busy FROM TO: the share of all CPUs' time that was not idle (nor
+		# iowait) between two epoch times, from the samples nearest them.
+		busy() {
+			awk -v a="$1" -v b="$2" '
+				{ t = $1; tot = 0; for (i = 3; i <= 10; i++) tot += $i; idle = $6 + $7 }
+				t <= a { ta = tot; ia = idle }
+				t <= b { tb = tot; ib = idle }
+				END { if (tb > ta) printf "%.0f%%", 100 * (1 - (ib - ia) / (tb - ta)); else printf "?" }' "$LOGS/cpu-stat.log"
+		}
+		printf '  CPUs busy (both, /proc/stat): launch to the kubelet start %s, then to the end of kubeadm init %s in the bootstrap; %s and %s alone\n' \
+			"$(busy "$first_start" "$(jt "$run_kubelet")")" "$(busy "$(jt "$run_kubelet")" "$(jt "$run_end")")" \
+			"$(busy "$alone_init" "$alone_kubelet")" "$(busy "$alone_kubelet" "$alone_end")"
 	fi
 fi
 printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before boot %ss; script %ss\n' \
