@@ -1040,6 +1040,7 @@ if [ -n "$t_alone" ]; then
 		while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >"$LOGS/kubeadm-init-alone-pull.log"
 	arc=${PIPESTATUS[0]}
 	t_alone_pull=$(awk -v a="$t0" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}')
+	in_node journalctl --since "@${t0%.*}" -o short-precise --no-pager 2>&1 | grep -v ' kernel: ' >"$LOGS/kubeadm-init-alone-pull-timed.log" || true
 	set -e
 	pulls_from=$(grep -m1 'Pulling images required' "$LOGS/kubeadm-init-alone-pull.log" | cut -d' ' -f1)
 	pulls_to=$(grep -m1 '\[certs\]' "$LOGS/kubeadm-init-alone-pull.log" | cut -d' ' -f1)
