@@ -43,6 +43,8 @@ type Spec struct {
 	Kata       Kata       `json:"kata"`
 	Images     Images     `json:"images"`
 	Addons     Addons     `json:"addons"`
+	// Kubeadm passes settings through to kubeadm's own configuration.
+	Kubeadm Kubeadm `json:"kubeadm,omitzero"`
 	// Join is how a node joins an existing cluster (eksd-kata join).
 	Join Join `json:"join,omitzero"`
 }

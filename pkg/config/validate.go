@@ -33,6 +33,7 @@ func Validate(cfg *NodeConfig) field.ErrorList {
 	errs = append(errs, validateKata(&cfg.Spec.Kata, spec.Child("kata"))...)
 	errs = append(errs, validateImages(&cfg.Spec.Images, spec.Child("images"))...)
 	errs = append(errs, validateAddons(&cfg.Spec.Addons, spec.Child("addons"))...)
+	errs = append(errs, validateKubeadm(&cfg.Spec.Kubeadm, spec.Child("kubeadm"))...)
 	if cfg.Spec.Join != (Join{}) {
 		errs = append(errs, ValidateJoin(&cfg.Spec.Join, spec.Child("join"))...)
 	}

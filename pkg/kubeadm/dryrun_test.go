@@ -146,12 +146,16 @@ func TestKubeadmInitDryRun(t *testing.T) {
 	bin := kubeadmBinary(t)
 	for _, tc := range []struct {
 		name, endpoint, joinsAt string
+		overlay, wantOut        string // spec.kubeadm, and what kubeadm then prints
 	}{
-		{"single", "", "192.0.2.10:6443"},
-		{"control-plane endpoint", "cp.example.com", "cp.example.com:6443"},
+		{name: "single", joinsAt: "192.0.2.10:6443"},
+		{name: "control-plane endpoint", endpoint: "cp.example.com", joinsAt: "cp.example.com:6443"},
+		{name: "spec.kubeadm", joinsAt: "192.0.2.10:6443",
+			overlay: "clusterConfiguration: {encryptionAlgorithm: ECDSA-P256, apiServer: {certSANs: [api.example.com]}}",
+			wantOut: "apiserver serving cert is signed for DNS names [api.example.com "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig()
+			cfg := overlayConfig(t, tc.overlay)
 			cfg.Spec.Network.ControlPlaneEndpoint = tc.endpoint
 			argv := []string{bin, "init", "--dry-run", "--config", writeRenderedConfig(t, cfg),
 				// No kubelet, containerd or images here: preflight would stop at them.
@@ -165,6 +169,9 @@ func TestKubeadmInitDryRun(t *testing.T) {
 			}
 			if !strings.Contains(string(out), "initialized successfully") {
 				t.Fatalf("kubeadm init --dry-run did not finish:\n%s", tail(out))
+			}
+			if !strings.Contains(string(out), tc.wantOut) {
+				t.Fatalf("kubeadm's output lacks %q:\n%s", tc.wantOut, out)
 			}
 			// Our reading of its real output: the join commands are found
 			// and their secrets are redacted from what is shown and logged.

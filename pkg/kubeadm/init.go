@@ -92,7 +92,7 @@ func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 func planConfig(h *host.Host, p *plan.Plan, cfg *config.NodeConfig, rel *eksd.Release) (c *plan.WriteFile, ok bool, err error) {
 	data, err := RenderInit(cfg, rel)
 	if err != nil {
-		if !h.IsLive() {
+		if undetected := undetectedError(""); !h.IsLive() && errors.As(err, &undetected) {
 			// An offline image may not know its address yet: kubeadm runs on the node.
 			p.Notef("%s not written: %v", ConfigFile, err)
 			return nil, false, nil

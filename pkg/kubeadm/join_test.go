@@ -30,9 +30,9 @@ func workerConfig() *config.NodeConfig {
 	return cfg
 }
 
-// kubeadmLoadJoin reads a JoinConfiguration as kubeadm's loader does
-// (strict decoding, defaults, validation); see kubeadmLoad.
-func kubeadmLoadJoin(data []byte) (*kubeadmapi.JoinConfiguration, error) {
+// loadInitJoin reads a JoinConfiguration as kubeadm's loader does
+// (strict decoding, defaults, validation); see loadInit.
+func loadInitJoin(data []byte) (*kubeadmapi.JoinConfiguration, error) {
 	docs, err := kubeadmutil.SplitConfigDocuments(data)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func TestRenderJoinRoundTripsThroughKubeadm(t *testing.T) {
 			if !strings.Contains(string(data), wantAPI) || !strings.Contains(string(data), "kind: JoinConfiguration") {
 				t.Fatalf("want %s JoinConfiguration:\n%s", wantAPI, data)
 			}
-			jc, err := kubeadmLoadJoin(data)
+			jc, err := loadInitJoin(data)
 			if err != nil {
 				t.Fatalf("kubeadm rejects it: %v\n%s", err, data)
 			}
@@ -181,7 +181,7 @@ func TestRenderJoinControlPlane(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jc, err := kubeadmLoadJoin(data)
+			jc, err := loadInitJoin(data)
 			if err != nil {
 				t.Fatalf("kubeadm rejects it: %v\n%s", err, data)
 			}
@@ -203,7 +203,7 @@ func TestRenderJoinControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if jc, err := kubeadmLoadJoin(data); err != nil || len(jc.NodeRegistration.KubeletExtraArgs) != 0 || jc.NodeRegistration.Taints != nil {
+	if jc, err := loadInitJoin(data); err != nil || len(jc.NodeRegistration.KubeletExtraArgs) != 0 || jc.NodeRegistration.Taints != nil {
 		t.Fatalf("worker without Kata: %v %+v", err, jc.NodeRegistration)
 	}
 	worker := workerConfig()

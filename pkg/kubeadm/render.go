@@ -4,7 +4,6 @@ package kubeadm
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -32,6 +31,13 @@ const ConfigFile = "/etc/eksd-kata/kubeadm.yaml"
 // CRISocket is containerd's CRI endpoint as kubeadm and the kubelet name it.
 const CRISocket = "unix:///var/run/containerd/containerd.sock"
 
+// undetectedError: a host-dependent setting (node name, advertise
+// address) is neither configured nor detected; an offline image learns it
+// on the node.
+type undetectedError string
+
+func (e undetectedError) Error() string { return string(e) }
+
 // APIVersion is the kubeadm config API the release's kubeadm reads:
 // v1beta4 since Kubernetes 1.31, v1beta3 before.
 func APIVersion(r *eksd.Release) schema.GroupVersion {
@@ -47,10 +53,10 @@ func APIVersion(r *eksd.Release) schema.GroupVersion {
 func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 	n := cfg.Spec.Node
 	if n.Name == "" {
-		return nil, errors.New("the node name is unknown: set spec.node.name or --node-name")
+		return nil, undetectedError("the node name is unknown: set spec.node.name or --node-name")
 	}
 	if n.AdvertiseAddress == "" {
-		return nil, errors.New("the advertise address is unknown (no default route, or --root): set spec.node.advertiseAddress or --advertise-address")
+		return nil, undetectedError("the advertise address is unknown (no default route, or --root): set spec.node.advertiseAddress or --advertise-address")
 	}
 	addr, err := netip.ParseAddr(n.AdvertiseAddress)
 	if err != nil {
@@ -73,8 +79,14 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 		return nil, err
 	}
 	settings.Apply(cluster)
-
 	gv := APIVersion(r)
+	if len(cfg.Spec.Kubeadm.ClusterConfiguration) > 0 && gv != v1beta4.SchemeGroupVersion {
+		return nil, fmt.Errorf("%s needs kubeadm's v1beta4 configuration: EKS-D 1-31 or newer, not %s", clusterOverlayField, r.Channel())
+	}
+	if cluster, err = overlayCluster(cluster, cfg.Spec.Kubeadm.ClusterConfiguration); err != nil {
+		return nil, err
+	}
+
 	initDoc, err := encode(init, gv)
 	if err != nil {
 		return nil, err
@@ -99,7 +111,15 @@ func RenderInit(cfg *config.NodeConfig, r *eksd.Release) ([]byte, error) {
 		}
 		docs = append(docs, proxyDoc)
 	}
-	return joinDocuments(docs...), nil
+	out := joinDocuments(docs...)
+	if len(cfg.Spec.Kubeadm.ClusterConfiguration) > 0 {
+		// What the user merged in must pass kubeadm's own validation now,
+		// before anything on the host changes.
+		if _, err := loadInit(out); err != nil {
+			return nil, fmt.Errorf("%s: kubeadm refuses the result: %w", clusterOverlayField, err)
+		}
+	}
+	return out, nil
 }
 
 // nodeRegistration is what kubeadm registers the node with.
@@ -149,7 +169,7 @@ func encode(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
 // allows cgroup v1. Only these fields are written: the kubelet's Go type would also write every
 // unset duration as "0s", which overrides the kubelet's defaults.
 func kubeletConfig(cfg *config.NodeConfig) ([]byte, error) {
-	kc := struct {
+	kc := &struct {
 		metav1.TypeMeta `json:",inline"`
 		CgroupDriver    string `json:"cgroupDriver"`
 		FailCgroupV1    *bool  `json:"failCgroupV1,omitempty"`
@@ -161,7 +181,7 @@ func kubeletConfig(cfg *config.NodeConfig) ([]byte, error) {
 		no := false
 		kc.FailCgroupV1 = &no
 	}
-	return yaml.Marshal(kc)
+	return overlayKubelet(kc, cfg.Spec.Kubeadm.KubeletConfiguration)
 }
 
 func joinDocuments(docs ...[]byte) []byte {

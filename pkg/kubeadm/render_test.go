@@ -39,7 +39,7 @@ func TestRenderRoundTripsThroughKubeadm(t *testing.T) {
 			if !strings.Contains(string(data), wantAPI) {
 				t.Fatalf("want %s:\n%s", wantAPI, data)
 			}
-			ic, err := kubeadmLoad(data)
+			ic, err := loadInit(data)
 			if err != nil {
 				t.Fatalf("kubeadm rejects the config: %v\n%s", err, data)
 			}
@@ -85,7 +85,7 @@ func TestRenderKeepsTaintUnlessSingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic, err := kubeadmLoad(data)
+	ic, err := loadInit(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestAllowCgroupV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ic, err := kubeadmLoad(all)
+	ic, err := loadInit(all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,11 +189,103 @@ func TestConntrackMaxPerCore(t *testing.T) {
 	if !strings.Contains(string(data), "---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nconntrack:\n  maxPerCore: 0\nkind: KubeProxyConfiguration\n") {
 		t.Fatalf("no KubeProxyConfiguration with maxPerCore 0:\n%s", data)
 	}
-	if _, err := kubeadmLoad(data); err != nil {
+	if _, err := loadInit(data); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Spec.Network.ConntrackMaxPerCore = nil
 	if data, _ := RenderInit(cfg, eksd.Default()); strings.Contains(string(data), "KubeProxyConfiguration") {
 		t.Fatal("KubeProxyConfiguration written without the setting")
 	}
+}
+
+// overlayConfig is testConfig with spec.kubeadm set as a user would write
+// it in YAML.
+func overlayConfig(t *testing.T, doc string) *config.NodeConfig {
+	t.Helper()
+	cfg := testConfig()
+	if err := yaml.UnmarshalStrict([]byte(doc), &cfg.Spec.Kubeadm); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestRenderKubeadmOverlays: spec.kubeadm's fields are merged over what
+// eksd-kata renders and kubeadm's loader reads them back beside ours; the
+// kubelet's too. What kubeadm or the kubelet would refuse is refused here,
+// naming the field, before anything is written.
+func TestRenderKubeadmOverlays(t *testing.T) {
+	cfg := overlayConfig(t, `
+clusterConfiguration:
+  encryptionAlgorithm: ECDSA-P256
+  apiServer:
+    certSANs: [api.example.com]
+    extraArgs:
+    - {name: audit-log-maxage, value: "7"}
+  etcd:
+    local:
+      extraArgs:
+      - {name: quota-backend-bytes, value: "4294967296"}
+kubeletConfiguration:
+  maxPods: 60
+  systemReserved: {cpu: 100m}
+`)
+	data, err := RenderInit(cfg, eksd.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic, err := loadInit(data)
+	if err != nil {
+		t.Fatalf("kubeadm rejects it: %v\n%s", err, data)
+	}
+	if ic.EncryptionAlgorithm != "ECDSA-P256" || !slices.Contains(ic.APIServer.CertSANs, "api.example.com") ||
+		len(ic.APIServer.ExtraArgs) != 1 || ic.APIServer.ExtraArgs[0].Value != "7" ||
+		ic.Etcd.Local == nil || len(ic.Etcd.Local.ExtraArgs) != 1 || ic.Etcd.Local.ImageTag == "" {
+		t.Fatalf("kubeadm read back %+v\n%s", ic.ClusterConfiguration, data)
+	}
+	// Ours are still there beside them.
+	if ic.ImageRepository == "" || ic.Networking.PodSubnet != config.DefaultPodCIDR {
+		t.Fatalf("eksd-kata's settings lost:\n%s", data)
+	}
+	var kc kubeletv1beta1.KubeletConfiguration
+	if err := yaml.UnmarshalStrict(kubeletDoc(t, data), &kc); err != nil {
+		t.Fatal(err)
+	}
+	if kc.MaxPods != 60 || kc.SystemReserved["cpu"] != "100m" || kc.CgroupDriver != config.CgroupDriverSystemd {
+		t.Fatalf("kubelet config %+v", kc)
+	}
+
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"unknown field", "clusterConfiguration: {apiServer: {certSans: [x]}}", `spec.kubeadm.clusterConfiguration: unknown field "apiServer.certSans"`},
+		{"wrong type", "clusterConfiguration: {apiServer: {certSANs: x}}", "spec.kubeadm.clusterConfiguration"},
+		{"kubeadm refuses the value", "clusterConfiguration: {encryptionAlgorithm: DSA}", "spec.kubeadm.clusterConfiguration: kubeadm refuses the result"},
+		{"kubelet unknown field", "kubeletConfiguration: {maxPod: 60}", `spec.kubeadm.kubeletConfiguration: unknown field "maxPod"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := RenderInit(overlayConfig(t, tc.doc), eksd.Default())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	old, err := eksd.Lookup("1-30", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RenderInit(cfg, old); err == nil || !strings.Contains(err.Error(), "EKS-D 1-31 or newer") {
+		t.Fatalf("1-30 (v1beta3): err = %v", err)
+	}
+}
+
+// kubeletDoc is the KubeletConfiguration document of a rendered config.
+func kubeletDoc(t *testing.T, data []byte) []byte {
+	t.Helper()
+	for _, d := range strings.Split(string(data), "\n---\n") {
+		if strings.Contains(d, "kind: KubeletConfiguration") {
+			return []byte(d)
+		}
+	}
+	t.Fatalf("no KubeletConfiguration in:\n%s", data)
+	return nil
 }

@@ -12,13 +12,13 @@ import (
 	"k8s.io/kubernetes/cmd/kubeadm/app/util/config/strict"
 )
 
-// kubeadmLoad reads a rendered config the way kubeadm's own loader does:
+// loadInit reads a rendered init config the way kubeadm's own loader does:
 // strict decoding of every kubeadm document (unknown or duplicate fields
 // fail), conversion to the internal type with kubeadm's defaults, then
 // kubeadm's validation. (kubeadm's util/config package itself cannot be
 // linked here: it pulls k8s.io/cri-client, which does not build against
 // the cri-api containerd 2.4 needs.)
-func kubeadmLoad(data []byte) (*kubeadmapi.InitConfiguration, error) {
+func loadInit(data []byte) (*kubeadmapi.InitConfiguration, error) {
 	docs, err := kubeadmutil.SplitConfigDocuments(data)
 	if err != nil {
 		return nil, err
