@@ -49,6 +49,10 @@ NODE2_ADDR=10.250.0.3
 # API servers would be.
 CP_NAME=e2e-cp
 CP_ENDPOINT=$CP_NAME:6443
+# What spec.kubeadm passes through: a name for the API server's
+# certificate, and the kubelet's pod limit (the cluster's, for both nodes).
+EXTRA_SAN=e2e-api.example
+MAX_PODS=60
 GW_ADDR=10.250.0.1
 REG_PORT=${E2E_REGISTRY_PORT:-5000}
 # The bundle's registry is another host to the node, over plain HTTP, as an
@@ -329,7 +333,8 @@ node_tree() {
 	# The node lives in its own network namespace: kube-proxy may not set
 	# nf_conntrack_max there (as with kind), so conntrackMaxPerCore: 0.
 	# The stable control-plane endpoint lets the second node join as a
-	# control plane (kubeadm init --upload-certs).
+	# control plane (kubeadm init --upload-certs). spec.kubeadm passes a
+	# certificate name and a kubelet limit through to kubeadm.
 	cat >"$dir/etc/eksd-kata/config.yaml" <<EOF
 apiVersion: eksd-kata.io/v1alpha1
 kind: NodeConfig
@@ -348,6 +353,12 @@ spec:
   images:
     mirror: $MIRROR
     insecureRegistries: [$MIRROR]
+  kubeadm:
+    clusterConfiguration:
+      apiServer:
+        certSANs: [$EXTRA_SAN]
+    kubeletConfiguration:
+      maxPods: $MAX_PODS
 EOF
 	# Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36 and
 	# eksd-kata refuses it: the node gets containerd built from source, as an
@@ -642,6 +653,13 @@ if [ "$have_cluster" = 1 ]; then
 	else
 		fail "node $NODE_NAME not Ready after 180s: $(kubectl get node "$NODE_NAME" -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}{.reason}: {.message}{end}' 2>&1 | cut -c1-300)"
 	fi
+	pods_cap=$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.capacity.pods}' 2>&1 || true)
+	sans=$(openssl x509 -in "$NODE/etc/kubernetes/pki/apiserver.crt" -noout -ext subjectAltName 2>&1 || true)
+	if [ "$pods_cap" = "$MAX_PODS" ] && [[ $sans == *"DNS:$EXTRA_SAN"* ]]; then
+		pass "spec.kubeadm passed through: the API server's certificate names $EXTRA_SAN, the kubelet allows $MAX_PODS pods"
+	else
+		fail "spec.kubeadm: pod capacity '$pods_cap' (want $MAX_PODS), API server certificate names: ${sans:0:200}"
+	fi
 	if kubectl get runtimeclass kata >/dev/null 2>&1; then
 		pass "RuntimeClass kata exists"
 	else
@@ -881,10 +899,14 @@ EOF
 
 	join_verdict "worker join at first boot ($JOINUNIT)" "$LOGS/join-worker.log"
 	label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)
+	pods_cap=""
 	if node2_ready && [ "$label" = true ]; then
-		pass "$NODE2_NAME Ready as a worker, labelled katacontainers.io/kata-runtime=true at registration (the Kata RuntimeClasses' nodeSelector)"
+		pods_cap=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.capacity.pods}' 2>&1 || true)
+	fi
+	if node2_ready && [ "$label" = true ] && [ "$pods_cap" = "$MAX_PODS" ]; then
+		pass "$NODE2_NAME Ready as a worker, labelled katacontainers.io/kata-runtime=true at registration (the Kata RuntimeClasses' nodeSelector), $MAX_PODS pods as the cluster's kubelet config says"
 	else
-		fail "$NODE2_NAME: Ready=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1 | cut -c1-100), Kata label '$label'"
+		fail "$NODE2_NAME: Ready=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1 | cut -c1-100), Kata label '$label', pod capacity '$pods_cap'"
 	fi
 	kubectl apply -f - >/dev/null <<EOF || true
 apiVersion: v1
