@@ -169,3 +169,25 @@ func TestBadReleaseFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestKubeadmOverlayOwnedFields: only the fields eksd-kata sets are
+// refused, nested ones by their full path; the rest passes to kubeadm.
+func TestKubeadmOverlayOwnedFields(t *testing.T) {
+	cfg := Default()
+	cfg.Spec.Kubeadm = Kubeadm{
+		ClusterConfiguration: map[string]any{
+			"dns":        map[string]any{"disabled": true, "imageTag": "v1"},
+			"networking": map[string]any{"dnsDomain": "example.local", "serviceSubnet": "10.0.0.0/16"},
+			"apiServer":  map[string]any{"certSANs": []any{"x"}},
+		},
+		KubeletConfiguration: map[string]any{"maxPods": 60, "staticPodPath": "/srv"},
+	}
+	var got []string
+	for _, e := range Validate(cfg) {
+		got = append(got, e.Field)
+	}
+	want := []string{"spec.kubeadm.clusterConfiguration.dns.imageTag", "spec.kubeadm.clusterConfiguration.networking.serviceSubnet", "spec.kubeadm.kubeletConfiguration.staticPodPath"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("refused %v, want %v", got, want)
+	}
+}
