@@ -171,7 +171,8 @@ func TestBadReleaseFlag(t *testing.T) {
 }
 
 // TestKubeadmOverlayOwnedFields: only the fields eksd-kata sets are
-// refused, nested ones by their full path; the rest passes to kubeadm.
+// refused, nested ones by their full path, and null (which would delete
+// them in the merge); the rest passes to kubeadm.
 func TestKubeadmOverlayOwnedFields(t *testing.T) {
 	cfg := Default()
 	cfg.Spec.Kubeadm = Kubeadm{
@@ -179,6 +180,7 @@ func TestKubeadmOverlayOwnedFields(t *testing.T) {
 			"dns":        map[string]any{"disabled": true, "imageTag": "v1"},
 			"networking": map[string]any{"dnsDomain": "example.local", "serviceSubnet": "10.0.0.0/16"},
 			"apiServer":  map[string]any{"certSANs": []any{"x"}},
+			"etcd":       map[string]any{"local": nil},
 		},
 		KubeletConfiguration: map[string]any{"maxPods": 60, "staticPodPath": "/srv"},
 	}
@@ -186,7 +188,7 @@ func TestKubeadmOverlayOwnedFields(t *testing.T) {
 	for _, e := range Validate(cfg) {
 		got = append(got, e.Field)
 	}
-	want := []string{"spec.kubeadm.clusterConfiguration.dns.imageTag", "spec.kubeadm.clusterConfiguration.networking.serviceSubnet", "spec.kubeadm.kubeletConfiguration.staticPodPath"}
+	want := []string{"spec.kubeadm.clusterConfiguration.dns.imageTag", "spec.kubeadm.clusterConfiguration.etcd.local", "spec.kubeadm.clusterConfiguration.networking.serviceSubnet", "spec.kubeadm.kubeletConfiguration.staticPodPath"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("refused %v, want %v", got, want)
 	}

@@ -63,6 +63,12 @@ func forbidOwned(doc map[string]any, owned map[string]string, p *field.Path, pre
 			errs = append(errs, field.Forbidden(p.Child(k), "eksd-kata sets it: "+why))
 			continue
 		}
+		if v == nil {
+			// In a merge patch null deletes: it would take away what
+			// eksd-kata set below it.
+			errs = append(errs, field.Invalid(p.Child(k), nil, "null would delete the field from what eksd-kata renders: leave it out instead"))
+			continue
+		}
 		if sub, ok := v.(map[string]any); ok {
 			errs = append(errs, forbidOwned(sub, owned, p.Child(k), name+".")...)
 		}
