@@ -526,6 +526,9 @@ mkfifo "$E2E/sampler.fifo"
 	done
 ) >"$LOGS/cpu-stat.log" 2>/dev/null &
 sampler_pid=$!
+# proc_cpu PID: the CPU seconds (user + system) a process has used so far.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+reg_cpu0=$(proc_cpu "$registry_pid")
 t0=$(now)
 boot_node "$NODE" "$NETNS" "$CGNAME" "$LOGS/node-console.log"
 node_pid=$booted_pid wrapper_pid=$booted_wrapper
@@ -563,6 +566,8 @@ fb_time() {
 first_start=$(fb_time ExecMainStartTimestamp || true)
 [ -n "$first_start" ] || die "the node booted but never started $FIRSTBOOT (condition result: $(fb ConditionResult))"
 first_end=$(fb_time ExecMainExitTimestamp)
+# What serving the pulls cost this machine: a real node's registry is elsewhere.
+reg_cpu=$(awk -v a="$reg_cpu0" -v b="$(proc_cpu "$registry_pid")" 'BEGIN{printf "%.2f", b-a}')
 rc=$(fb ExecMainStatus)
 t_boot=$(secs "$t0" "$first_start")
 t_first=$(secs "$first_start" "$first_end")
@@ -1135,6 +1140,7 @@ if [ -n "$t_alone" ] && [ -n "$t_kubeadm" ]; then
 fi
 printf '  node boot %ss; build %ss; rootfs %ss; bundle %ss; node tree %ss; flush before boot %ss; script %ss\n' \
 	"$t_boot" "$t_build" "$t_rootfs" "$t_bundle" "$t_tree" "$t_flush" "$(secs "$t_script" "$(now)")"
+printf '  the registry (on these CPUs, unlike a real node'"'"'s) used %s CPU-s serving the bootstrap'"'"'s pulls\n' "$reg_cpu"
 
 # eksd-kata's own cost: the wall time of the run from its launch to the end
 # of the add-ons (process start and planning included; images pulls beside
