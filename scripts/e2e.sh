@@ -903,12 +903,13 @@ EOF
 	}
 
 	join_verdict "worker join at first boot ($JOINUNIT)" "$LOGS/join-worker.log"
-	label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)
-	pods_cap=""
-	if node2_ready && [ "$label" = true ]; then
+	ready=0 label="" pods_cap=""
+	if node2_ready; then
+		ready=1
+		label=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.metadata.labels.katacontainers\.io/kata-runtime}' 2>/dev/null || true)
 		pods_cap=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.capacity.pods}' 2>&1 || true)
 	fi
-	if node2_ready && [ "$label" = true ] && [ "$pods_cap" = "$MAX_PODS" ]; then
+	if [ "$ready" = 1 ] && [ "$label" = true ] && [ "$pods_cap" = "$MAX_PODS" ]; then
 		pass "$NODE2_NAME Ready as a worker, labelled katacontainers.io/kata-runtime=true at registration (the Kata RuntimeClasses' nodeSelector), $MAX_PODS pods as the cluster's kubelet config says"
 	else
 		fail "$NODE2_NAME: Ready=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>&1 | cut -c1-100), Kata label '$label', pod capacity '$pods_cap'"
