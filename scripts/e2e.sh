@@ -140,6 +140,8 @@ cleanup() {
 	trap - EXIT INT TERM
 	# Best effort from here on: every part of the cleanup runs.
 	set +e +o pipefail
+	# The CPU sampler goes in every case, E2E_KEEP=1 too.
+	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
 	if [ "${E2E_KEEP:-}" = 1 ] && [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
 		printf '\nE2E_KEEP=1: node left running, PID %s. Enter: nsenter -t %s -m -u -i -n -p -C -r -w bash\n' "$node_pid" "$node_pid"
 		printf 'Stop and clean up: %s/scripts/e2e.sh --cleanup\n' "$repo"
@@ -151,7 +153,6 @@ cleanup() {
 		kill -TERM "$registry_pid" 2>/dev/null || true
 		wait "$registry_pid" 2>/dev/null || true
 	fi
-	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
 	ip netns del "$GWNS" 2>/dev/null || true
 	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
 	exit "$rc"
@@ -1129,6 +1130,7 @@ if [ -n "$t_alone" ] && [ -n "$t_kubeadm" ]; then
 		# iowait) between two epoch times, from the samples nearest them.
 		busy() {
 			awk -v a="$1" -v b="$2" '
+				$2 != "cpu" { next }
 				{ t = $1; tot = 0; for (i = 3; i <= 10; i++) tot += $i; idle = $6 + $7 }
 				t <= a { ta = tot; ia = idle }
 				t <= b { tb = tot; ib = idle }
