@@ -1050,6 +1050,12 @@ if [ -n "$t_alone" ]; then
 	say "kubeadm init alone, pulling its own images (kubeadm reset, images removed, imagePullPolicy IfNotPresent)"
 	set +e
 	in_node kubeadm reset -f >"$LOGS/kubeadm-reset-alone-pull.log" 2>&1
+	# The containers reset removed must be gone, or their snapshots keep
+	# the images' content from the garbage collection.
+	for _ in $(seq 1 60); do
+		[ "$(in_node ctr -n k8s.io containers ls -q 2>/dev/null | wc -l)" = 0 ] && break
+		sleep 0.5
+	done
 	in_node sh -c 'sed "s/imagePullPolicy: Never/imagePullPolicy: IfNotPresent/" /etc/eksd-kata/kubeadm.yaml >/tmp/kubeadm-pull.yaml'
 	mapfile -t kimages < <(in_node kubeadm config images list --config /tmp/kubeadm-pull.yaml 2>/dev/null | grep -v '/pause:')
 	# Every record of those images goes: their names and the sha256:<id>
@@ -1062,7 +1068,12 @@ if [ -n "$t_alone" ]; then
 		END { for (i = 2; i <= n; i++) if (d[dig[i]]) print rows[i] }' \
 		<(printf '%s\n' "${kimages[@]}") "$LOGS/images-before-rm.txt")
 	in_node ctr -n k8s.io images rm --sync "${rmrefs[@]}" >"$LOGS/kubeadm-images-rm.log" 2>&1
-	left=$(in_node ctr -n k8s.io images ls -q 2>/dev/null | grep -cFx -f <(printf '%s\n' "${rmrefs[@]}") || true)
+	# Neither their records nor their manifests may be left: kubeadm then
+	# fetches them for real.
+	mapfile -t manifests < <(awk 'NR == FNR { want[$1] = 1; next } want[$1] { print $3 }' \
+		<(printf '%s\n' "${rmrefs[@]}") "$LOGS/images-before-rm.txt" | sort -u)
+	left=$( (in_node ctr -n k8s.io images ls -q; in_node ctr -n k8s.io content ls -q) 2>/dev/null |
+		grep -cFx -f <(printf '%s\n' "${rmrefs[@]}" "${manifests[@]}") || true)
 	sync
 	t0=$(now)
 	in_node kubeadm init --config /tmp/kubeadm-pull.yaml --upload-certs 2>&1 |
@@ -1075,7 +1086,7 @@ if [ -n "$t_alone" ]; then
 	pulls_to=$(grep -m1 '\[certs\]' "$LOGS/kubeadm-init-alone-pull.log" | cut -d' ' -f1)
 	[ -n "$pulls_from" ] && [ -n "$pulls_to" ] && t_kubeadm_pulls=$(awk -v a="$pulls_from" -v b="$pulls_to" 'BEGIN{printf "%.2f", b-a}')
 	if [ "$arc" = 0 ] && [ "${#kimages[@]}" -gt 0 ] && [ "$left" = 0 ] && [ -n "$t_kubeadm_pulls" ]; then
-		pass "kubeadm init alone, pulling its ${#kimages[@]} images itself (${#rmrefs[@]} image records removed first): ${t_alone_pull}s (its pulls ${t_kubeadm_pulls}s)"
+		pass "kubeadm init alone, pulling its ${#kimages[@]} images itself (${#rmrefs[@]} image records and their content removed first): ${t_alone_pull}s (its pulls ${t_kubeadm_pulls}s)"
 	else
 		fail "kubeadm init alone with its own pulls: exit $arc after ${t_alone_pull}s, ${#kimages[@]} images, $left not removed: $(grep -m3 -E 'error|ERROR' "$LOGS/kubeadm-init-alone-pull.log" | tr '\n' ' ' | cut -c1-300)"
 		t_alone_pull=""
