@@ -99,6 +99,9 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	if c != nil {
 		p.Add(&SecretFile{Path: c.Path, Data: data, Mode: 0o600, Exists: c.Old != nil, CertificateKey: s.Join.CertificateKey != ""})
 	}
+	if k := s.Config.Spec.Kubeadm; len(k.ClusterConfiguration)+len(k.KubeletConfiguration) > 0 {
+		p.Notef("spec.kubeadm is for kubeadm init: a joining node takes the cluster's configuration and kubelet-config")
+	}
 	kubeadm := lookKubeadm(h, p, s.InstallDir)
 	if !h.IsLive() {
 		p.Notef("kubeadm join: skipped (--root): run `%s join --config %s` on the node", kubeadm, JoinConfigFile)

@@ -148,6 +148,14 @@ func TestJoinStep(t *testing.T) {
 	if data := readFile(t, root, JoinConfigFile, 0o600); !strings.Contains(data, testToken) {
 		t.Fatalf("join config without the token:\n%s", data)
 	}
+	if strings.Contains(strings.Join(p.Notes, "\n"), "spec.kubeadm") {
+		t.Fatalf("a note about spec.kubeadm, which is not set: %v", p.Notes)
+	}
+	s.Config.Spec.Kubeadm.KubeletConfiguration = map[string]any{"maxPods": 60}
+	if p, err := s.Plan(context.Background(), h); err != nil || !strings.Contains(strings.Join(p.Notes, "\n"), "spec.kubeadm is for kubeadm init") {
+		t.Fatalf("spec.kubeadm on a joining node: %v %v", p.Notes, err)
+	}
+	s.Config.Spec.Kubeadm = config.Kubeadm{}
 	hosttest.WriteTree(t, root, map[string]string{KubeletConf: "x"})
 	if p, err = s.Plan(context.Background(), h); err != nil || !p.Empty() {
 		t.Fatalf("joined host: %v %v", p.Summaries(), err)
