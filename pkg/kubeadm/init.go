@@ -83,7 +83,7 @@ func (s *InitStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if c != nil {
 		p.Notef("%s changes, but the running cluster keeps its settings: `eksd-kata reset` and bootstrap again to apply them", ConfigFile)
 	}
-	return s.planKubeconfig(h, p)
+	return s.planKubeconfig(h, p, kubeadm)
 }
 
 // planConfig adds the rendered kubeadm config to p and returns its change
@@ -146,8 +146,9 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 }
 
 // planKubeconfig keeps the user's kubeconfig in step with admin.conf on a
-// running control plane.
-func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan) (*plan.Plan, error) {
+// running control plane, and writes the join command files a run that
+// stopped after kubeadm init did not.
+func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan, kubeadm string) (*plan.Plan, error) {
 	u, err := invokingUser(h, s.sudoUser())
 	if err != nil {
 		return nil, plan.BadInput(err)
@@ -159,10 +160,22 @@ func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan) (*plan.Plan, error
 	if !ok {
 		p.Add(&CopyKubeconfig{User: u})
 	}
-	if ok, err := h.FS.Exists(JoinCommandFile); err == nil && !ok {
-		p.Notef("no %s: print a join command with `kubeadm token create --print-join-command`", JoinCommandFile)
+	ha := s.Config.Spec.Network.ControlPlaneEndpoint != ""
+	missing := false
+	for _, f := range []string{JoinCommandFile, JoinControlPlaneCommandFile} {
+		if f == JoinControlPlaneCommandFile && !ha {
+			continue
+		}
+		ok, err := h.FS.Exists(f)
+		if err != nil {
+			return nil, err
+		}
+		missing = missing || !ok
 	}
-	if s.Config.Spec.Network.ControlPlaneEndpoint != "" {
+	if missing {
+		p.Add(&WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, ControlPlane: ha})
+	}
+	if ha {
 		p.Notef("to join more control planes: `kubeadm init phase upload-certs --upload-certs --config %s` prints a new certificate key (valid two hours) for `kubeadm token create --print-join-command --certificate-key KEY`", ConfigFile)
 	}
 	return p, nil

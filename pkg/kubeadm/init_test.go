@@ -311,3 +311,38 @@ func TestInitUploadsCertsForMoreControlPlanes(t *testing.T) {
 		})
 	}
 }
+
+// TestInitRerunWritesMissingJoinCommands: a run that stopped after kubeadm
+// init left no join command files; the re-run on the healthy control plane
+// writes them, the control-plane one with the certificates uploaded again
+// under a new key, and shows neither secret. Then nothing is left to do.
+func TestInitRerunWritesMissingJoinCommands(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the kubeconfig to alice")
+	}
+	h, root, fr := fixtureHost(t)
+	writeControlPlane(root)
+	cpJoin := "kubeadm join cp.example.com:6443 --token " + testToken + " --discovery-token-ca-cert-hash " + testHash + " --control-plane --certificate-key " + testCertKey
+	fr.Script(hosttest.FakeResult{Stdout: "[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n[upload-certs] Using certificate key:\n" + testCertKey + "\n"},
+		kubeadmBin, "init", "phase", "upload-certs", "--upload-certs", "--config", ConfigFile)
+	fr.Script(hosttest.FakeResult{Stdout: cpJoin + " \n"}, kubeadmBin, "token", "create", "--print-join-command", "--certificate-key", testCertKey, "--kubeconfig", AdminConf)
+	var out bytes.Buffer
+	s := initStep(&out, probeOK)
+	s.Config.Spec.Network.ControlPlaneEndpoint = "cp.example.com"
+	if _, err := bootstrap.Run(context.Background(), h, []bootstrap.Step{s}, bootstrap.Options{Out: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := fr.Argvs(); len(got) != 2 || got[0][1] != "init" || got[1][1] != "token" {
+		t.Fatalf("commands %q", got)
+	}
+	if strings.Contains(out.String(), testToken) || strings.Contains(out.String(), testCertKey) {
+		t.Fatalf("a secret is shown:\n%s", out.String())
+	}
+	if got := readFile(t, root, JoinControlPlaneCommandFile, 0o600); got != cpJoin+"\n" {
+		t.Errorf("control-plane join command %q", got)
+	}
+	if got := readFile(t, root, JoinCommandFile, 0o600); got != "kubeadm join cp.example.com:6443 --token "+testToken+" --discovery-token-ca-cert-hash "+testHash+"\n" {
+		t.Errorf("worker join command %q", got)
+	}
+	wantEmptyPlan(t, s, h, "both join commands written")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -18,6 +19,8 @@ const JoinCommandFile = "/etc/eksd-kata/join-command"
 // JoinControlPlaneCommandFile holds the control-plane join command (with
 // the certificate key) when the cluster has a controlPlaneEndpoint; 0600.
 const JoinControlPlaneCommandFile = "/etc/eksd-kata/join-command-control-plane"
+
+var certKeyRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // joinParser picks the `kubeadm join` commands out of kubeadm init's
 // output, continuation lines joined: the worker's, and the control
@@ -63,8 +66,9 @@ func (p *joinParser) Commands() (worker, controlPlane string) {
 
 // WriteJoinCommand writes the join command kubeadm init printed, or, when
 // init printed none, a fresh one from `kubeadm token create`. With
-// ControlPlane it also writes the control-plane join command, which only
-// init's output has (its certificate key is not kept anywhere else).
+// ControlPlane it also writes the control-plane join command: init's, or,
+// on a re-run after init (no parser), one with a fresh certificate key
+// (the certificates uploaded again) and token.
 type WriteJoinCommand struct {
 	Kubeadm      string // host path of the binary
 	Out          io.Writer
@@ -79,14 +83,49 @@ func (c *WriteJoinCommand) Summary() string {
 	return "write the worker join command to " + JoinCommandFile + " (0600; it holds a bootstrap token and is not shown)"
 }
 
+// mint uploads the control-plane certificates again under a new key and
+// makes a token: the control-plane join command, and the worker's (the same
+// without the control-plane flags).
+func (c *WriteJoinCommand) mint(ctx context.Context, h *host.Host) (worker, controlPlane string, err error) {
+	out, err := host.Output(ctx, h.Exec, c.Kubeadm, "init", "phase", "upload-certs", "--upload-certs", "--config", ConfigFile)
+	if err != nil {
+		return "", "", err
+	}
+	// Its last line is the key ("[upload-certs] Using certificate key:" before it).
+	fields := strings.Fields(string(out))
+	key := ""
+	if len(fields) > 0 {
+		key = fields[len(fields)-1]
+	}
+	if !certKeyRE.MatchString(key) {
+		return "", "", fmt.Errorf("kubeadm init phase upload-certs printed no certificate key")
+	}
+	out, err = host.Output(ctx, h.Exec, c.Kubeadm, "token", "create", "--print-join-command", "--certificate-key", key, "--kubeconfig", AdminConf)
+	if err != nil {
+		return "", "", err
+	}
+	controlPlane = strings.Join(strings.Fields(string(out)), " ")
+	worker = strings.Replace(controlPlane, " --control-plane --certificate-key "+key, "", 1)
+	if worker == controlPlane || strings.Contains(worker, "--control-plane") {
+		return "", "", fmt.Errorf("kubeadm token create printed no control-plane join command (got %q)", controlPlane)
+	}
+	return worker, controlPlane, nil
+}
+
 func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
 	cmd, cpCmd := "", ""
 	if c.parser != nil {
 		cmd, cpCmd = c.parser.Commands()
 	}
+	if c.ControlPlane && c.parser == nil {
+		var err error
+		if cmd, cpCmd, err = c.mint(ctx, h); err != nil {
+			return errors.New(Redact(err.Error()))
+		}
+	}
 	if c.ControlPlane {
 		// Before the worker's file: when this fails neither is written,
-		// and a re-run's notes say how to make both.
+		// and a re-run writes both.
 		if !strings.Contains(cpCmd, "--certificate-key ") {
 			return fmt.Errorf("kubeadm init printed no control-plane join command with a certificate key: make one with `kubeadm init phase upload-certs --upload-certs --config %s` and `kubeadm token create --print-join-command --certificate-key KEY`", ConfigFile)
 		}
