@@ -763,6 +763,27 @@ else
 	fail "second bootstrap plans changes or fails (exit $rc2): $(grep -E 'change\(s\) planned|^  \+' "$LOGS/bootstrap-2.log" | grep -v ' 0 change' | head -5 | tr '\n' ' ' | cut -c1-400)"
 fi
 
+# The join command files lost (a run stopped after kubeadm init): a re-run
+# writes them again, the control-plane one with the certificates uploaded
+# again under a new key. The second node below joins with these.
+if [ "$have_cluster" = 1 ]; then
+	say "join command files lost: a re-run writes them again"
+	in_node rm -f /etc/eksd-kata/join-command /etc/eksd-kata/join-command-control-plane
+	boot "$LOGS/bootstrap-join-files.log" --only kubeadm
+	worker=$(in_node cat /etc/eksd-kata/join-command 2>/dev/null || true)
+	cpcmd=$(in_node cat /etc/eksd-kata/join-command-control-plane 2>/dev/null || true)
+	modes=$(in_node stat -c %a /etc/eksd-kata/join-command /etc/eksd-kata/join-command-control-plane 2>/dev/null | tr '\n' ' ' || true)
+	token=$(grep -o -- '--token [^ ]*' <<<"$cpcmd" | cut -d' ' -f2 || true)
+	key=$(grep -o -- '--certificate-key [^ ]*' <<<"$cpcmd" | cut -d' ' -f2 || true)
+	if [ "$boot_rc" = 0 ] && [[ $worker == "kubeadm join $CP_ENDPOINT --token "* ]] && [[ $worker != *--control-plane* ]] &&
+		[[ $cpcmd == "kubeadm join $CP_ENDPOINT --token "*" --control-plane --certificate-key "* ]] && [ "$modes" = "600 600 " ] &&
+		[ -n "$token" ] && [ -n "$key" ] && ! grep -qF -e "$token" -e "$key" "$LOGS/bootstrap-join-files.log"; then
+		pass "join command files lost: a re-run (--only kubeadm) writes both again (0600; new token and certificate key, shown nowhere)"
+	else
+		fail "join command files lost: re-run exit $boot_rc, modes '$modes', worker '${worker:0:25}…', control plane has key: $([ -n "$key" ] && echo yes || echo no) ($LOGS/bootstrap-join-files.log)"
+	fi
+fi
+
 # A hypervisor added, then taken out again (--hypervisors over the config):
 # its containerd runtime and RuntimeClass come, then go; the rest stays.
 if [ "$have_cluster" = 1 ]; then
