@@ -56,7 +56,7 @@ prefer a 0600 config file (spec.join).`,
 				if cmd.Flags().Changed("control-plane-endpoint") {
 					return usageErrorf("the endpoint is given twice (%s and --control-plane-endpoint): give one", args[0])
 				}
-				f.join.ControlPlaneEndpoint = args[0]
+				// As the flag: it fills f.join and counts as set.
 				_ = cmd.Flags().Set("control-plane-endpoint", args[0])
 			}
 			return runJoin(cmd.Context(), g, &f, cmd, cmd.OutOrStdout())

@@ -59,13 +59,17 @@ func ValidateJoin(j *Join, p *field.Path) field.ErrorList {
 	switch {
 	case j.ControlPlane && j.CertificateKey == "":
 		errs = append(errs, field.Required(p.Child("certificateKey"), "the key kubeadm init --upload-certs printed (in /etc/eksd-kata/join-command-control-plane on the first control plane)"))
-	case j.ControlPlane && !certKeyRE.MatchString(j.CertificateKey):
+	case j.ControlPlane && !IsCertificateKey(j.CertificateKey):
 		errs = append(errs, field.Invalid(p.Child("certificateKey"), field.OmitValueType{}, "must be 64 lower-case hex digits"))
 	case !j.ControlPlane && j.CertificateKey != "":
 		errs = append(errs, field.Invalid(p.Child("certificateKey"), field.OmitValueType{}, "is only for a control plane: set controlPlane (--control-plane) or leave it out"))
 	}
 	return errs
 }
+
+// IsCertificateKey reports whether key looks like the certificate key
+// kubeadm prints: 64 lower-case hex digits (an AES-256 key).
+func IsCertificateKey(key string) bool { return certKeyRE.MatchString(key) }
 
 // validateEndpoint checks host:port, or host alone unless needPort, and
 // returns what is wrong ("" when nothing).

@@ -126,6 +126,12 @@ type Images struct {
 	InsecureRegistries []string `json:"insecureRegistries,omitempty"`
 }
 
+// UntaintsThisNode: the node leaves kubeadm's control-plane NoSchedule taint
+// off, which only a control plane carries.
+func (s *Spec) UntaintsThisNode() bool {
+	return s.Addons.UntaintControlPlane && s.Node.Role == RoleControlPlane
+}
+
 // Addons are applied to the cluster after kubeadm.
 type Addons struct {
 	// CNIManifest is a file or https URL of a CNI manifest; empty or "none": no CNI.

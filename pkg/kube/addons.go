@@ -69,7 +69,7 @@ func (s *AddonsStep) defaults() {
 
 // untaint: only a control-plane node carries kubeadm's NoSchedule taint.
 func (s *AddonsStep) untaint() bool {
-	return s.Config.Spec.Addons.UntaintControlPlane && s.Config.Spec.Node.Role == config.RoleControlPlane
+	return s.Config.Spec.UntaintsThisNode()
 }
 
 // cniSource is the configured manifest, "" for none.

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"sync"
 
+	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
@@ -19,8 +19,6 @@ const JoinCommandFile = "/etc/eksd-kata/join-command"
 // JoinControlPlaneCommandFile holds the control-plane join command (with
 // the certificate key) when the cluster has a controlPlaneEndpoint; 0600.
 const JoinControlPlaneCommandFile = "/etc/eksd-kata/join-command-control-plane"
-
-var certKeyRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
 
 // joinParser picks the `kubeadm join` commands out of kubeadm init's
 // output, continuation lines joined: the worker's, and the control
@@ -97,7 +95,7 @@ func (c *WriteJoinCommand) mint(ctx context.Context, h *host.Host) (worker, cont
 	if len(fields) > 0 {
 		key = fields[len(fields)-1]
 	}
-	if !certKeyRE.MatchString(key) {
+	if !config.IsCertificateKey(key) {
 		return "", "", fmt.Errorf("kubeadm init phase upload-certs printed no certificate key")
 	}
 	out, err = host.Output(ctx, h.Exec, c.Kubeadm, "token", "create", "--print-join-command", "--certificate-key", key, "--kubeconfig", AdminConf)

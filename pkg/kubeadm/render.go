@@ -136,7 +136,7 @@ func nodeRegistration(cfg *config.NodeConfig) v1beta4.NodeRegistrationOptions {
 		// refuses it; the operator allowed cgroup v1 (failCgroupV1: false).
 		nr.IgnorePreflightErrors = []string{"SystemVerification"}
 	}
-	if cfg.Spec.Addons.UntaintControlPlane && cfg.Spec.Node.Role == config.RoleControlPlane {
+	if cfg.Spec.UntaintsThisNode() {
 		// An empty list, not nil: kubeadm then registers the node without
 		// the control-plane NoSchedule taint (single-node cluster).
 		nr.Taints = []corev1.Taint{}
