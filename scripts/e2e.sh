@@ -559,11 +559,14 @@ case $state in running | degraded) ;; *) die "the node's boot did not end in 10 
 # fb PROPERTY: the first-boot unit's property; fb_time PROPERTY: a
 # timestamp property in epoch seconds (empty if unset).
 fb() { in_node systemctl show -P "$1" "$FIRSTBOOT"; }
-fb_time() {
+# unit_time PID UNIT PROPERTY: that node's unit's timestamp property in
+# epoch seconds (empty, and false, if unset).
+unit_time() {
 	local t
-	t=$(in_node systemctl show --timestamp=us+utc -P "$1" "$FIRSTBOOT")
+	t=$(in_pid "$1" systemctl show --timestamp=us+utc -P "$3" "$2" 2>/dev/null || true)
 	[ -n "$t" ] && date -d "${t#* }" +%s.%N
 }
+fb_time() { unit_time "$node_pid" "$FIRSTBOOT" "$1"; }
 first_start=$(fb_time ExecMainStartTimestamp || true)
 [ -n "$first_start" ] || die "the node booted but never started $FIRSTBOOT (condition result: $(fb ConditionResult))"
 first_end=$(fb_time ExecMainExitTimestamp)
@@ -867,12 +870,7 @@ EOF
 	[ "$(in_node2 systemctl show -P ExecMainStartTimestampMonotonic "$JOINUNIT" 2>/dev/null || echo 0)" = 0 ] && join_rc="never started"
 	echo "node tree, link, boot and join: $(secs "$t0" "$(now)")s"
 	join_took="?"
-	unit_time() {
-		local t
-		t=$(in_node2 systemctl show --timestamp=us+utc -P "$1" "$JOINUNIT" 2>/dev/null || true)
-		[ -n "$t" ] && date -d "${t#* }" +%s.%N
-	}
-	if j0=$(unit_time ExecMainStartTimestamp) && j1=$(unit_time ExecMainExitTimestamp); then
+	if j0=$(unit_time "$node2_pid" "$JOINUNIT" ExecMainStartTimestamp) && j1=$(unit_time "$node2_pid" "$JOINUNIT" ExecMainExitTimestamp); then
 		join_took=$(secs "$j0" "$j1")
 	fi
 	# join_node2 LOG COMMAND_FILE [ARG...]: eksd-kata join on the second
