@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN_DIR := $(CURDIR)/.cache/bin
 
-.PHONY: all build test test-prereqs lint e2e bench install clean
+.PHONY: all build test test-prereqs lint e2e e2e-bench bench install clean
 
 all: build
 
@@ -38,10 +38,14 @@ lint:
 e2e: build
 	@if [ -x scripts/e2e.sh ]; then ./scripts/e2e.sh; else echo "e2e: not built yet (issue: A real node in make e2e)"; exit 1; fi
 
-## bench: benchmarks (go test -bench) and scripts/bench/*
+## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes, 7 rounds (slow)
+e2e-bench:
+	./scripts/bench/e2e-init.sh $(ROUNDS)
+
+## bench: benchmarks (go test -bench) and scripts/bench/* but the e2e one (make e2e-bench)
 bench: test-prereqs
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	@for s in scripts/bench/*.sh; do [ -x "$$s" ] && "$$s"; done; true
+	@for s in scripts/bench/*.sh; do [ "$$s" = scripts/bench/e2e-init.sh ] || { [ -x "$$s" ] && "$$s"; }; done; true
 
 ## install: copy the binary to $(PREFIX)/bin
 install: build
