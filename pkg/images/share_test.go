@@ -80,3 +80,87 @@ func TestLargeWritesWaitForControlPlaneDownloads(t *testing.T) {
 		}
 	})
 }
+
+// stepFunc is a named step of one change that calls do.
+type stepFunc struct {
+	name string
+	do   func(ctx context.Context) error
+}
+
+func (s *stepFunc) Name() string { return s.name }
+
+func (s *stepFunc) Plan(context.Context, *host.Host) (*plan.Plan, error) {
+	return &plan.Plan{Changes: []plan.Change{&plan.Func{Text: s.name, Do: func(ctx context.Context, _ *host.Host) error { return s.do(ctx) }}}}, nil
+}
+
+// TestLaterPullsWaitForTheirStep: kube-proxy's and CoreDNS's images are
+// not fetched while the steps before kubeadm still run (the certificates,
+// which want the CPUs), even once the other pulls are done; they are
+// pulled once kubeadm starts, and the run ends with them in.
+func TestLaterPullsWaitForTheirStep(t *testing.T) {
+	eachDaemon(t, func(t *testing.T, d *ctrtest.Daemon, _ bool) {
+		c, ctx, s, pairs := controlPlaneStep(t, d)
+		imgs := map[string]v1.Image{}
+		later := map[digest.Digest]string{}
+		for _, p := range pairs {
+			img := randomImage(t, 1<<20, 2)
+			imgs[p.Source] = img
+			if p.Name != eksd.KubeProxy && p.Name != eksd.CoreDNS {
+				continue
+			}
+			layers, err := img.Layers()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range layers {
+				dg, err := l.Digest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				later[digest.Digest(dg.String())] = p.Name
+			}
+		}
+		if len(later) != 4 {
+			t.Fatalf("%d layers of kube-proxy and coredns, want 4", len(later))
+		}
+		push(t, imgs)
+		s.Before = []string{"kubeadm"}
+		nctx := namespaces.WithNamespace(ctx, Namespace)
+		// held lists what of the later images containerd holds.
+		held := func() []string {
+			var out []string
+			_ = c.ContentStore().Walk(nctx, func(i content.Info) error {
+				if n, ok := later[i.Digest]; ok {
+					out = append(out, n+" "+i.Digest.String())
+				}
+				return nil
+			})
+			return out
+		}
+		var atCerts []string
+		certs := &stepFunc{name: "certs", do: func(ctx context.Context) error {
+			// The pulls kubeadm waits for are done; a while yet before kubeadm.
+			if err := plan.Await(ctx, "kubeadm"); err != nil {
+				return err
+			}
+			time.Sleep(300 * time.Millisecond)
+			atCerts = held()
+			return nil
+		}}
+		kubeadm := &stepFunc{name: "kubeadm", do: func(context.Context) error { return nil }}
+		if _, err := bootstrap.Run(ctx, liveHost(t), []bootstrap.Step{s, certs, kubeadm}, bootstrap.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(atCerts) > 0 {
+			t.Errorf("fetched before kubeadm started: %v", atCerts)
+		}
+		if got := held(); len(got) != len(later) {
+			t.Errorf("after the run containerd holds %v of the %d later layers", got, len(later))
+		}
+		for _, p := range pairs {
+			if _, err := c.ImageService().Get(nctx, p.Source); err != nil {
+				t.Errorf("%s after the run: %v", p.Source, err)
+			}
+		}
+	})
+}

@@ -180,3 +180,52 @@ func TestAwaitWaitsForTheNamedJobs(t *testing.T) {
 		t.Fatalf("Await = %v, want the job's error named", err)
 	}
 }
+
+// TestAfterStartWaitsForTheStep: AfterStart returns once the run sets the
+// step named, at once for a step the run does not have or outside a run,
+// and with the context's error when the run ends first.
+func TestAfterStartWaitsForTheStep(t *testing.T) {
+	if err := AfterStart(context.Background(), "kubeadm"); err != nil {
+		t.Fatalf("outside a run: %v", err)
+	}
+	ctx, p := WithPending(context.Background())
+	p.Expect("images", "certs", "kubeadm")
+	if err := AfterStart(ctx, "addons"); err != nil {
+		t.Fatalf("a step the run does not have: %v", err)
+	}
+	p.SetStep("images")
+	done := make(chan error, 1)
+	go func() { done <- AfterStart(ctx, "kubeadm") }()
+	p.SetStep("certs")
+	select {
+	case err := <-done:
+		t.Fatalf("AfterStart(kubeadm) returned (%v) during certs", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	p.SetStep("kubeadm")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AfterStart did not return once kubeadm started")
+	}
+	p.SetStep("kubeadm") // set again (a re-plan): no double close
+	if err := AfterStart(ctx, "kubeadm"); err != nil {
+		t.Fatalf("after the start: %v", err)
+	}
+
+	ctx2, p2 := WithPending(context.Background())
+	p2.Expect("kubeadm")
+	go func() { done <- AfterStart(ctx2, "kubeadm") }()
+	p2.Cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("AfterStart in a cancelled run = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("AfterStart did not end with its run")
+	}
+}
