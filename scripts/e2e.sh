@@ -26,7 +26,8 @@
 # so that pulls wait on the network as they do from public.ecr.aws;
 # E2E_ONE_NODE=1 leaves out the second node; E2E_TIMING=1 runs only the
 # first bootstrap and kubeadm init alone, and reports their times (for
-# scripts/bench/e2e-init.sh, which repeats it).
+# scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
+# that eksd-kata binary on the nodes instead of bin/eksd-kata.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -215,7 +216,9 @@ else
 fi
 mkdir -p "$E2E/tools"
 nice -n 10 go build -trimpath -o "$E2E/tools/bundle" ./scripts/e2e/bundle
-[ -x bin/eksd-kata ] || nice -n 10 make build
+EKSD_KATA=${E2E_EKSD_KATA:-bin/eksd-kata}
+[ -n "${E2E_EKSD_KATA:-}" ] || [ -x bin/eksd-kata ] || nice -n 10 make build
+[ -x "$EKSD_KATA" ] || die "E2E_EKSD_KATA=$EKSD_KATA: not an executable"
 t_build=$(secs "$t0" "$(now)")
 
 # The Debian mirror apt uses here.
@@ -287,7 +290,7 @@ fi
 # eksd-kata verify runs busybox test pods; the node cannot reach
 # public.ecr.aws, so the bundle serves Debian's static busybox under the
 # name verify uses by default.
-VERIFY_IMAGE=$(bin/eksd-kata verify --help 2>/dev/null | sed -n 's/.*--image string.*(default "\(.*\)")/\1/p')
+VERIFY_IMAGE=$("$EKSD_KATA" verify --help 2>/dev/null | sed -n 's/.*--image string.*(default "\(.*\)")/\1/p')
 VERIFY_IMAGE=${VERIFY_IMAGE:-public.ecr.aws/docker/library/busybox:1.37}
 if [ ! -x "$E2E/tools/busybox" ]; then
 	mkdir -p "$E2E/debs"
@@ -328,7 +331,7 @@ node_tree() {
 	printf '127.0.0.1 localhost\n%s %s\n%s\n' "$addr" "$name" "$hosts" >"$dir/etc/hosts"
 	# Nothing answers there: the node can resolve nothing outside itself.
 	printf 'nameserver %s\n' "$GW_ADDR" >"$dir/etc/resolv.conf"
-	install -m 0755 bin/eksd-kata "$dir/usr/local/bin/eksd-kata"
+	install -m 0755 "$EKSD_KATA" "$dir/usr/local/bin/eksd-kata"
 	mkdir -p "$dir/opt/e2e" "$dir/etc/eksd-kata"
 	cp -al "$bundle/artifacts" "$dir/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$dir/opt/e2e/artifacts"
 	cp "$bundle/release.yaml" "$dir/opt/e2e/release.yaml"

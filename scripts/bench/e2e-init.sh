@@ -7,53 +7,105 @@
 # bootstrap's wall time from its launch to the end of its add-ons, less
 # kubeadm init alone, over kubeadm init alone. One round moves by ten points
 # with the control plane's start, which both sides share, so the medians of
-# several rounds are reported. Needs root and the e2e cache (built by the
-# first run: about 35 min cold). Logs: .cache/e2e/bench/round-N.log.
-# Usage: scripts/bench/e2e-init.sh [ROUNDS]   (default 7)
+# several rounds are reported.
+#
+# With a git revision as BASE, its eksd-kata is built too and the rounds
+# alternate between it and this checkout's (which goes first alternates as
+# well), so that both are measured in the same run.
+#
+# Needs root and the e2e cache (built by the first run: about 35 min cold).
+# Logs: .cache/e2e/bench/round-N[-base].log.
+# Usage: scripts/bench/e2e-init.sh [ROUNDS [BASE]]   (default 7 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-7}
-case $rounds in '' | *[!0-9]* | 0) echo "usage: $0 [ROUNDS] (a positive number)" >&2; exit 2 ;; esac
-out=.cache/e2e/bench
+base=${2:-}
+case $rounds in '' | *[!0-9]* | 0)
+	echo "usage: $0 [ROUNDS [BASE]]: ROUNDS a positive number, BASE a git revision" >&2
+	exit 2
+	;;
+esac
+out=$PWD/.cache/e2e/bench
 mkdir -p "$out"
 make -s build
+if [ -n "$base" ]; then
+	rev=$(git rev-parse --verify --quiet "$base^{commit}") || {
+		echo "BASE $base: not a git revision here" >&2
+		exit 2
+	}
+	rm -rf "$out/base-src"
+	mkdir -p "$out/base-src"
+	git archive "$rev" | tar -x -C "$out/base-src"
+	(cd "$out/base-src" && CGO_ENABLED=0 go build -buildvcs=false -trimpath -o "$out/eksd-kata-base" ./cmd/eksd-kata)
+	echo "base: $base ($(git log -1 --format='%h %s' "$rev" | cut -c1-80))"
+fi
+
 rows=()
-for i in $(seq 1 "$rounds"); do
-	log=$out/round-$i.log
-	if ! E2E_TIMING=1 E2E_ONE_NODE=1 ./scripts/e2e.sh >"$log" 2>&1; then
-		echo "round $i failed: $(grep -m3 '^FAIL' "$log" | cut -c1-300) (log: $log)" >&2
+# round I SIDE BINARY: one e2e timing run; its line goes to rows.
+round() {
+	local i=$1 side=$2 bin=$3 log line
+	log=$out/round-$i${side:+-$side}.log
+	[ "$side" = base ] || side=this
+	if ! E2E_TIMING=1 E2E_ONE_NODE=1 E2E_EKSD_KATA=$bin ./scripts/e2e.sh >"$log" 2>&1; then
+		echo "round $i ($side) failed: $(grep -m3 '^FAIL' "$log" | cut -c1-300) (log: $log)" >&2
 		exit 1
 	fi
 	line=$(grep '^timing ' "$log" | tail -1)
-	[ -n "$line" ] || { echo "round $i printed no timing line (log: $log)" >&2; exit 1; }
-	rows+=("$line")
-	printf 'round %d/%d: %s\n' "$i" "$rounds" "${line#timing }"
+	[ -n "$line" ] || { echo "round $i ($side) printed no timing line (log: $log)" >&2; exit 1; }
+	rows+=("side=$side ${line#timing }")
+	printf 'round %d/%d %s: %s\n' "$i" "$rounds" "$side" "${line#timing }"
+}
+for i in $(seq 1 "$rounds"); do
+	if [ -z "$base" ]; then
+		round "$i" "" bin/eksd-kata
+	elif [ $((i % 2)) = 1 ]; then
+		round "$i" base "$out/eksd-kata-base"
+		round "$i" "" bin/eksd-kata
+	else
+		round "$i" "" bin/eksd-kata
+		round "$i" base "$out/eksd-kata-base"
+	fi
 done
+
 printf '%s\n' "${rows[@]}" | awk -v goal=20 '
 	function median(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 		return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 	}
+	function med(side, key,   i, k, a) {
+		k = 0
+		for (i = 1; i <= n; i++) if (row[i, "side"] == side) a[++k] = row[i, key]
+		return median(a, k)
+	}
 	{
-		for (f = 2; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
-		n++; wall[n] = v["wall"]; alone[n] = v["alone"]
-		tk[n] = v["to_kubelet"]; af[n] = v["after"]; atk[n] = v["alone_to_kubelet"]; aaf[n] = v["alone_after"]
-		pct[n] = 100 * (v["wall"] - v["alone"]) / v["alone"]
-		if (pct[n] < goal) under++
-		if (v["stall"] != "") { stalls++; which = which " " n "(" v["stall"] ")" }
-		list = list sprintf(" %.1f", pct[n])
+		n++
+		for (f = 1; f <= NF; f++) { split($f, kv, "="); row[n, kv[1]] = kv[2] }
+		row[n, "pct"] = 100 * (row[n, "wall"] - row[n, "alone"]) / row[n, "alone"]
+		s = row[n, "side"]; if (!(s in count)) order[++sides] = s
+		count[s]++
+		if (row[n, "pct"] < goal) under[s]++
+		if (row[n, "stall"] != "") stalls[s] = stalls[s] " " count[s] "(" row[n, "stall"] ")"
+		list[s] = list[s] sprintf(" %.1f", row[n, "pct"])
 	}
 	END {
-		printf "\neksd-kata bootstrap vs kubeadm init alone, %d rounds (goal: adds < %d%%)\n", n, goal
-		printf "  per round, %%:%s\n", list
-		printf "  rounds under %d%%: %d of %d\n", goal, under + 0, n
-		printf "  cgroup v1 stalls (kubernetes#103542): %d%s\n", stalls + 0, stalls ? " in round" which : ""
-		mw = median(wall, n); ma = median(alone, n)
-		printf "  median bootstrap (launch to the end of add-ons) %.3fs, median kubeadm init alone %.3fs\n", mw, ma
-		printf "  ratio of the medians %.3f: adds %.1f%%\n", mw / ma, 100 * (mw - ma) / ma
-		printf "  median of the rounds: adds %.1f%%\n", median(pct, n)
-		# Where it goes: before the kubelet starts (the bootstrap from its
-		# launch, kubeadm init alone from its start) and after.
-		printf "  medians to the kubelet start / after it: %.2fs / %.2fs in the bootstrap, %.2fs / %.2fs alone\n", \
-			median(tk, n), median(af, n), median(atk, n), median(aaf, n)
+		for (k = 1; k <= sides; k++) {
+			s = order[k]
+			printf "\n%s: eksd-kata bootstrap vs kubeadm init alone, %d rounds (goal: adds < %d%%)\n", \
+				s == "base" ? "base" : "this checkout", count[s], goal
+			printf "  per round, %%:%s\n", list[s]
+			printf "  rounds under %d%%: %d of %d\n", goal, under[s] + 0, count[s]
+			printf "  cgroup v1 stalls (kubernetes#103542) in round:%s\n", stalls[s] == "" ? " none" : stalls[s]
+			mw = med(s, "wall"); ma = med(s, "alone")
+			printf "  median bootstrap (launch to the end of add-ons) %.3fs, median kubeadm init alone %.3fs\n", mw, ma
+			printf "  ratio of the medians %.3f: adds %.1f%%\n", mw / ma, 100 * (mw - ma) / ma
+			printf "  median of the rounds: adds %.1f%%\n", med(s, "pct")
+			# Where it goes: before the kubelet starts (the bootstrap from its
+			# launch, kubeadm init alone from its start) and after.
+			printf "  medians to the kubelet start / after it: %.2fs / %.2fs in the bootstrap, %.2fs / %.2fs alone\n", \
+				med(s, "to_kubelet"), med(s, "after"), med(s, "alone_to_kubelet"), med(s, "alone_after")
+		}
+		if (sides == 2)
+			printf "\nthis checkout against base, medians: launch to the kubelet start %+.2fs, bootstrap %+.2fs, figure %+.1f points\n", \
+				med("this", "to_kubelet") - med("base", "to_kubelet"), med("this", "wall") - med("base", "wall"), \
+				med("this", "pct") - med("base", "pct")
 	}'
