@@ -159,9 +159,6 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	}
 	defer release()
 	ctx, pending := plan.WithPending(ctx)
-	for _, s := range steps {
-		pending.Expect(s.Name())
-	}
 	// A failed run stops the background work it started before it lets go
 	// of the lock.
 	defer pending.Cancel()

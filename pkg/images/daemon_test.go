@@ -201,7 +201,7 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		if !strings.Contains(notes, how) {
 			t.Errorf("plan notes %q, want the pull path %q", notes, how)
 		}
-		if !slices.Equal(p.Before, s.Before) || !strings.Contains(notes, "kube-proxy and coredns pulled once kubeadm starts") {
+		if !slices.Equal(p.Before, s.Before) || !strings.Contains(notes, "kube-proxy and coredns pulled beside kubeadm") {
 			t.Errorf("plan Before %v, notes %q: want a background plan with kube-proxy and coredns deferred", p.Before, notes)
 		}
 		if err := run(ctx, t, s); err != nil {

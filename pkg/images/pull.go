@@ -120,16 +120,8 @@ func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error)
 	if err != nil || len(later) == 0 {
 		return errs, err
 	}
-	// After the others, and only once the steps they go before have
-	// started (kubeadm init, the kubelet's start): until then the CPUs are
-	// busy with what kubeadm waits for (its certificates), and these are
-	// needed only once the control plane is up, seconds later.
+	// After the others: these must not slow down what kubeadm waits for.
 	err = plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
-		for _, s := range b.step.Before {
-			if err := plan.AfterStart(ctx, s); err != nil {
-				return err
-			}
-		}
 		lerrs, err := b.pull(ctx, h, later, false)
 		if err != nil {
 			return err

@@ -148,7 +148,7 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, da
 	if len(b.pairs) > 0 && len(s.Before) > 0 {
 		p.Before = s.Before
 		if _, later := b.split(); len(later) > 0 {
-			p.Notef("%s pulled once %s starts: they run only once the control plane is up", names(later), strings.Join(s.Before, ", "))
+			p.Notef("%s pulled beside %s: they run only once the control plane is up", names(later), strings.Join(s.Before, ", "))
 		}
 	}
 	if len(b.pairs) > 0 {

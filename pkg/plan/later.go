@@ -21,8 +21,6 @@ type Pending struct {
 	jobs   []*Job
 	// GoFirst jobs that have not shared yet, and those still running.
 	unshared, running gate
-	// The run's steps, each with a channel closed when it starts (AfterStart).
-	starts map[string]chan struct{}
 }
 
 // Job is one piece of background work.
@@ -46,57 +44,11 @@ func WithPending(ctx context.Context) (context.Context, *Pending) {
 	return context.WithValue(p.ctx, pendingKey{}, p), p
 }
 
-// Expect names the steps the run will apply, in any order: AfterStart
-// waits for these only.
-func (p *Pending) Expect(names ...string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.starts == nil {
-		p.starts = map[string]chan struct{}{}
-	}
-	for _, n := range names {
-		if p.starts[n] == nil {
-			p.starts[n] = make(chan struct{})
-		}
-	}
-}
-
 // SetStep names the step whose changes are applied from now on.
 func (p *Pending) SetStep(name string) {
 	p.mu.Lock()
 	p.step = name
-	if c, ok := p.starts[name]; ok {
-		select {
-		case <-c:
-		default:
-			close(c)
-		}
-	}
 	p.mu.Unlock()
-}
-
-// AfterStart waits until the step named has started in the run ctx belongs
-// to: work that nothing needs before then and that would only take the
-// CPUs from what goes on until then. It returns at once outside a run, or
-// when the run has no such step (--only, --skip); with ctx's error when the
-// run ends first.
-func AfterStart(ctx context.Context, step string) error {
-	p, ok := ctx.Value(pendingKey{}).(*Pending)
-	if !ok {
-		return nil
-	}
-	p.mu.Lock()
-	c := p.starts[step]
-	p.mu.Unlock()
-	if c == nil {
-		return nil
-	}
-	select {
-	case <-c:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 type stepKey struct{}
