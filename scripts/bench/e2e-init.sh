@@ -14,7 +14,8 @@
 # well), so that both are measured in the same run.
 #
 # Needs root and the e2e cache (built by the first run: about 35 min cold).
-# Logs: .cache/e2e/bench/round-N[-base].log.
+# Logs: .cache/e2e/bench/round-N[-base].log, and .journal: the node's
+# journal of the first boot.
 # Usage: scripts/bench/e2e-init.sh [ROUNDS [BASE]]   (default 7 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,6 +51,8 @@ round() {
 		echo "round $i ($side) failed: $(grep -m3 '^FAIL' "$log" | cut -c1-300) (log: $log)" >&2
 		exit 1
 	fi
+	# The node's journal of the first boot, for a round to be looked into.
+	cp .cache/e2e/logs/first-boot-timed.log "${log%.log}.journal" 2>/dev/null || true
 	line=$(grep '^timing ' "$log" | tail -1)
 	[ -n "$line" ] || { echo "round $i ($side) printed no timing line (log: $log)" >&2; exit 1; }
 	rows+=("side=$side ${line#timing }")
