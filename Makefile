@@ -38,9 +38,9 @@ lint:
 e2e: build
 	@if [ -x scripts/e2e.sh ]; then ./scripts/e2e.sh; else echo "e2e: not built yet (issue: A real node in make e2e)"; exit 1; fi
 
-## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes, 7 rounds (slow)
+## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes (ROUNDS=7; BASE=REV alternates with that revision; slow)
 e2e-bench:
-	./scripts/bench/e2e-init.sh $(ROUNDS)
+	./scripts/bench/e2e-init.sh $(or $(ROUNDS),7) $(BASE)
 
 ## bench: benchmarks (go test -bench) and scripts/bench/* but the e2e one (make e2e-bench)
 bench: test-prereqs
