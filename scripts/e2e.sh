@@ -139,13 +139,20 @@ kill_cgroup() {
 	find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
+# stop_sampler: the CPU sampler ends (the report has what it needs, or the
+# run is over).
+stop_sampler() {
+	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+	sampler_pid=""
+}
+
 cleanup() {
 	local rc=$? i
 	trap - EXIT INT TERM
 	# Best effort from here on: every part of the cleanup runs.
 	set +e +o pipefail
 	# The CPU sampler goes in every case, E2E_KEEP=1 too.
-	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
+	stop_sampler
 	if [ "${E2E_KEEP:-}" = 1 ] && [ -n "$node_pid" ] && kill -0 "$node_pid" 2>/dev/null; then
 		printf '\nE2E_KEEP=1: node left running, PID %s. Enter: nsenter -t %s -m -u -i -n -p -C -r -w bash\n' "$node_pid" "$node_pid"
 		printf 'Stop and clean up: %s/scripts/e2e.sh --cleanup\n' "$repo"
@@ -708,11 +715,13 @@ report() {
 		alone_kubelet=$(grep -m1 'Starting the kubelet' "$LOGS/kubeadm-init-alone.log" | cut -d' ' -f1)
 		alone_end=$(tail -1 "$LOGS/kubeadm-init-alone.log" | cut -d' ' -f1)
 		if [ -n "$run_init" ] && [ -n "$run_kubelet" ] && [ -n "$run_end" ] && [ -n "$alone_kubelet" ]; then
-			awk -v ri="$(jt "$run_init")" -v rk="$(jt "$run_kubelet")" -v re="$(jt "$run_end")" \
+			# The journal's times as epoch seconds, once.
+			run_init=$(jt "$run_init") run_kubelet=$(jt "$run_kubelet") run_end=$(jt "$run_end")
+			awk -v ri="$run_init" -v rk="$run_kubelet" -v re="$run_end" \
 				-v ai="$alone_init" -v ak="$alone_kubelet" -v ae="$alone_end" \
 				'BEGIN{printf "  kubeadm init [init] to the kubelet start / after it: %.2fs / %.2fs in the bootstrap, %.2fs / %.2fs alone\n", rk-ri, re-rk, ak-ai, ae-ak}'
 			# For the timing line: launch (or [init]) to the kubelet's start, and after.
-			split_times=$(awk -v f="$first_start" -v rk="$(jt "$run_kubelet")" -v re="$(jt "$run_end")" \
+			split_times=$(awk -v f="$first_start" -v rk="$run_kubelet" -v re="$run_end" \
 				-v ai="$alone_init" -v ak="$alone_kubelet" -v ae="$alone_end" \
 				'BEGIN{printf "to_kubelet=%.3f after=%.3f alone_to_kubelet=%.3f alone_after=%.3f", rk-f, re-rk, ak-ai, ae-ak}')
 			# busy FROM TO: the share of all CPUs' time that was not idle (nor
@@ -726,7 +735,7 @@ report() {
 					END { if (tb > ta) printf "%.0f%%", 100 * (1 - (ib - ia) / (tb - ta)); else printf "?" }' "$LOGS/cpu-stat.log"
 			}
 			printf '  CPUs busy (both, /proc/stat): launch to the kubelet start %s, then to the end of kubeadm init %s in the bootstrap; %s and %s alone\n' \
-				"$(busy "$first_start" "$(jt "$run_kubelet")")" "$(busy "$(jt "$run_kubelet")" "$(jt "$run_end")")" \
+				"$(busy "$first_start" "$run_kubelet")" "$(busy "$run_kubelet" "$run_end")" \
 				"$(busy "$alone_init" "$alone_kubelet")" "$(busy "$alone_kubelet" "$alone_end")"
 		fi
 	fi
@@ -791,12 +800,6 @@ stalled() {
 finish() {
 	printf '\n%d passed, %d failed\n' "$pass_n" "$fail_n"
 	[ "$fail_n" = 0 ]
-}
-
-# stop_sampler: the CPU sampler has what the report needs.
-stop_sampler() {
-	[ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null
-	sampler_pid=""
 }
 
 say "eksd-kata bootstrap (1st): $FIRSTBOOT at boot"
