@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+
 	"slices"
 	"strings"
 	"time"
@@ -63,7 +63,7 @@ changed is backed up once under /var/lib/eksd-kata/backup for reset. After a
 failure, run the same command again: it continues from what is still not right.`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBootstrap(cmd.Context(), g, &f, cmd.OutOrStdout())
+			return runBootstrap(cmd.Context(), g, &f, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f.overrides.Bind(cmd.Flags())
@@ -83,7 +83,7 @@ failure, run the same command again: it continues from what is still not right.`
 	return cmd
 }
 
-func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Writer) error {
+func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOut io.Writer) error {
 	h, err := g.host()
 	if err != nil {
 		return err
@@ -96,7 +96,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out io.Wri
 	if err != nil {
 		return err
 	}
-	steps := bootstrapSteps(resolved, rel, f)
+	steps := bootstrapSteps(resolved, rel, f, out, errOut)
 	report, err := runSteps(ctx, g, h, steps, f, out, "bootstrap")
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
 	rel, err := release.Resolve(ctx, cfg, nil, fetch)
 	if err != nil {
-		return nil, nil, bootstrapError(err)
+		return nil, nil, inputError(err)
 	}
 	resolved, err := config.Resolve(cfg, h)
 	if err != nil {
@@ -140,7 +140,7 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, steps []bootstrap.S
 	}
 	report, err := bootstrap.Run(ctx, h, steps, opts)
 	if err != nil {
-		return nil, bootstrapError(err)
+		return nil, g.runError(err, f.dryRun)
 	}
 	verb := "applied"
 	if f.dryRun {
@@ -176,7 +176,9 @@ func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrap
 	fmt.Fprintf(out, "  eksd-kata verify                   (a runc and a kata pod, host vs guest kernel)\n")
 }
 
-func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags) []bootstrap.Step {
+// bootstrapSteps builds the steps; they print to out and their progress to
+// errOut, the command's own (redacting) writers.
+func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags, out, errOut io.Writer) []bootstrap.Step {
 	steps := make([]bootstrap.Step, 0, len(stepNames))
 	for _, name := range stepNames {
 		switch name {
@@ -191,20 +193,20 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 		case "binaries":
 			steps = append(steps, &binaries.Step{
 				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,
-				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: os.Stderr,
+				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: errOut,
 			})
 		case "certs":
-			steps = append(steps, &kubeadm.CertsStep{Config: cfg, Release: rel, Out: os.Stdout})
+			steps = append(steps, &kubeadm.CertsStep{Config: cfg, Release: rel, Out: out})
 		case "kubeadm":
-			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: os.Stdout,
+			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: out,
 				AfterCertsStep: selected("certs", f.only, f.skip)})
 		case "addons":
 			steps = append(steps, &kube.AddonsStep{Config: cfg})
 		case "verify":
-			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: os.Stdout})
+			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: out})
 		case "images":
 			// Plain lines: other steps print while the pulls go on.
-			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: os.Stderr}, Before: []string{binaries.KubeadmStep}})
+			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: errOut}, Before: []string{binaries.KubeadmStep}})
 		default:
 			panic("bootstrap: no step called " + name) // stepNames and this switch must agree
 		}
@@ -217,16 +219,36 @@ func selected(name string, only, skip []string) bool {
 	return (len(only) == 0 || slices.Contains(only, name)) && !slices.Contains(skip, name)
 }
 
-// bootstrapError maps a run error to its exit code: bad input (a malformed
-// file on the host, an unknown step) is 2, anything else 1.
-func bootstrapError(err error) error {
+// inputError maps bad input (a malformed file on the host, an unknown step)
+// to exit 2; anything else stays a failure (exit 1).
+func inputError(err error) error {
 	var in *plan.InputError
 	if errors.As(err, &in) {
 		return usageError(err)
 	}
-	var se *bootstrap.StepError
-	if errors.As(err, &se) {
-		return fmt.Errorf("%w\nfix the cause and run the same command again (%s): it continues from what is not right yet", err, strings.Join(os.Args, " "))
-	}
 	return err
+}
+
+// runError is inputError for a run's error; a failed step of a real run
+// adds how to go on: the same command again, its secrets hidden.
+func (g *globals) runError(err error, dryRun bool) error {
+	err = inputError(err)
+	var se *bootstrap.StepError
+	if dryRun || exitCode(err) == ExitUsage || !errors.As(err, &se) {
+		return err
+	}
+	return fmt.Errorf("%w\nfix the cause and run the same command again (%s): it continues from what is not right yet", err, g.commandLine())
+}
+
+// commandLine is the command the user ran, quoted for a shell, with its
+// secrets hidden.
+func (g *globals) commandLine() string {
+	words := []string{"eksd-kata"}
+	for _, a := range g.args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>(){}*?[]#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		words = append(words, a)
+	}
+	return g.secrets.Hide(strings.Join(words, " "))
 }

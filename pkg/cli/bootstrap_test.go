@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,7 +181,7 @@ func TestInitSkipsKubeconfigsOnlyAfterTheCertsStep(t *testing.T) {
 		{[]string{"certs", "kubeadm"}, nil, true},
 	} {
 		f := &bootstrapFlags{only: tc.only, skip: tc.skip}
-		for _, s := range bootstrapSteps(config.Default(), eksd.Default(), f) {
+		for _, s := range bootstrapSteps(config.Default(), eksd.Default(), f, io.Discard, io.Discard) {
 			if init, ok := s.(*kubeadm.InitStep); ok && init.AfterCertsStep != tc.want {
 				t.Errorf("--only %v --skip %v: AfterCertsStep %v, want %v", tc.only, tc.skip, init.AfterCertsStep, tc.want)
 			}

@@ -125,7 +125,7 @@ func runImages(ctx context.Context, g *globals, f *imagesFlags, archive string, 
 	s.Progress = reporter(out)
 	report, err := bootstrap.Run(ctx, h, []bootstrap.Step{s}, bootstrap.Options{DryRun: f.dryRun, Out: out})
 	if err != nil {
-		return bootstrapError(err)
+		return g.runError(err, f.dryRun)
 	}
 	if !f.dryRun {
 		fmt.Fprintf(out, "images: %d change(s) applied in %s\n", report.Changed(), report.Duration.Round(1e6))

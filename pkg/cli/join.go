@@ -116,7 +116,7 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		return err
 	}
 	var steps []bootstrap.Step
-	for _, s := range bootstrapSteps(resolved, rel, &f.bootstrapFlags) {
+	for _, s := range bootstrapSteps(resolved, rel, &f.bootstrapFlags, out, cmd.ErrOrStderr()) {
 		if slices.Contains(joinPrepSteps, s.Name()) {
 			steps = append(steps, s)
 		}

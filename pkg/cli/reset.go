@@ -37,7 +37,7 @@ modules, swap off) stay until the next boot. Running it again changes nothing.`,
 			}
 			report, err := bootstrap.Run(cmd.Context(), h, steps, opts)
 			if err != nil {
-				return bootstrapError(err)
+				return g.runError(err, dryRun)
 			}
 			verb := "applied"
 			if dryRun {

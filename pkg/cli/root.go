@@ -14,6 +14,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/redact"
 	"github.com/spf13/cobra"
 )
 
@@ -26,12 +27,28 @@ type globals struct {
 
 	log   *slog.Logger
 	stdin io.Reader
+	// args is the command line, for the hint to run it again; secrets are
+	// hidden from everything the verb prints.
+	args    []string
+	secrets *redact.Set
 }
+
+// secretFlags carry a join's secrets: their values are hidden from every
+// output, even from a parse error's.
+var secretFlags = []string{"token", "certificate-key"}
 
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := NewRoot(stdin, stdout, stderr)
+	secrets := &redact.Set{}
+	secrets.FlagValues(args, secretFlags...)
+	out, errOut := secrets.Writer(stdout), secrets.Writer(stderr)
+	defer func() {
+		// Nothing more to report if the terminal is gone.
+		_ = out.Flush()
+		_ = errOut.Flush()
+	}()
+	cmd := newRoot(stdin, out, errOut, &globals{stdin: stdin, args: args, secrets: secrets})
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
@@ -40,15 +57,14 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if strings.HasPrefix(err.Error(), "unknown command") {
 			code = ExitUsage
 		}
-		fmt.Fprintf(stderr, "error: %v\n", err)
+		fmt.Fprintf(errOut, "error: %v\n", err)
 		return code
 	}
 	return ExitOK
 }
 
-// NewRoot builds the command tree.
-func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdin: stdin}
+// newRoot builds the command tree.
+func newRoot(stdin io.Reader, stdout, stderr io.Writer, g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "eksd-kata",
 		Short: "Turn a Linux host into an EKS Distro node that runs pods in Kata Containers VMs",
@@ -123,6 +139,9 @@ func (g *globals) host() (*host.Host, error) {
 // loadConfig reads defaults, --config and the override flags; bad input is a usage error.
 func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
 	cfg, err := config.Load(g.configFile, g.stdin, o)
+	if cfg != nil {
+		g.secrets.Add(cfg.Spec.Join.Token, cfg.Spec.Join.CertificateKey)
+	}
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

@@ -3,31 +3,17 @@ package kubeadm
 import (
 	"bytes"
 	"io"
-	"regexp"
 	"sync"
+
+	"github.com/eksd-kata/eksd-kata/pkg/redact"
 )
 
-// Secrets kubeadm prints: bootstrap tokens ("abcdef.0123456789abcdef") and
-// certificate keys (64 hex digits). A discovery hash (sha256:<64 hex>) is
-// public and stays readable.
-var (
-	tokenRE = regexp.MustCompile(`\b[a-z0-9]{6}\.[a-z0-9]{16}\b`)
-	hexRE   = regexp.MustCompile(`(sha256:)?\b[a-fA-F0-9]{64}\b`)
-)
+// Redact hides bootstrap tokens and certificate keys in kubeadm's output;
+// the discovery hash is public and stays readable.
+func Redact(s string) string { return redact.String(s) }
 
 // Redacted is what stands in for a secret.
-const Redacted = "<redacted>"
-
-// Redact hides bootstrap tokens and certificate keys in s.
-func Redact(s string) string {
-	s = tokenRE.ReplaceAllString(s, Redacted)
-	return hexRE.ReplaceAllStringFunc(s, func(m string) string {
-		if len(m) > 64 { // sha256:<hex>: a discovery hash, not a secret
-			return m
-		}
-		return Redacted
-	})
-}
+const Redacted = redact.Hidden
 
 // lineSink receives kubeadm's output line by line: each raw line goes to
 // raw (parsers that need the token), the redacted line to the log and,
