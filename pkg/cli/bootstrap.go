@@ -116,9 +116,9 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	// The embedded release plans everything but binaries; those need the
 	// published manifest's checksums, fetched only when they will be installed.
 	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
-	rel, err := release.Resolve(ctx, cfg, nil, fetch)
+	rel, err := resolveRelease(ctx, cfg, fetch)
 	if err != nil {
-		return nil, nil, inputError(err)
+		return nil, nil, err
 	}
 	resolved, err := config.Resolve(cfg, h)
 	if err != nil {
@@ -183,7 +183,7 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 	for _, name := range stepNames {
 		switch name {
 		case "preflight":
-			steps = append(steps, &preflight.Step{Config: cfg, Ignore: f.ignoreSet})
+			steps = append(steps, &preflight.Step{Config: cfg, Release: rel, Ignore: f.ignoreSet})
 		case "host":
 			steps = append(steps, &tuning.Step{Config: cfg})
 		case "containerd":
@@ -217,6 +217,18 @@ func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags
 // selected tells whether --only/--skip keep the step named.
 func selected(name string, only, skip []string) bool {
 	return (len(only) == 0 || slices.Contains(only, name)) && !slices.Contains(skip, name)
+}
+
+// resolveRelease is how every verb finds its EKS-D release (see
+// release.Resolve); cfg's spec.release then names it. fetch allows the
+// published manifest to be read for its binary checksums.
+func resolveRelease(ctx context.Context, cfg *config.NodeConfig, fetch bool) (*eksd.Release, error) {
+	rel, err := release.Resolve(ctx, cfg, nil, fetch)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	cfg.Spec.Release.Channel, cfg.Spec.Release.Number = rel.Channel(), rel.Number()
+	return rel, nil
 }
 
 // inputError maps bad input (a malformed file on the host, an unknown step)

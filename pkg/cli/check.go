@@ -48,7 +48,13 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 				// A node that is to join is checked as join makes it.
 				cfg.Spec.Node.Role = joinRole(cfg.Spec.Join.ControlPlane)
 			}
-			rep := preflight.Run(cmd.Context(), preflight.NewEnv(h, cfg), preflight.All(), ign)
+			rel, err := resolveRelease(cmd.Context(), cfg, false)
+			if err != nil {
+				return err
+			}
+			env := preflight.NewEnv(h, cfg)
+			env.Release = rel
+			rep := preflight.Run(cmd.Context(), env, preflight.All(), ign)
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				err = preflight.WriteJSON(out, rep)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/spf13/cobra"
 )
@@ -29,6 +28,9 @@ func newConfigPrintCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(&o)
 			if err != nil {
+				return err
+			}
+			if _, err := resolveRelease(cmd.Context(), cfg, false); err != nil {
 				return err
 			}
 			if resolved {
@@ -71,6 +73,9 @@ func newConfigValidateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if _, err := resolveRelease(cmd.Context(), cfg, false); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid (EKS-D %s-%d, role %s)\n", file, cfg.Spec.Release.Channel, cfg.Spec.Release.Number, cfg.Spec.Node.Role)
 			return nil
 		},
@@ -99,9 +104,9 @@ func newConfigRenderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rel, err := eksd.Lookup(cfg.Spec.Release.Channel, cfg.Spec.Release.Number)
+			rel, err := resolveRelease(cmd.Context(), cfg, false)
 			if err != nil {
-				return usageError(err)
+				return err
 			}
 			if cfg, err = config.Resolve(cfg, h); err != nil {
 				return err

@@ -8,7 +8,6 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -41,7 +40,7 @@ func newImagesListCmd(g *globals) *cobra.Command {
 			if f.output != "text" && f.output != "json" {
 				return usageErrorf("-o/--output: %q is not supported: use text or json", f.output)
 			}
-			s, err := imagesStep(g, &f)
+			s, err := imagesStep(cmd.Context(), g, &f)
 			if err != nil {
 				return err
 			}
@@ -92,14 +91,14 @@ func bindImagesApply(cmd *cobra.Command, f *imagesFlags) {
 }
 
 // imagesStep builds the step from the configuration; it needs no host.
-func imagesStep(g *globals, f *imagesFlags) (*images.Step, error) {
+func imagesStep(ctx context.Context, g *globals, f *imagesFlags) (*images.Step, error) {
 	cfg, err := g.loadConfig(&f.overrides)
 	if err != nil {
 		return nil, err
 	}
-	rel, err := eksd.Lookup(cfg.Spec.Release.Channel, cfg.Spec.Release.Number)
+	rel, err := resolveRelease(ctx, cfg, false)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, err
 	}
 	return &images.Step{Config: cfg, Release: rel, Parallel: f.parallel}, nil
 }
@@ -112,7 +111,7 @@ func runImages(ctx context.Context, g *globals, f *imagesFlags, archive string, 
 	if err != nil {
 		return err
 	}
-	s, err := imagesStep(g, f)
+	s, err := imagesStep(ctx, g, f)
 	if err != nil {
 		return err
 	}

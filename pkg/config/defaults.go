@@ -1,7 +1,5 @@
 package config
 
-import "github.com/eksd-kata/eksd-kata/pkg/eksd"
-
 // Defaults every node starts from. Host-dependent values (node name,
 // advertise address, cgroup driver) stay empty here and are detected by
 // Resolve, so that `config print` shows the same thing on every machine.
@@ -16,12 +14,10 @@ const (
 
 // Default returns the configuration used when no file and no flag says otherwise.
 func Default() *NodeConfig {
-	rel := eksd.Default()
 	return &NodeConfig{
 		APIVersion: APIVersion,
 		Kind:       Kind,
 		Spec: Spec{
-			Release: Release{Channel: rel.Channel(), Number: rel.Number()},
 			Host:    Host{SELinux: SELinuxPermissive},
 			Node:    Node{Role: RoleControlPlane},
 			Network: Network{PodCIDR: DefaultPodCIDR, ServiceCIDR: DefaultServiceCIDR},

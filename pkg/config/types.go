@@ -49,12 +49,13 @@ type Spec struct {
 	Join Join `json:"join,omitzero"`
 }
 
-// Release selects the EKS Distro release the node runs.
+// Release selects the EKS Distro release the node runs. Empty, it is the
+// manifest's release when Manifest is set, else the newest embedded one.
 type Release struct {
 	// Channel is the Kubernetes minor line, "1-36".
-	Channel string `json:"channel"`
+	Channel string `json:"channel,omitempty"`
 	// Number is the EKS-D release within the channel; 0 means the newest known.
-	Number int `json:"number"`
+	Number int `json:"number,omitempty"`
 	// Manifest is a release manifest file or https URL to use instead of the
 	// embedded release data (a newer release, or one with binary checksums).
 	Manifest string `json:"manifest,omitempty"`

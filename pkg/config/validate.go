@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -45,14 +44,22 @@ func validateRelease(r *Release, p *field.Path) field.ErrorList {
 	if r.Number < 0 {
 		errs = append(errs, field.Invalid(p.Child("number"), r.Number, "must be 0 (newest) or a release number"))
 	}
+	if r.Channel == "" && r.Number != 0 {
+		errs = append(errs, field.Required(p.Child("channel"), "a release number belongs to a channel: set both (--release 1-36-7)"))
+	}
+	if r.Channel != "" && !eksd.IsChannel(r.Channel) {
+		errs = append(errs, field.Invalid(p.Child("channel"), r.Channel, `want a channel such as "1-36"`))
+	}
 	if r.Manifest != "" {
-		// The manifest names its own channel and number; they are checked
-		// against it when it is read.
+		// The manifest names its own channel and number; a channel or
+		// number given too is checked against it when it is read.
 		errs = append(errs, validateSource(r.Manifest, p.Child("manifest"))...)
 		return errs
 	}
-	if _, err := eksd.Lookup(r.Channel, r.Number); err != nil && r.Number >= 0 {
-		errs = append(errs, field.Invalid(p, fmt.Sprintf("%s/%d", r.Channel, r.Number), err.Error()))
+	if len(errs) == 0 && r.Channel != "" {
+		if _, err := eksd.Lookup(r.Channel, r.Number); err != nil {
+			errs = append(errs, field.Invalid(p, field.OmitValueType{}, err.Error()))
+		}
 	}
 	return errs
 }

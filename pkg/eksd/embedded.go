@@ -111,8 +111,9 @@ func Lookup(channel string, number int) (*Release, error) {
 		}
 	}
 	if len(inChannel) == 0 {
-		return nil, fmt.Errorf("EKS-D channel %q is not embedded; embedded channels: %s (give a newer release as a manifest file or URL)",
-			channel, strings.Join(channels(idx), ", "))
+		chs := channels(idx)
+		return nil, fmt.Errorf("EKS-D channel %s is not embedded: this eksd-kata knows %s to %s; give an older or newer release with --release-manifest FILE|URL (spec.release.manifest), e.g. %s",
+			channel, chs[0], chs[len(chs)-1], ManifestURL(channel, 1))
 	}
 	if number == 0 {
 		return inChannel[len(inChannel)-1].parse().clone(), nil

@@ -120,6 +120,12 @@ func (r *Release) Validate() error {
 	return nil
 }
 
+// IsChannel reports whether ch names a channel: "1-36".
+func IsChannel(ch string) bool {
+	_, _, ok := splitChannel(ch)
+	return ok
+}
+
 func splitChannel(ch string) (major, minor int, ok bool) {
 	m := channelRE.FindStringSubmatch(ch)
 	if m == nil {

@@ -78,7 +78,7 @@ func (e *Env) ctrConfig() (s containerd.Summary, raw []byte, exists bool, err er
 func checkContainerdInstalled(_ context.Context, e *Env) Result {
 	p, err := e.Host.FS.LookPath("containerd")
 	if err != nil {
-		return fail("install containerd ("+minContainerd(e.Config.Spec.Release.Channel)+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
+		return fail("install containerd ("+minContainerd(e.channel())+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
 			"containerd is not installed (not in PATH)")
 	}
 	return pass("containerd at %s", p)
@@ -145,7 +145,7 @@ func checkContainerdVersion(ctx context.Context, e *Env) Result {
 	if !ok {
 		return warn("", "cannot read a version in %q (from %s)", raw, source)
 	}
-	ch := e.Config.Spec.Release.Channel
+	ch := e.channel()
 	if containerd.SupportsKubernetes(v.String(), channelMinor(ch)) != nil {
 		return fail(fmt.Sprintf("install containerd %s (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release", minContainerd(ch)),
 			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, channelMinor(ch), minContainerd(ch))

@@ -115,7 +115,7 @@ func checkCgroup(_ context.Context, e *Env) Result {
 		return skip("no cgroup file system under /sys/fs/cgroup")
 	}
 	remedy := "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
-	ch := e.Config.Spec.Release.Channel
+	ch := e.channel()
 	if channelMinor(ch) >= 35 && e.Config.Spec.Node.AllowCgroupV1 {
 		return warn(remedy, "%s: allowed by spec.node.allowCgroupV1 (kubelet failCgroupV1: false); Kubernetes keeps cgroup v1 in maintenance mode only", mode)
 	}
@@ -263,7 +263,7 @@ func checkTools(_ context.Context, e *Env) Result {
 	// kubeadm's preflight: conntrack became optional in 1.32.
 	required := [][]string{{"ip"}, {"iptables", "nft"}, {"mount"}, {"nsenter"}}
 	optional := [][]string{{"socat"}, {"tc"}, {"ethtool"}, {"ebtables"}}
-	if channelMinor(e.Config.Spec.Release.Channel) < 32 {
+	if channelMinor(e.channel()) < 32 {
 		required = append(required, []string{"conntrack"})
 	} else {
 		optional = append([][]string{{"conntrack"}}, optional...)

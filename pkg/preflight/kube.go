@@ -43,18 +43,18 @@ var kubeVersionArgs = map[string][]string{
 
 func checkKubeBinaries(ctx context.Context, e *Env) Result {
 	var missing, wrong, found []string
-	want, release := "", e.Config.Spec.Release.Channel
+	want, release := "", e.channel()
+	if rel := e.release(); rel != nil {
+		release = fmt.Sprintf("%s-%d (%s)", rel.Channel(), rel.Number(), rel.KubernetesVersion())
+		if e.RunVersions {
+			want = rel.KubernetesVersion()
+		}
+	}
 	for _, name := range []string{"kubeadm", "kubelet"} {
 		p, err := e.Host.FS.LookPath(name)
 		if err != nil {
 			missing = append(missing, name)
 			continue
-		}
-		if want == "" && e.RunVersions {
-			// Only now is the release worth parsing: it says which version to expect.
-			if rel := e.release(); rel != nil {
-				want, release = rel.KubernetesVersion(), rel.String()+" ("+rel.KubernetesVersion()+")"
-			}
 		}
 		if want == "" {
 			found = append(found, p)

@@ -117,16 +117,28 @@ func IDs() []string {
 }
 
 // release returns the configured release, or nil when it is not embedded
-// (a manifest given by file or URL is not fetched: check stays offline).
+// (the verbs resolve a manifest and set Release; check stays offline).
 func (e *Env) release() *eksd.Release {
 	e.facts.releaseOnce.Do(func() {
 		if e.Release != nil {
 			return
 		}
 		c := e.Config.Spec.Release
-		if r, err := eksd.Lookup(c.Channel, c.Number); err == nil {
+		r, err := eksd.Lookup(c.Channel, c.Number)
+		if c.Channel == "" {
+			r, err = eksd.Default(), nil
+		}
+		if err == nil {
 			e.Release = r
 		}
 	})
 	return e.Release
+}
+
+// channel is the configured release's channel ("1-36").
+func (e *Env) channel() string {
+	if r := e.release(); r != nil {
+		return r.Channel()
+	}
+	return e.Config.Spec.Release.Channel
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
@@ -14,7 +15,8 @@ import (
 // It changes nothing; a failed check stops the run before any step has
 // changed the host, which is why the runner plans every step first.
 type Step struct {
-	Config *config.NodeConfig
+	Config  *config.NodeConfig
+	Release *eksd.Release // the configured release; nil: the embedded one, if any
 	Ignore map[string]bool // check ids whose failure is only a warning
 }
 
@@ -22,7 +24,9 @@ func (s *Step) Name() string { return "preflight" }
 
 // Plan runs the checks: failures are the error, warnings become notes.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
-	rep := Run(ctx, NewEnv(h, s.Config), All(), s.Ignore)
+	env := NewEnv(h, s.Config)
+	env.Release = s.Release
+	rep := Run(ctx, env, All(), s.Ignore)
 	p := &plan.Plan{}
 	for _, c := range rep.Checks {
 		if c.Status == Warn && !c.BootstrapFixes {

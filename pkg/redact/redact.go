@@ -48,8 +48,11 @@ type Set struct {
 	values []string
 }
 
-// Add remembers values as secrets.
+// Add remembers values as secrets; a nil Set knows only the token shape.
 func (s *Set) Add(values ...string) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range values {
@@ -61,6 +64,9 @@ func (s *Set) Add(values ...string) {
 
 // Hide returns s with every known secret and bootstrap token hidden.
 func (s *Set) Hide(text string) string {
+	if s == nil {
+		return Tokens(text)
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, v := range s.values {

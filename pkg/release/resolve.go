@@ -11,15 +11,18 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
-// Resolve returns the release cfg selects.
+// Resolve returns the release cfg selects; every verb takes its release
+// from here.
 //
 // With spec.release.manifest set, that file or URL is loaded (a URL is
 // fetched even when allowNetwork is false: the operator asked for it) and
-// must belong to the configured channel. Otherwise the embedded release is
-// used, which needs no network but has no binary checksums; when
-// allowNetwork is true (a real run) and the embedded release cannot verify
-// the binaries of this machine, the manifest EKS-D publishes for the same
-// release is fetched instead, and a failure to get it is an error.
+// its own release is the one: a channel or number given too must agree
+// with it. Otherwise the embedded release of spec.release is used (the
+// newest of its channel when it has no number, the newest of all when it
+// has no channel), which needs no network but has no binary checksums;
+// when allowNetwork is true (a real run) and the embedded release cannot
+// verify the binaries of this machine, the manifest EKS-D publishes for
+// the same release is fetched instead, and a failure to get it is an error.
 func Resolve(ctx context.Context, cfg *config.NodeConfig, client *http.Client, allowNetwork bool) (*eksd.Release, error) {
 	want := cfg.Spec.Release
 	if want.Manifest != "" {
@@ -27,15 +30,20 @@ func Resolve(ctx context.Context, cfg *config.NodeConfig, client *http.Client, a
 		if err != nil {
 			return nil, err
 		}
-		if r.Channel() != want.Channel {
-			return nil, plan.BadInput(fmt.Errorf("release manifest %s is %s, channel %s, but the configuration says channel %s (spec.release.channel / --release)",
-				want.Manifest, r, r.Channel(), want.Channel))
+		if (want.Channel != "" && r.Channel() != want.Channel) || (want.Number != 0 && r.Number() != want.Number) {
+			return nil, plan.BadInput(fmt.Errorf("release manifest %s is EKS-D %s-%d, but --release (spec.release) says %s: give one of them, or two that agree",
+				want.Manifest, r.Channel(), r.Number(), wantName(want)))
 		}
 		return r, nil
 	}
-	emb, err := eksd.Lookup(want.Channel, want.Number)
-	if err != nil {
-		return nil, plan.BadInput(err)
+	var emb *eksd.Release
+	if want.Channel == "" {
+		emb = eksd.Default()
+	} else {
+		var err error
+		if emb, err = eksd.Lookup(want.Channel, want.Number); err != nil {
+			return nil, plan.BadInput(err)
+		}
 	}
 	if !allowNetwork || Verifiable(emb, runtime.GOARCH) {
 		return emb, nil
@@ -61,4 +69,12 @@ func Verifiable(r *eksd.Release, arch string) bool {
 		}
 	}
 	return true
+}
+
+// wantName is how the configuration names a release: "1-36" or "1-36-7".
+func wantName(r config.Release) string {
+	if r.Number == 0 {
+		return r.Channel
+	}
+	return fmt.Sprintf("%s-%d", r.Channel, r.Number)
 }

@@ -100,9 +100,19 @@ func TestResolveManifestChannelMismatch(t *testing.T) {
 	if err != nil || !Verifiable(r, "amd64") {
 		t.Fatalf("matching manifest: %v", err)
 	}
-	_, err = Resolve(context.Background(), cfgFor("1-35", 0, file), nil, false)
-	if !isInput(err) || !strings.Contains(err.Error(), "is kubernetes-1-36-eks-7, channel 1-36, but the configuration says channel 1-35") {
-		t.Errorf("channel mismatch: %v", err)
+	// The manifest alone names the release.
+	if r, err := Resolve(context.Background(), cfgFor("", 0, file), nil, false); err != nil || r.Channel() != "1-36" || r.Number() != 7 {
+		t.Fatalf("manifest alone: %v, %v", r, err)
+	}
+	for _, tc := range []struct {
+		channel string
+		number  int
+		says    string
+	}{{"1-35", 0, "1-35"}, {"1-36", 8, "1-36-8"}} {
+		_, err = Resolve(context.Background(), cfgFor(tc.channel, tc.number, file), nil, false)
+		if !isInput(err) || !strings.Contains(err.Error(), "is EKS-D 1-36-7, but --release (spec.release) says "+tc.says) {
+			t.Errorf("%s: %v", tc.says, err)
+		}
 	}
 }
 
