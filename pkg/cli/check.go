@@ -29,8 +29,9 @@ role join gives the node (worker, or control plane with controlPlane: true)
 unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ") + `.`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageErrorf("--output: %q is not supported: use text or json", output)
+			asJSON, err := jsonOutput(output)
+			if err != nil {
+				return err
 			}
 			ign, err := preflight.ParseIgnore(ignore)
 			if err != nil {
@@ -56,7 +57,7 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 			env.Release = rel
 			rep := preflight.Run(cmd.Context(), env, preflight.All(), ign)
 			out := cmd.OutOrStdout()
-			if output == "json" {
+			if asJSON {
 				err = preflight.WriteJSON(out, rep)
 			} else {
 				err = preflight.WriteText(out, rep, isTerminal(out))
@@ -75,7 +76,7 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 		},
 	}
 	o.Bind(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	bindOutput(cmd, &output)
 	cmd.Flags().StringSliceVar(&ignore, "ignore", nil, `check ids whose failure is only a warning (comma separated, or "all")`)
 	return cmd
 }

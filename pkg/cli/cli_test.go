@@ -3,13 +3,21 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/version"
 )
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -88,6 +96,7 @@ func TestBadInputExits2(t *testing.T) {
 		{"unknown flag", []string{"check", "--frob"}, `unknown flag`},
 		{"extra argument", []string{"version", "now"}, `unknown command "now"`},
 		{"bad log format", []string{"--log-format", "xml", "version"}, `--log-format`},
+		{"bad output format", []string{"version", "--releases", "-o", "yaml"}, `-o/--output: "yaml"`},
 		{"root missing", []string{"--root", "/nonexistent-root", "check"}, `--root /nonexistent-root`},
 		{"root is a file", []string{"--root", "/etc/hostname", "check"}, `not a directory`},
 		{"bad flag value", []string{"--root", root, "bootstrap", "--pod-cidr", "300.0.0.0/8"}, `spec.network.podCIDR`},
@@ -115,6 +124,93 @@ func TestVersion(t *testing.T) {
 	code, out, _ := run(t, "", "version")
 	if code != ExitOK || !strings.Contains(out, "eksd-kata ") || !strings.Contains(out, "1-36-7") {
 		t.Fatalf("version: exit %d\n%s", code, out)
+	}
+}
+
+// releaseJSON is one release as scripts read it: decoded from JSON into
+// plain maps, so the keys are compared exactly.
+func releaseJSON(r *eksd.Release) map[string]any {
+	return map[string]any{"channel": r.Channel(), "number": float64(r.Number()), "kubernetesVersion": r.KubernetesVersion()}
+}
+
+func decodeJSON(t *testing.T, out string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%v in:\n%s", err, out)
+	}
+}
+
+func TestVersionJSON(t *testing.T) {
+	code, out, stderr := run(t, "", "version", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got map[string]any
+	decodeJSON(t, out, &got)
+	want := map[string]any{
+		"version":        version.Version,
+		"commit":         version.Commit,
+		"go":             runtime.Version(),
+		"platform":       runtime.GOOS + "/" + runtime.GOARCH,
+		"defaultRelease": releaseJSON(eksd.Default()),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("version -o json:\n got %v\nwant %v", got, want)
+	}
+}
+
+// TestVersionReleases: every embedded release is listed with its
+// Kubernetes version and the containerd it needs, and only the default is
+// marked, in JSON and in the table.
+func TestVersionReleases(t *testing.T) {
+	code, out, stderr := run(t, "", "version", "--releases", "-o", "json")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var list []map[string]any
+	decodeJSON(t, out, &list)
+	embedded := eksd.Embedded()
+	if len(list) != len(embedded) {
+		t.Fatalf("%d releases listed, %d embedded", len(list), len(embedded))
+	}
+	d := eksd.Default()
+	for i, r := range embedded {
+		want := releaseJSON(r)
+		want["default"] = r.Channel() == d.Channel() && r.Number() == d.Number()
+		var mins []any
+		for _, m := range containerd.MinimumVersions(eksd.ChannelMinor(r.Channel())) {
+			mins = append(mins, m)
+		}
+		want["minimumContainerd"] = mins
+		if !reflect.DeepEqual(list[i], want) {
+			t.Errorf("release %d:\n got %v\nwant %v", i, list[i], want)
+		}
+	}
+	// Kubernetes 1.36 wants containerd 2.2 or newer (FACTS.md).
+	if last := list[len(list)-1]; last["channel"] != "1-36" || !reflect.DeepEqual(last["minimumContainerd"], []any{"2.2.0"}) {
+		t.Errorf("1-36: %v", last)
+	}
+
+	code, out, stderr = run(t, "", "version", "--releases")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != len(embedded)+1 || !strings.HasPrefix(lines[0], "DEFAULT") {
+		t.Fatalf("want a header and %d rows:\n%s", len(embedded), out)
+	}
+	for i, r := range embedded {
+		row := strings.Fields(lines[i+1])
+		marked := row[0] == "*"
+		if marked {
+			row = row[1:]
+		}
+		if want := []string{r.Channel(), strconv.Itoa(r.Number()), r.KubernetesVersion()}; !slices.Equal(row[:3], want) {
+			t.Errorf("row %q, want it to start with %q", lines[i+1], want)
+		}
+		if isDefault := r.Channel() == d.Channel() && r.Number() == d.Number(); marked != isDefault {
+			t.Errorf("row %q: marked %v, default %v", lines[i+1], marked, isDefault)
+		}
 	}
 }
 

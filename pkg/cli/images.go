@@ -37,8 +37,9 @@ func newImagesListCmd(g *globals) *cobra.Command {
 		Short: "List the source and target reference of every image (offline)",
 		Args:  positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.output != "text" && f.output != "json" {
-				return usageErrorf("-o/--output: %q is not supported: use text or json", f.output)
+			asJSON, err := jsonOutput(f.output)
+			if err != nil {
+				return err
 			}
 			s, err := imagesStep(cmd.Context(), g, &f)
 			if err != nil {
@@ -48,11 +49,11 @@ func newImagesListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			return images.List(cmd.OutOrStdout(), pairs, f.output == "json")
+			return images.List(cmd.OutOrStdout(), pairs, asJSON)
 		},
 	}
 	f.overrides.Bind(cmd.Flags())
-	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	bindOutput(cmd, &f.output)
 	return cmd
 }
 

@@ -161,3 +161,20 @@ func positional(check cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// bindOutput adds -o/--output, the format of what a verb prints.
+func bindOutput(cmd *cobra.Command, output *string) {
+	cmd.Flags().StringVarP(output, "output", "o", "text", "output format: text or json")
+}
+
+// jsonOutput reports whether -o asks for JSON; a format other than text
+// or json is bad usage.
+func jsonOutput(output string) (bool, error) {
+	switch output {
+	case "text":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, usageErrorf("-o/--output: %q is not supported: use text or json", output)
+}

@@ -92,6 +92,10 @@ func checkDaemon(t *testing.T, bin string, data []byte, o Options) {
 			t.Errorf("CRI plugin has no runtime %s; has %v", name, keys(cfg.Containerd.Runtimes))
 		}
 	}
+	// containerd 1.x turns an untrusted_workload_runtime into this one.
+	if rt, ok := cfg.Containerd.Runtimes["untrusted"]; ok {
+		t.Errorf("CRI plugin has the untrusted runtime %+v", rt)
+	}
 	if rt := cfg.Containerd.Runtimes["kata-qemu"]; rt.Type != kataType || rt.Options["ConfigPath"] != o.KataConfigPath("qemu") {
 		t.Errorf("CRI kata-qemu = %+v", rt)
 	}

@@ -66,6 +66,7 @@ func fixtures() []fixture {
 		{"user-runtimes", file("user-runtimes.toml")},
 		{"imports", file("imports.toml")},
 		{"v1-tutorial", file("v1-tutorial.toml")},
+		{"v1-untrusted", file("v1-untrusted.toml")},
 	}
 }
 

@@ -130,6 +130,7 @@ func apply(doc table, l layout, o Options, path string) ([]string, error) {
 	} else {
 		notes = append(notes, "runtime katacli not written: "+katacliNote)
 	}
+	notes = append(notes, dropUntrusted(ctd, o)...)
 	notes = append(notes, migrateRuncV1(ctd)...)
 	if err := setRunc(rts, o); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)

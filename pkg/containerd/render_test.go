@@ -289,3 +289,21 @@ func TestStaleKataRuntimesRemoved(t *testing.T) {
 		}
 	}
 }
+
+// With Kata disabled the untrusted_workload_runtime goes too (it runs
+// nothing that works), and the note names no RuntimeClass eksd-kata will
+// not apply.
+func TestUntrustedWorkloadRuntimeWithoutKata(t *testing.T) {
+	o := testOptions("2.4.2")
+	o.SkipKata = true
+	r, err := Render(file("v1-untrusted.toml")(t), "x", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(r.Data, []byte("untrusted_workload_runtime")) {
+		t.Errorf("stanza kept:\n%s", r.Data)
+	}
+	if !hasNote(r.Notes, "untrusted_workload_runtime: deprecated since containerd 1.2") || !hasNote(r.Notes, "Kata is disabled in the node config") || hasNote(r.Notes, "runtimeClassName") {
+		t.Errorf("notes %q", r.Notes)
+	}
+}

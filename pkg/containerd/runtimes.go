@@ -28,10 +28,8 @@ func migrateRuncV1(ctd table) []string {
 			notes = append(notes, fmt.Sprintf("runtime %s: migrated runtime_type %s to %s (runc.v1 was removed in containerd 2.0)", name, runcV1, runcV2))
 		}
 	}
-	for _, k := range []string{"default_runtime", "untrusted_workload_runtime"} {
-		if rt, ok := ctd[k].(table); ok {
-			check(k, rt)
-		}
+	if rt, ok := ctd["default_runtime"].(table); ok {
+		check("default_runtime", rt)
 	}
 	if rts, ok := ctd["runtimes"].(table); ok {
 		for _, name := range sortedKeys(rts) {
@@ -41,6 +39,23 @@ func migrateRuncV1(ctd table) []string {
 		}
 	}
 	return notes
+}
+
+// dropUntrusted removes untrusted_workload_runtime from the CRI plugin's
+// containerd table: deprecated since containerd 1.2, ignored since 2.0, and
+// on 1.x the tutorial's one runs kata-runtime as an OCI runtime, which Kata
+// 2/3 is not. A RuntimeClass picks Kata instead. Kata disabled or not, the
+// stanza does nothing that works.
+func dropUntrusted(ctd table, o Options) []string {
+	if _, ok := ctd["untrusted_workload_runtime"]; !ok {
+		return nil
+	}
+	delete(ctd, "untrusted_workload_runtime")
+	instead := fmt.Sprintf("set runtimeClassName: %s instead, the RuntimeClass eksd-kata applies for runtimes.%s", o.KataHandler, o.KataHandler)
+	if o.SkipKata {
+		instead = "need a RuntimeClass for a Kata runtime under runtimes instead (Kata is disabled in the node config: eksd-kata writes none)"
+	}
+	return []string{"removed the CRI plugin's containerd.untrusted_workload_runtime: deprecated since containerd 1.2 and removed in 2.0, which ignores it; pods that used it (annotation io.kubernetes.cri.untrusted-workload) " + instead}
 }
 
 func setRunc(rts table, o Options) error {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -44,7 +43,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := SupportsKubernetes(version, kubeMinor(s.Release)); err != nil {
+	if err := SupportsKubernetes(version, eksd.ChannelMinor(s.Release.Channel())); err != nil {
 		return nil, err
 	}
 	o, notes, err := s.options(ctx, h, version)
@@ -324,10 +323,3 @@ func criReady(ctx context.Context, h *host.Host, socket string) error {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
-
-// kubeMinor is 36 for channel "1-36".
-func kubeMinor(r *eksd.Release) int {
-	_, minor, _ := strings.Cut(r.Channel(), "-")
-	n, _ := strconv.Atoi(minor)
-	return n
-}

@@ -288,3 +288,70 @@ func TestStepWritesHostsFilesForInsecureRegistries(t *testing.T) {
 		t.Fatalf("second plan %v, %v", p.Summaries(), err)
 	}
 }
+
+// TestStepDropsUntrustedWorkloadRuntime: the untrusted_workload_runtime of
+// a version 1 file is not carried into the version 2 (containerd 1.6) or
+// 3 (2.x) file; the plan says why and what replaces it, and the next plan
+// is empty.
+func TestStepDropsUntrustedWorkloadRuntime(t *testing.T) {
+	const cfgPath = "/etc/containerd/config.toml"
+	tutorial, err := os.ReadFile("testdata/v1-untrusted.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		version, channel string // 1-34: the newest Kubernetes 1.6 may run
+		configVersion    int
+	}{{"1.6.20", "1-34", 2}, {"2.4.2", "1-36", 3}} {
+		t.Run(tc.version, func(t *testing.T) {
+			release, err := eksd.Lookup(tc.channel, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root := t.TempDir()
+			at := filepath.Join(root, cfgPath)
+			if err := os.MkdirAll(filepath.Dir(at), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(at, tutorial, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := liveHost(t)
+			h.FS, h.Offline = host.NewFS(root), true // as under --root
+			s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: release, Version: tc.version, NoRestart: true}
+			ctx := context.Background()
+			p, err := s.Plan(ctx, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Summaries(); !slices.Equal(got, []string{"update " + cfgPath}) {
+				t.Fatalf("plan %q", got)
+			}
+			const note = "removed the CRI plugin's containerd.untrusted_workload_runtime: deprecated since containerd 1.2 and removed in 2.0, which ignores it; pods that used it (annotation io.kubernetes.cri.untrusted-workload) set runtimeClassName: kata instead"
+			if !hasNote(p.Notes, note) {
+				t.Errorf("no note %q in %q", note, p.Notes)
+			}
+			if err := p.Apply(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+			written, err := os.ReadFile(at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(written), "untrusted_workload_runtime") {
+				t.Errorf("stanza still in the file:\n%s", written)
+			}
+			sum, err := Inspect(written)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Version != tc.configVersion || sum.Runtimes["kata"].Type != kataType {
+				t.Errorf("config version %d, kata runtime %+v; want version %d with kata", sum.Version, sum.Runtimes["kata"], tc.configVersion)
+			}
+			p2, err := s.Plan(ctx, h)
+			if err != nil || !p2.Empty() || hasNote(p2.Notes, "untrusted_workload_runtime") {
+				t.Fatalf("second plan %q, notes %q, %v", p2.Summaries(), p2.Notes, err)
+			}
+		})
+	}
+}

@@ -91,6 +91,11 @@ func MinimumVersions(kubeMinor int) []string {
 	return []string{"1.6.0"}
 }
 
+// MinimumVersionsText says MinimumVersions for people: "1.7.28+ or 2.2.0+".
+func MinimumVersionsText(kubeMinor int) string {
+	return strings.Join(MinimumVersions(kubeMinor), "+ or ") + "+"
+}
+
 func fullVersion(s string) ([3]int, error) {
 	m := versionRE.FindStringSubmatch(s)
 	if m == nil {

@@ -140,6 +140,14 @@ func TestChannelOrderIsNumeric(t *testing.T) {
 	}
 }
 
+func TestChannelMinor(t *testing.T) {
+	for ch, want := range map[string]int{"1-36": 36, "1-9": 9, "2-0": 0, "1.36": 0, "1-": 0, "": 0} {
+		if got := ChannelMinor(ch); got != want {
+			t.Errorf("ChannelMinor(%q) = %d, want %d", ch, got, want)
+		}
+	}
+}
+
 func TestEmbeddedCopiesAreDeep(t *testing.T) {
 	a := Embedded()
 	for i := range a[0].Status.Components {

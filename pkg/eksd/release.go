@@ -136,6 +136,13 @@ func splitChannel(ch string) (major, minor int, ok bool) {
 	return major, minor, err1 == nil && err2 == nil && major > 0
 }
 
+// ChannelMinor is the Kubernetes minor of a channel: 36 for "1-36", 0 for
+// a string that is not a channel.
+func ChannelMinor(channel string) int {
+	_, minor, _ := splitChannel(channel)
+	return minor
+}
+
 // channelLess orders channels numerically so that 1-9 sorts before 1-10.
 func channelLess(a, b string) bool {
 	amaj, amin, aok := splitChannel(a)

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
@@ -110,7 +111,7 @@ func parseSemver(s string) (semver, bool) {
 // minContainerd names the containerd versions the channel's kubelet
 // supports, for messages; the rule itself is containerd.SupportsKubernetes.
 func minContainerd(channel string) string {
-	return strings.Join(containerd.MinimumVersions(channelMinor(channel)), "+ or ") + "+"
+	return containerd.MinimumVersionsText(eksd.ChannelMinor(channel))
 }
 
 // containerdVersion asks the daemon, else runs `containerd --version` on
@@ -146,9 +147,9 @@ func checkContainerdVersion(ctx context.Context, e *Env) Result {
 		return warn("", "cannot read a version in %q (from %s)", raw, source)
 	}
 	ch := e.channel()
-	if containerd.SupportsKubernetes(v.String(), channelMinor(ch)) != nil {
+	if containerd.SupportsKubernetes(v.String(), eksd.ChannelMinor(ch)) != nil {
 		return fail(fmt.Sprintf("install containerd %s (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release", minContainerd(ch)),
-			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, channelMinor(ch), minContainerd(ch))
+			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, eksd.ChannelMinor(ch), minContainerd(ch))
 	}
 	cv, _ := containerd.ConfigVersionFor(v.String())
 	return pass("containerd %s (from %s) supports EKS-D %s; config version %d", v, source, ch, cv)

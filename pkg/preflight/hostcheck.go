@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
@@ -94,13 +95,6 @@ func kernelVersion(release string) (major, minor int, ok bool) {
 	return major, minor, err1 == nil && err2 == nil
 }
 
-// channelMinor returns 36 for channel "1-36".
-func channelMinor(channel string) int {
-	_, m, _ := strings.Cut(channel, "-")
-	n, _ := strconv.Atoi(m)
-	return n
-}
-
 func checkCgroup(_ context.Context, e *Env) Result {
 	exists := func(p string) bool { ok, _ := e.Host.FS.Exists(p); return ok }
 	var mode string
@@ -116,10 +110,10 @@ func checkCgroup(_ context.Context, e *Env) Result {
 	}
 	remedy := "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2)"
 	ch := e.channel()
-	if channelMinor(ch) >= 35 && e.Config.Spec.Node.AllowCgroupV1 {
+	if eksd.ChannelMinor(ch) >= 35 && e.Config.Spec.Node.AllowCgroupV1 {
 		return warn(remedy, "%s: allowed by spec.node.allowCgroupV1 (kubelet failCgroupV1: false); Kubernetes keeps cgroup v1 in maintenance mode only", mode)
 	}
-	if channelMinor(ch) >= 35 {
+	if eksd.ChannelMinor(ch) >= 35 {
 		return fail(remedy+", or allow it with --allow-cgroup-v1 (spec.node.allowCgroupV1: kubelet failCgroupV1: false)",
 			"%s: the kubelet of Kubernetes 1.35+ (EKS-D %s) refuses to start on cgroup v1 by default (failCgroupV1, KEP-5573)", mode, ch)
 	}
@@ -263,7 +257,7 @@ func checkTools(_ context.Context, e *Env) Result {
 	// kubeadm's preflight: conntrack became optional in 1.32.
 	required := [][]string{{"ip"}, {"iptables", "nft"}, {"mount"}, {"nsenter"}}
 	optional := [][]string{{"socat"}, {"tc"}, {"ethtool"}, {"ebtables"}}
-	if channelMinor(e.channel()) < 32 {
+	if eksd.ChannelMinor(e.channel()) < 32 {
 		required = append(required, []string{"conntrack"})
 	} else {
 		optional = append([][]string{{"conntrack"}}, optional...)
