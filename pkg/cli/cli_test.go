@@ -78,7 +78,7 @@ func TestBadInputExits2(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"unknown field", []string{"config", "validate", "-f", write(head + "spec: {colour: blue}\n")}, `spec.colour: Forbidden: unknown field`},
+		{"unknown field", []string{"config", "validate", "-f", write(head + "spec: {colour: blue}\n")}, `spec.colour: unknown field`},
 		{"bad cidr", []string{"config", "validate", "-f", write(head + "spec: {network: {podCIDR: 10.0.0.0/33}}\n")}, `spec.network.podCIDR: Invalid value: "10.0.0.0/33": is not a CIDR`},
 		{"unknown hypervisor", []string{"config", "validate", "-f", write(head + "spec: {kata: {hypervisors: [vmware]}}\n")}, `spec.kata.hypervisors[0]`},
 		{"missing release", []string{"config", "validate", "-f", write(head + "spec: {release: {channel: \"1-99\"}}\n")}, `spec.release`},
