@@ -3,7 +3,10 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
 // TestConfigValidateListsEveryProblem: unknown fields, each with the field
@@ -20,5 +23,26 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 		file + `: spec.node.cgroupDriver: Unsupported value: "cgroupv2": supported values: "systemd", "cgroupfs"` + "\n"
 	if code != ExitUsage || stderr != want {
 		t.Fatalf("exit %d, stderr:\n%s\nwant exit 2 and:\n%s", code, stderr, want)
+	}
+}
+
+// TestJoinMissingEverythingOneLineEach: a bare join names the token, the
+// hash and the endpoint, each on its own line.
+func TestJoinMissingEverythingOneLineEach(t *testing.T) {
+	root := t.TempDir()
+	before := hosttest.HashTree(t, root)
+	code, _, stderr := run(t, "", "--root", root, "join")
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	want := []string{"error: --token (spec.join.token): Required value", "--discovery-token-ca-cert-hash (spec.join.discoveryTokenCACertHash): Required value", "--control-plane-endpoint (spec.join.controlPlaneEndpoint): Required value"}
+	if code != ExitUsage || len(lines) != len(want) {
+		t.Fatalf("exit %d, want 2 and %d lines:\n%s", code, len(want), stderr)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w) {
+			t.Errorf("line %d is %q, want it to start %q", i+1, lines[i], w)
+		}
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("the root changed")
 	}
 }
