@@ -46,3 +46,18 @@ func TestJoinMissingEverythingOneLineEach(t *testing.T) {
 		t.Fatal("the root changed")
 	}
 }
+
+func TestImagesImportNamesItsArgument(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "error: images import: name the image archive: eksd-kata images import FILE\n"},
+		{[]string{"a.tar", "b.tar"}, "error: images import: takes one image archive, not 2: eksd-kata images import FILE\n"},
+	} {
+		code, _, stderr := run(t, "", append([]string{"images", "import"}, tc.args...)...)
+		if code != ExitUsage || stderr != tc.want {
+			t.Errorf("images import %v: exit %d, stderr %q; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

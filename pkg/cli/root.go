@@ -133,6 +133,22 @@ func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
 	return cfg, nil
 }
 
+// oneArg is cobra.ExactArgs(1) for a command whose argument is what
+// ("image archive"): the error says what to give, with the command line.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 1 {
+			return nil
+		}
+		verb := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		line := cmd.CommandPath() + " " + strings.Join(strings.Fields(cmd.Use)[1:], " ")
+		if len(args) == 0 {
+			return usageErrorf("%s: name the %s: %s", verb, what, line)
+		}
+		return usageErrorf("%s: takes one %s, not %d: %s", verb, what, len(args), line)
+	}
+}
+
 // positional wraps a cobra argument check so that a wrong argument count is a usage error.
 func positional(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
