@@ -61,3 +61,37 @@ func TestImagesImportNamesItsArgument(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapWorkerSaysJoin: bootstrap makes a control plane, so a
+// worker role (flag or file) is sent to join with nothing changed; join's
+// preparation steps alone may still run for a worker.
+func TestBootstrapWorkerSaysJoin(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "worker.yaml")
+	if err := os.WriteFile(file, []byte("apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  node: {role: worker}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{"/etc/fstab": "/dev/sda2 none swap sw 0 0\n"})
+	before := hosttest.HashTree(t, root)
+	steps := []string{"--only", "host,containerd,kubeadm", "--containerd-version", "2.4.2"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--role", "worker"}, "--role worker: a worker joins a cluster: use eksd-kata join ENDPOINT --token … --discovery-token-ca-cert-hash …"},
+		{[]string{"--config", file}, "spec.node.role: worker: a worker joins a cluster"},
+	} {
+		args := append(append([]string{"--root", root, "bootstrap"}, steps...), tc.args...)
+		code, out, stderr := run(t, "", args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s%s", tc.args, code, tc.want, out, stderr)
+		}
+		if hosttest.HashTree(t, root) != before {
+			t.Fatalf("%v changed the root", tc.args)
+		}
+	}
+	code, out, stderr := run(t, "", "--root", root, "bootstrap", "--role", "worker", "--only", "host,containerd", "--containerd-version", "2.4.2", "--dry-run")
+	if code != ExitOK {
+		t.Fatalf("a worker's preparation steps: exit %d\n%s%s", code, out, stderr)
+	}
+}
