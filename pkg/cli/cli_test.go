@@ -14,8 +14,15 @@ import (
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runAs(t, os.Geteuid(), stdin, args...)
+}
+
+// runAs is run with the effective user id euid.
+func runAs(t *testing.T, euid int, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	g := &globals{stdin: strings.NewReader(stdin), euid: func() int { return euid }}
+	code = execute(context.Background(), newRoot(g, &out, &errb), args, &errb)
 	return code, out.String(), errb.String()
 }
 

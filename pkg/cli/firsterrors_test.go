@@ -9,6 +9,31 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
+// TestNotRootIsRefusedFirst: the verbs that change the host refuse a user
+// who is not root in one line before anything else (here before reading
+// --config, which does not exist), unless they work under --root DIR; the
+// verbs that only read run.
+func TestNotRootIsRefusedFirst(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	for _, verb := range []string{"bootstrap", "join", "reset"} {
+		code, out, stderr := runAs(t, 1000, "", verb, "--config", missing)
+		if want := "error: eksd-kata " + verb + " must run as root (sudo)\n"; code != ExitUsage || stderr != want || out != "" {
+			t.Errorf("%s as uid 1000: exit %d, stdout %q, stderr %q; want exit 2 and %q alone", verb, code, out, stderr, want)
+		}
+		// Root gets as far as the configuration.
+		if code, _, stderr := runAs(t, 0, "", verb, "--config", missing); code != ExitUsage || !strings.Contains(stderr, "missing.yaml") {
+			t.Errorf("%s as root: exit %d, stderr %q; want the missing file named", verb, code, stderr)
+		}
+	}
+	code, _, stderr := runAs(t, 1000, "", "--root", t.TempDir(), "bootstrap", "--config", missing)
+	if code != ExitUsage || !strings.Contains(stderr, "missing.yaml") || strings.Contains(stderr, "root (sudo)") {
+		t.Errorf("bootstrap --root DIR as uid 1000: exit %d, stderr %q; want the missing file named, no root check", code, stderr)
+	}
+	if code, _, stderr := runAs(t, 1000, "", "config", "print"); code != ExitOK {
+		t.Errorf("config print as uid 1000: exit %d: %s", code, stderr)
+	}
+}
+
 // TestConfigValidateListsEveryProblem: unknown fields, each with the field
 // meant, and the problems of the known fields, all in one run.
 func TestConfigValidateListsEveryProblem(t *testing.T) {

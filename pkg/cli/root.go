@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -26,12 +27,18 @@ type globals struct {
 
 	log   *slog.Logger
 	stdin io.Reader
+	// euid is the effective user id; tests stand in for a user that is not root.
+	euid func() int
 }
 
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := NewRoot(stdin, stdout, stderr)
+	return execute(ctx, NewRoot(stdin, stdout, stderr), args, stderr)
+}
+
+// execute runs cmd with args, prints its error and returns the exit code.
+func execute(ctx context.Context, cmd *cobra.Command, args []string, stderr io.Writer) int {
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
@@ -48,7 +55,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 
 // NewRoot builds the command tree.
 func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
-	g := &globals{stdin: stdin}
+	return newRoot(&globals{stdin: stdin, euid: os.Geteuid}, stdout, stderr)
+}
+
+func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "eksd-kata",
 		Short: "Turn a Linux host into an EKS Distro node that runs pods in Kata Containers VMs",
@@ -63,7 +73,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 			return g.setup(stderr)
 		},
 	}
-	root.SetIn(stdin)
+	root.SetIn(g.stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
@@ -74,17 +84,33 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 
+	bootstrap, join, reset := newBootstrapCmd(g), newJoinCmd(g), newResetCmd(g)
 	root.AddCommand(
 		newCheckCmd(g),
-		newBootstrapCmd(g),
-		newJoinCmd(g),
-		newResetCmd(g),
+		bootstrap,
+		join,
+		reset,
 		newImagesCmd(g),
 		newConfigCmd(g),
 		newVerifyCmd(g),
 		newVersionCmd(),
 	)
+	// These change the host: a user who is not root is told so before any
+	// work, not by a failure halfway (the lock, a file under /etc).
+	for _, c := range []*cobra.Command{bootstrap, join, reset} {
+		c.PreRunE = g.requireRoot
+	}
 	return root
+}
+
+// requireRoot refuses a verb that changes this host unless it runs as
+// root. Under --root DIR it works on files the user may own (preparing an
+// image), so there it needs no root.
+func (g *globals) requireRoot(cmd *cobra.Command, _ []string) error {
+	if filepath.Clean(g.root) != "/" || g.euid() == 0 {
+		return nil
+	}
+	return usageErrorf("%s must run as root (sudo)", cmd.CommandPath())
 }
 
 func (g *globals) setup(stderr io.Writer) error {
