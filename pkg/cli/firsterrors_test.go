@@ -87,6 +87,27 @@ func TestImagesImportNamesItsArgument(t *testing.T) {
 	}
 }
 
+// TestMisspeltFlagsAndVerbsSuggest: an unknown flag or verb exits 2 with
+// the one meant, at the top and below it.
+func TestMisspeltFlagsAndVerbsSuggest(t *testing.T) {
+	root := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bootstrap", "--dryrun"}, "error: unknown flag: --dryrun (did you mean --dry-run?)\n"},
+		{[]string{"bootstrap", "--confg", "x"}, "error: unknown flag: --confg (did you mean --config?)\n"}, // a global flag
+		{[]string{"bootstrap", "--frobnicate"}, "error: unknown flag: --frobnicate\n"},
+		{[]string{"bootstap"}, "error: unknown command \"bootstap\" for \"eksd-kata\"\n\nDid you mean this?\n\tbootstrap\n\n"},
+		{[]string{"images", "lst"}, "error: unknown command \"lst\" for \"eksd-kata images\"\n\nDid you mean this?\n\tlist\n\n"},
+	} {
+		code, out, stderr := run(t, "", append([]string{"--root", root}, tc.args...)...)
+		if code != ExitUsage || stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want 2 and %q", tc.args, code, stderr, out, tc.want)
+		}
+	}
+}
+
 // TestBootstrapWorkerSaysJoin: bootstrap makes a control plane, so a
 // worker role (flag or file) is sent to join with nothing changed; join's
 // preparation steps alone may still run for a worker.

@@ -15,7 +15,9 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals are the flags every verb shares.
@@ -76,7 +78,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 	root.SetIn(g.stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(flagError(cmd, err)) })
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.configFile, "config", "c", "", "NodeConfig file (YAML); - reads stdin")
@@ -100,6 +102,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 	for _, c := range []*cobra.Command{bootstrap, join, reset} {
 		c.PreRunE = g.requireRoot
 	}
+	checkUnknownSubcommands(root)
 	return root
 }
 
@@ -111,6 +114,54 @@ func (g *globals) requireRoot(cmd *cobra.Command, _ []string) error {
 		return nil
 	}
 	return usageErrorf("%s must run as root (sudo)", cmd.CommandPath())
+}
+
+// checkUnknownSubcommands makes each command that only groups others (images,
+// config) refuse an unknown verb as the top level does: cobra checks the
+// arguments only of a command that runs, so "images lst" printed help and
+// exited 0.
+func checkUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unknown command %q for %q%s", args[0], c.CommandPath(), suggestCommands(c, args[0]))
+				}
+				return c.Help()
+			}
+			c.Args = cobra.ArbitraryArgs
+			c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only at the top
+		}
+		checkUnknownSubcommands(c)
+	}
+}
+
+// suggestCommands is cobra's "Did you mean this?" for the verbs under cmd.
+func suggestCommands(cmd *cobra.Command, arg string) string {
+	s := cmd.SuggestionsFor(arg)
+	if len(s) == 0 {
+		return ""
+	}
+	return "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+}
+
+// flagError adds to pflag's "unknown flag: --NAME" the flag of the command
+// that NAME most likely misspells: cobra suggests verbs but not flags.
+func flagError(cmd *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
+		}
+	})
+	if s := suggest.Closest(name, names); s != "" {
+		return fmt.Errorf("%w (did you mean --%s?)", err, s)
+	}
+	return err
 }
 
 func (g *globals) setup(stderr io.Writer) error {
