@@ -92,6 +92,17 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 	if err != nil {
 		return err
 	}
+	// kubeadm init makes a control plane whatever the role says; a worker
+	// may still run join's preparation steps alone (an image made offline).
+	if cfg.Spec.Node.Role == config.RoleWorker && slices.ContainsFunc(stepNames, func(s string) bool {
+		return selected(s, f.only, f.skip) && !slices.Contains(joinPrepSteps, s)
+	}) {
+		setting := "spec.node.role: worker"
+		if f.overrides.Changed("role") {
+			setting = "--role worker"
+		}
+		return usageErrorf("%s: a worker joins a cluster: use eksd-kata join ENDPOINT --token … --discovery-token-ca-cert-hash … (%s on the control plane has them: run it with eksd-kata in place of kubeadm)", setting, kubeadm.JoinCommandFile)
+	}
 	rel, resolved, err := prepare(ctx, h, cfg, f)
 	if err != nil {
 		return err

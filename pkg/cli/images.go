@@ -76,7 +76,7 @@ func newImagesImportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Import the images from an OCI or docker archive (ctr images export, docker save) and retag them",
-		Args:  positional(cobra.ExactArgs(1)),
+		Args:  oneArg("image archive"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImages(cmd.Context(), g, &f, args[0], cmd.OutOrStdout())
 		},

@@ -109,7 +109,8 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 				e.Field = name + " (" + e.Field + ")"
 			}
 		}
-		return usageError(errs.ToAggregate())
+		// One line each: a first join usually misses all three.
+		return usageError(&config.Error{Errs: errs})
 	}
 	rel, resolved, err := prepare(ctx, h, cfg, &f.bootstrapFlags)
 	if err != nil {

@@ -10,12 +10,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/redact"
+	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // globals are the flags every verb shares.
@@ -27,6 +30,8 @@ type globals struct {
 
 	log   *slog.Logger
 	stdin io.Reader
+	// euid is the effective user id; tests stand in for a user that is not root.
+	euid func() int
 	// args is the command line, for the hint to run it again; secrets are
 	// hidden from everything the verb prints.
 	args    []string
@@ -40,15 +45,22 @@ var secretFlags = []string{"token", "certificate-key"}
 // Main runs the command line with args (without the program name) and
 // returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	secrets := &redact.Set{}
-	secrets.FlagValues(args, secretFlags...)
-	out, errOut := secrets.Writer(stdout), secrets.Writer(stderr)
+	return execute(ctx, &globals{stdin: stdin, euid: os.Geteuid}, args, stdout, stderr)
+}
+
+// execute runs the command line args for g, prints its error and returns
+// the exit code. Everything it prints goes through a writer that hides the
+// secrets the flags carry, and those the configuration will carry.
+func execute(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) int {
+	g.args, g.secrets = args, &redact.Set{}
+	g.secrets.FlagValues(args, secretFlags...)
+	out, errOut := g.secrets.Writer(stdout), g.secrets.Writer(stderr)
 	defer func() {
 		// Nothing more to report if the terminal is gone.
 		_ = out.Flush()
 		_ = errOut.Flush()
 	}()
-	cmd := newRoot(stdin, out, errOut, &globals{stdin: stdin, args: args, secrets: secrets})
+	cmd := newRoot(g, out, errOut)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
 	if err != nil {
@@ -64,7 +76,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 // newRoot builds the command tree.
-func newRoot(stdin io.Reader, stdout, stderr io.Writer, g *globals) *cobra.Command {
+func newRoot(g *globals, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "eksd-kata",
 		Short: "Turn a Linux host into an EKS Distro node that runs pods in Kata Containers VMs",
@@ -79,10 +91,10 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 			return g.setup(stderr)
 		},
 	}
-	root.SetIn(stdin)
+	root.SetIn(g.stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError(flagError(cmd, err)) })
 
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.configFile, "config", "c", "", "NodeConfig file (YAML); - reads stdin")
@@ -90,17 +102,82 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 
+	bootstrap, join, reset := newBootstrapCmd(g), newJoinCmd(g), newResetCmd(g)
 	root.AddCommand(
 		newCheckCmd(g),
-		newBootstrapCmd(g),
-		newJoinCmd(g),
-		newResetCmd(g),
+		bootstrap,
+		join,
+		reset,
 		newImagesCmd(g),
 		newConfigCmd(g),
 		newVerifyCmd(g),
 		newVersionCmd(),
 	)
+	// These change the host: a user who is not root is told so before any
+	// work, not by a failure halfway (the lock, a file under /etc).
+	for _, c := range []*cobra.Command{bootstrap, join, reset} {
+		c.PreRunE = g.requireRoot
+	}
+	checkUnknownSubcommands(root)
 	return root
+}
+
+// requireRoot refuses a verb that changes this host unless it runs as
+// root. Under --root DIR it works on files the user may own (preparing an
+// image), so there it needs no root.
+func (g *globals) requireRoot(cmd *cobra.Command, _ []string) error {
+	if filepath.Clean(g.root) != "/" || g.euid() == 0 {
+		return nil
+	}
+	return usageErrorf("%s must run as root (sudo)", cmd.CommandPath())
+}
+
+// checkUnknownSubcommands makes each command that only groups others (images,
+// config) refuse an unknown verb as the top level does: cobra checks the
+// arguments only of a command that runs, so "images lst" printed help and
+// exited 0.
+func checkUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unknown command %q for %q%s", args[0], c.CommandPath(), suggestCommands(c, args[0]))
+				}
+				return c.Help()
+			}
+			c.Args = cobra.ArbitraryArgs
+			c.SuggestionsMinimumDistance = 2 // cobra's default, which it sets only at the top
+		}
+		checkUnknownSubcommands(c)
+	}
+}
+
+// suggestCommands is cobra's "Did you mean this?" for the verbs under cmd.
+func suggestCommands(cmd *cobra.Command, arg string) string {
+	s := cmd.SuggestionsFor(arg)
+	if len(s) == 0 {
+		return ""
+	}
+	return "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+}
+
+// flagError adds to pflag's "unknown flag: --NAME" the flag of the command
+// that NAME most likely misspells: cobra suggests verbs but not flags.
+func flagError(cmd *cobra.Command, err error) error {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return err
+	}
+	var names []string
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
+		}
+	})
+	if s := suggest.Closest(name, names); s != "" {
+		return fmt.Errorf("%w (did you mean --%s?)", err, s)
+	}
+	return err
 }
 
 func (g *globals) setup(stderr io.Writer) error {
@@ -150,6 +227,22 @@ func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// oneArg is cobra.ExactArgs(1) for a command whose argument is what
+// ("image archive"): the error says what to give, with the command line.
+func oneArg(what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == 1 {
+			return nil
+		}
+		verb := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		line := cmd.CommandPath() + " " + strings.Join(strings.Fields(cmd.Use)[1:], " ")
+		if len(args) == 0 {
+			return usageErrorf("%s: name the %s: %s", verb, what, line)
+		}
+		return usageErrorf("%s: takes one %s, not %d: %s", verb, what, len(args), line)
+	}
 }
 
 // positional wraps a cobra argument check so that a wrong argument count is a usage error.

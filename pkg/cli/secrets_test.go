@@ -29,10 +29,10 @@ spec:
   node: {name: node-2, advertiseAddress: 192.0.2.11}
   join:
     controlPlaneEndpoint: cp.example.com:6443
-    token: `+token+`
-    discoveryTokenCACertHash: `+goodHash+`
+    token: ` + token + `
+    discoveryTokenCACertHash: ` + goodHash + `
     controlPlane: true
-    certificateKey: `+key+`
+    certificateKey: ` + key + `
 `})
 	// breakEtc makes the first write under /etc/eksd-kata fail, so the step
 	// fails and the hint quotes the command line.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,7 +66,9 @@ func TestBadConfigs(t *testing.T) {
 	cases := []struct {
 		name, yaml, want string
 	}{
-		{"unknown field", head + "spec:\n  network:\n    podCidr: 10.0.0.0/16\n", `spec.network.podCidr: Forbidden: unknown field`},
+		{"unknown field", head + "spec:\n  network:\n    podCidr: 10.0.0.0/16\n", `spec.network.podCidr: unknown field, did you mean podCIDR?`},
+		{"unknown field, none close", head + "spec:\n  kata:\n    frobnicate: true\n", `spec.kata.frobnicate: unknown field (eksd-kata config print shows every field)`},
+		{"unknown top-level field", head + "specs: {}\n", `specs: unknown field, did you mean spec?`},
 		{"duplicate field", head + "spec:\n  node: {role: worker}\n  node: {role: worker}\n", `duplicate`},
 		{"yaml bool for string", head + "spec:\n  network: {serviceCIDR: yes}\n", `spec.network.serviceCIDR: Invalid value: is a bool, must be a string`},
 		{"bad CIDR", head + "spec:\n  network: {podCIDR: 10.0.0.0/33}\n", `spec.network.podCIDR: Invalid value: "10.0.0.0/33": is not a CIDR`},
@@ -123,6 +127,44 @@ func TestEveryProblemIsListed(t *testing.T) {
 	errs := Validate(cfg)
 	if len(errs) != 3 {
 		t.Fatalf("want 3 problems (podCIDR, serviceCIDR, role), got %d: %v", len(errs), errs)
+	}
+}
+
+// TestUnknownFieldsAndProblemsListedTogether: the file's unknown fields,
+// each with the known one it is closest to, come in one error with what
+// validation finds in the fields that are known.
+func TestUnknownFieldsAndProblemsListedTogether(t *testing.T) {
+	_, err := Load(writeTemp(t, "apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  network: {podCidr: 10.0.0.0/16, serviceCIDR: 172.0.0.0/8}\n  node: {rolee: worker, name: My_Node}\n"), nil, nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	for _, want := range []string{
+		"spec.network.podCidr: unknown field, did you mean podCIDR?",
+		"spec.node.rolee: unknown field, did you mean role?",
+		"spec.network.serviceCIDR: Invalid value",
+		"spec.node.name: Invalid value",
+	} {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, want) }) {
+			t.Errorf("no line has %q:\n%v", want, err)
+		}
+	}
+	if len(lines) != 4 {
+		t.Errorf("%d lines, want one for each of the 4 problems:\n%v", len(lines), err)
+	}
+}
+
+// TestMissingFileSaysSo: a file that cannot be read is named once, with
+// the reason, and nothing else.
+func TestMissingFileSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := Load(path, nil, nil)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error is %T, want *config.Error: %v", err, err)
+	}
+	if want := path + ": no such file or directory"; err.Error() != want {
+		t.Fatalf("error %q, want %q", err, want)
 	}
 }
 

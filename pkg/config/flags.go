@@ -71,6 +71,10 @@ func (o *Overrides) set(name string) bool {
 	return o.flags != nil && o.flags.Changed(name)
 }
 
+// Changed reports whether the user set the override flag name, so that an
+// error can name the flag rather than the field.
+func (o *Overrides) Changed(name string) bool { return o.set(name) }
+
 // Apply writes the flags the user set into cfg. A malformed --release is
 // reported by field path like every other problem.
 func (o *Overrides) Apply(cfg *NodeConfig) error {

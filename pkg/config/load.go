@@ -2,41 +2,63 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
 // Error is a configuration that cannot be used: every problem, each named by
-// its field path. Callers exit 2 on it.
+// its field path, or the file that could not be read. Callers exit 2 on it.
 type Error struct {
 	Source string // file name, "-" for stdin, or "flags"
 	Errs   field.ErrorList
+	// Read is why the file could not be read at all; Errs is then empty.
+	Read error
 }
+
+// unknownFieldOrigin marks the errors of fields the schema does not have:
+// they read better without field.Error's "Forbidden:".
+const unknownFieldOrigin = "eksd-kata:unknownField"
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	for i, fe := range e.Errs {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
+	prefix := func() {
 		if e.Source != "" {
 			b.WriteString(e.Source)
 			b.WriteString(": ")
 		}
-		b.WriteString(fe.Error())
+	}
+	if e.Read != nil {
+		prefix()
+		b.WriteString(e.Read.Error())
+	}
+	for i, fe := range e.Errs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		prefix()
+		if fe.Origin == unknownFieldOrigin {
+			b.WriteString(fe.Field + ": " + fe.Detail)
+		} else {
+			b.WriteString(fe.Error())
+		}
 	}
 	return b.String()
 }
 
-// LoadFile reads a NodeConfig from path ("-" reads stdin) over the defaults.
-func LoadFile(path string, stdin io.Reader) (*NodeConfig, error) {
+// readFile reads path ("-" reads stdin); the error names the file once, as
+// the source, and says why (no such file, permission denied).
+func readFile(path string, stdin io.Reader) ([]byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
@@ -45,21 +67,39 @@ func LoadFile(path string, stdin io.Reader) (*NodeConfig, error) {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return nil, &Error{Source: path, Errs: field.ErrorList{field.InternalError(nil, err)}}
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &Error{Source: path, Read: err}
 	}
-	return Parse(data, path)
+	return data, nil
 }
 
 // Parse decodes YAML (or JSON) strictly over the defaults: an unknown or
 // duplicate field is an error, as kubeadm does with its own config.
 func Parse(data []byte, source string) (*NodeConfig, error) {
+	cfg, strict, err := decode(data, source)
+	if err != nil {
+		return nil, err
+	}
+	if len(strict) > 0 {
+		return nil, &Error{Source: source, Errs: strict}
+	}
+	return cfg, nil
+}
+
+// decode is Parse that returns the unknown and duplicate fields beside
+// what it decoded, so that Load can list them with the validation's
+// problems. Any other error stops it.
+func decode(data []byte, source string) (*NodeConfig, field.ErrorList, error) {
 	cfg := Default()
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &Error{Source: source, Errs: field.ErrorList{field.Required(nil, "the file is empty: it needs apiVersion "+APIVersion+", kind "+Kind+" and spec")}}
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{field.Required(nil, "the file is empty: it needs apiVersion "+APIVersion+", kind "+Kind+" and spec")}}
 	}
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
-		return nil, &Error{Source: source, Errs: field.ErrorList{documentError("not valid YAML: " + err.Error())}}
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("not valid YAML: " + err.Error())}}
 	}
 	// Decode the type header first so a wrong kind is reported as such rather
 	// than as a pile of unknown fields.
@@ -68,7 +108,7 @@ func Parse(data []byte, source string) (*NodeConfig, error) {
 		Kind       string `json:"kind"`
 	}
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(js, &tm); err != nil {
-		return nil, &Error{Source: source, Errs: field.ErrorList{documentError("not a YAML mapping: " + err.Error())}}
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("not a YAML mapping: " + err.Error())}}
 	}
 	var errs field.ErrorList
 	if tm.APIVersion != APIVersion {
@@ -78,19 +118,17 @@ func Parse(data []byte, source string) (*NodeConfig, error) {
 		errs = append(errs, field.NotSupported(field.NewPath("kind"), tm.Kind, []string{Kind}))
 	}
 	if len(errs) > 0 {
-		return nil, &Error{Source: source, Errs: errs}
+		return nil, nil, &Error{Source: source, Errs: errs}
 	}
+	// The strict errors name every unknown field, not just the first.
 	strict, err := kjson.UnmarshalStrict(js, cfg)
 	if err != nil {
-		return nil, &Error{Source: source, Errs: field.ErrorList{decodeError(err)}}
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{decodeError(err)}}
 	}
 	for _, se := range strict {
 		errs = append(errs, decodeError(se))
 	}
-	if len(errs) > 0 {
-		return nil, &Error{Source: source, Errs: errs}
-	}
-	return cfg, nil
+	return cfg, errs, nil
 }
 
 var (
@@ -107,7 +145,7 @@ func decodeError(err error) *field.Error {
 		if m[1] == "duplicate" {
 			return field.Duplicate(p, field.OmitValueType{})
 		}
-		return field.Forbidden(p, "unknown field (eksd-kata config print shows every field)")
+		return unknownField(p, m[2])
 	}
 	if m := typeErrorRe.FindStringSubmatch(msg); m != nil {
 		return field.Invalid(fieldPath(m[2]), field.OmitValueType{}, fmt.Sprintf("is a %s, must be a %s", m[1], m[3]))
@@ -118,6 +156,74 @@ func decodeError(err error) *field.Error {
 // documentError is a problem of the whole file rather than of one field.
 func documentError(detail string) *field.Error {
 	return &field.Error{Type: field.ErrorTypeInvalid, Field: "document", BadValue: field.OmitValueType{}, Detail: detail}
+}
+
+// unknownField reports a field the schema does not have, with the known
+// field of that object it is closest to.
+func unknownField(p *field.Path, dotted string) *field.Error {
+	parts := strings.Split(dotted, ".")
+	detail := "unknown field (eksd-kata config print shows every field)"
+	if s := suggest.Closest(parts[len(parts)-1], knownFields(parts[:len(parts)-1])); s != "" {
+		detail = "unknown field, did you mean " + s + "?"
+	}
+	return field.Forbidden(p, detail).WithOrigin(unknownFieldOrigin)
+}
+
+// knownFields are the JSON names of the fields of the object at path,
+// found by walking NodeConfig's Go types by their json tags; nil when the
+// path leads to no struct (a map such as spec.kubeadm's documents).
+func knownFields(path []string) []string {
+	t := reflect.TypeFor[NodeConfig]()
+	for _, name := range path {
+		name, _, _ = strings.Cut(name, "[") // an element of a list
+		t = structType(t)
+		if t == nil {
+			return nil
+		}
+		f, ok := fieldByJSONName(t, name)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+	}
+	if t = structType(t); t == nil {
+		return nil
+	}
+	var names []string
+	for f := range t.Fields() {
+		if name := jsonName(f); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// structType is t with pointers and lists taken off, or nil when that is not a struct.
+func structType(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	return t
+}
+
+func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
+	for f := range t.Fields() {
+		if jsonName(f) == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" {
+		return ""
+	}
+	return name
 }
 
 func fieldPath(dotted string) *field.Path {

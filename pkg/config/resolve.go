@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Load builds the configuration in order: defaults, then the file (if
@@ -14,9 +15,15 @@ import (
 // validates the result. Any problem is an *Error.
 func Load(path string, stdin io.Reader, o *Overrides) (*NodeConfig, error) {
 	cfg, source := Default(), "defaults"
+	// The file's unknown fields are listed with the validation's problems:
+	// every problem at once.
+	var errs field.ErrorList
 	if path != "" {
-		var err error
-		if cfg, err = LoadFile(path, stdin); err != nil {
+		data, err := readFile(path, stdin)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, errs, err = decode(data, path); err != nil {
 			return nil, err
 		}
 		source = path
@@ -29,7 +36,7 @@ func Load(path string, stdin io.Reader, o *Overrides) (*NodeConfig, error) {
 			source += " and flags"
 		}
 	}
-	if errs := Validate(cfg); len(errs) > 0 {
+	if errs = append(errs, Validate(cfg)...); len(errs) > 0 {
 		return nil, &Error{Source: source, Errs: errs}
 	}
 	return cfg, nil

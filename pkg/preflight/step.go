@@ -16,8 +16,8 @@ import (
 // changed the host, which is why the runner plans every step first.
 type Step struct {
 	Config  *config.NodeConfig
-	Release *eksd.Release // the configured release; nil: the embedded one, if any
-	Ignore map[string]bool // check ids whose failure is only a warning
+	Release *eksd.Release   // the configured release; nil: the embedded one, if any
+	Ignore  map[string]bool // check ids whose failure is only a warning
 }
 
 func (s *Step) Name() string { return "preflight" }
