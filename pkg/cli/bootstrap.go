@@ -61,6 +61,24 @@ is on the host and applying them:
 A host that is already right plans nothing and changes nothing. Every file
 changed is backed up once under /var/lib/eksd-kata/backup for reset. After a
 failure, run the same command again: it continues from what is still not right.`,
+		Example: `  # Preflight, then every step; on a host that is already right nothing changes
+  sudo eksd-kata bootstrap
+
+  # Print the plan, with diffs of the files it would write, and change nothing
+  sudo eksd-kata bootstrap --dry-run
+
+  # Pin the EKS-D release and install Kata from a kata-static tarball, checked
+  # against its sha256
+  sudo eksd-kata bootstrap --release 1-35 --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
+
+  # Only pull the images and install the binaries, e.g. to preload a node
+  sudo eksd-kata bootstrap --only images,binaries
+
+  # Take the settings from a file (start one with: eksd-kata config print)
+  sudo eksd-kata bootstrap --config node.yaml
+
+  # Plan the changes to a node image mounted at /mnt/image, without booting it
+  eksd-kata bootstrap --root /mnt/image --containerd-version 2.2.1 --dry-run`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBootstrap(cmd.Context(), g, &f, cmd.OutOrStdout(), cmd.ErrOrStderr())

@@ -27,6 +27,17 @@ It changes nothing. Exit code 0 when nothing fails (warnings allowed), 1 when
 a check fails, 2 on bad usage. A config with spec.join is checked for the
 role join gives the node (worker, or control plane with controlPlane: true)
 unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ") + `.`,
+		Example: `  # Check this host; nothing changes
+  sudo eksd-kata check
+
+  # As JSON, for a script or a support ticket
+  sudo eksd-kata check -o json
+
+  # Check a host that is to be a worker, with the memory check only a warning
+  sudo eksd-kata check --role worker --ignore host.memory
+
+  # Check against another release and a configuration file
+  sudo eksd-kata check --release 1-35 --config node.yaml`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := jsonOutput(output)

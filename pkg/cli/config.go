@@ -13,6 +13,12 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Use:   "config",
 		Short: "Print, validate and render the node configuration",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # Start a configuration file from the defaults, edit it, then check it
+  eksd-kata config print > node.yaml
+  eksd-kata config validate -f node.yaml
+
+  # The kubeadm configuration bootstrap would write from it
+  eksd-kata config render kubeadm --config node.yaml`,
 	}
 	cmd.AddCommand(newConfigPrintCmd(g), newConfigValidateCmd(g), newConfigRenderCmd(g))
 	return cmd
@@ -25,6 +31,14 @@ func newConfigPrintCmd(g *globals) *cobra.Command {
 		Use:   "print",
 		Short: "Print the configuration as YAML: the defaults, or --config and flags applied over them",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # The defaults, as a file to start from
+  eksd-kata config print > node.yaml
+
+  # A worker with two Kata hypervisors
+  eksd-kata config print --role worker --hypervisors qemu,clh
+
+  # A file with what this host would detect filled in
+  eksd-kata config print --config node.yaml --resolved`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(&o)
 			if err != nil {
@@ -61,6 +75,11 @@ func newConfigValidateCmd(g *globals) *cobra.Command {
 		Use:   "validate -f FILE",
 		Short: "Validate a configuration file; exit 2 listing every problem by field path",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # Every problem of the file, by field path
+  eksd-kata config validate -f node.yaml
+
+  # From stdin
+  eksd-kata config print --role worker | eksd-kata config validate -f -`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				file = g.configFile
@@ -89,12 +108,22 @@ func newConfigRenderCmd(g *globals) *cobra.Command {
 		Use:   "render",
 		Short: "Print a file bootstrap would write, without writing it",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # The kubeadm configuration for this host
+  eksd-kata config render kubeadm`,
 	}
 	var o config.Overrides
 	kubeadmCmd := &cobra.Command{
 		Use:   "kubeadm",
 		Short: "Print the kubeadm configuration (InitConfiguration, ClusterConfiguration, KubeletConfiguration) for this node",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # The kubeadm configuration bootstrap would write on this host
+  eksd-kata config render kubeadm
+
+  # From a configuration file, for another release
+  eksd-kata config render kubeadm --config node.yaml --release 1-35
+
+  # For a node image: nothing to detect there, so name the node and its address
+  eksd-kata config render kubeadm --root /mnt/image --node-name node-a --advertise-address 10.0.0.11`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.loadConfig(&o)
 			if err != nil {

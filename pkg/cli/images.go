@@ -25,6 +25,14 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Use:   "images",
 		Short: "List, pull or import the images of an EKS-D release",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # The images of the default release
+  eksd-kata images list
+
+  # Pull them into containerd and retag them as kubeadm expects
+  sudo eksd-kata images pull
+
+  # On a host without internet access: import an archive of them
+  sudo eksd-kata images import ./eksd-images.tar`,
 	}
 	cmd.AddCommand(newImagesListCmd(g), newImagesPullCmd(g), newImagesImportCmd(g))
 	return cmd
@@ -36,6 +44,14 @@ func newImagesListCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the source and target reference of every image (offline)",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # The images of the default release: where they come from, what they are tagged as
+  eksd-kata images list
+
+  # Of another release, as JSON
+  eksd-kata images list --release 1-35 -o json
+
+  # As pulled through a registry mirror
+  eksd-kata images list --image-mirror registry.example.internal:5000`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := jsonOutput(f.output)
 			if err != nil {
@@ -63,6 +79,14 @@ func newImagesPullCmd(g *globals) *cobra.Command {
 		Use:   "pull",
 		Short: "Pull the images into containerd (namespace k8s.io), unpack and retag them",
 		Args:  positional(cobra.NoArgs),
+		Example: `  # Pull, unpack and retag the images of the default release
+  sudo eksd-kata images pull
+
+  # Print what would be pulled and tagged, and change nothing
+  sudo eksd-kata images pull --dry-run
+
+  # Of another release, from a mirror reached over plain HTTP, 8 at a time
+  sudo eksd-kata images pull --release 1-35 --image-mirror registry.example.internal:5000 --insecure-registry registry.example.internal:5000 --parallel 8`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runImages(cmd.Context(), g, &f, "", cmd.OutOrStdout())
 		},
@@ -77,6 +101,11 @@ func newImagesImportCmd(g *globals) *cobra.Command {
 		Use:   "import FILE",
 		Short: "Import the images from an OCI or docker archive (ctr images export, docker save) and retag them",
 		Args:  oneArg("image archive"),
+		Example: `  # Import and retag the images of the default release from an archive
+  sudo eksd-kata images import ./eksd-images.tar
+
+  # Print what would be imported and tagged, and change nothing
+  sudo eksd-kata images import ./eksd-images.tar --dry-run`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runImages(cmd.Context(), g, &f, args[0], cmd.OutOrStdout())
 		},

@@ -50,6 +50,19 @@ etcd, and gets admin.conf as the invoking user's kubeconfig. Its
 
 A flag is visible to other users in the process list: on shared hosts
 prefer a 0600 config file (spec.join).`,
+		Example: `  # Join as a worker: the command in ` + kubeadm.JoinCommandFile + ` on the
+  # control plane, with eksd-kata in place of kubeadm
+  sudo eksd-kata join 10.0.0.10:6443 --token <token> --discovery-token-ca-cert-hash sha256:<hash>
+
+  # Print the plan and change nothing (the token is never shown)
+  sudo eksd-kata join 10.0.0.10:6443 --token <token> --discovery-token-ca-cert-hash sha256:<hash> --dry-run
+
+  # Join as another control plane (the command in
+  # ` + kubeadm.JoinControlPlaneCommandFile + `)
+  sudo eksd-kata join cp.example.internal:6443 --token <token> --discovery-token-ca-cert-hash sha256:<hash> --control-plane --certificate-key <key>
+
+  # Keep the token out of the process list: spec.join in a 0600 file
+  sudo eksd-kata join --config node.yaml`,
 		Args: positional(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {

@@ -19,6 +19,11 @@ stops and disables the kubelet, then puts back every file eksd-kata changed
 from the backup under /var/lib/eksd-kata/backup (content, mode and owner) and
 removes the files it created. Kernel settings made at run time (sysctls,
 modules, swap off) stay until the next boot. Running it again changes nothing.`,
+		Example: `  # List what reset would undo, and change nothing
+  sudo eksd-kata reset --dry-run
+
+  # Undo bootstrap or join on this host
+  sudo eksd-kata reset`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			h, err := g.host()

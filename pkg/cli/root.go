@@ -85,6 +85,18 @@ virtualisation, a test VM, or cloud-init) as an Amazon EKS Distro node whose
 pods can run inside Kata Containers VMs: it checks the host, tunes it,
 configures containerd with runc and Kata runtimes, installs the EKS-D
 binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
+		Example: `  # Read-only preflight, then make this host a single-node cluster
+  sudo eksd-kata check
+  sudo eksd-kata bootstrap
+
+  # On another host: join that cluster, with the command bootstrap pointed to
+  sudo eksd-kata join 10.0.0.10:6443 --token <token> --discovery-token-ca-cert-hash sha256:<hash>
+
+  # Start a configuration file from the defaults
+  eksd-kata config print > node.yaml
+
+  # Complete commands, flags and their values in bash (zsh and fish too)
+  eksd-kata completion bash > ~/.local/share/bash-completion/completions/eksd-kata`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -26,6 +26,14 @@ Kata pod proves it ran in a VM. When the Kata pod cannot start, the error
 quotes the sandbox failure from the pod's events. The pods are removed
 afterwards; nothing on the host is changed. Exit code 0 when the Kata pod ran
 in a VM, 1 when not, 2 on bad usage.`,
+		Example: `  # Run a runc pod and a Kata pod on this node and compare their kernels
+  sudo eksd-kata verify
+
+  # Give the first pull of the test image longer
+  sudo eksd-kata verify --timeout 10m
+
+  # With another kubeconfig and the test image from a mirror
+  sudo eksd-kata verify --kubeconfig /root/.kube/config --image registry.example.internal:5000/busybox:1.37`,
 		Args: positional(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if timeout <= 0 {

@@ -54,6 +54,14 @@ func newVersionCmd() *cobra.Command {
 --releases lists every embedded EKS-D release instead, with its Kubernetes
 version and the containerd versions its kubelet supports.`,
 		Args: positional(cobra.NoArgs),
+		Example: `  # This program's version and the EKS-D release it installs by default
+  eksd-kata version
+
+  # Every EKS-D release it knows, with the containerd versions each supports
+  eksd-kata version --releases
+
+  # As JSON, for a script
+  eksd-kata version -o json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			asJSON, err := jsonOutput(output)
 			if err != nil {
