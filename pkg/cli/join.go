@@ -93,6 +93,7 @@ prefer a 0600 config file (spec.join).`,
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for")
+	completeSteps(cmd, append(slices.Clone(joinPrepSteps), "kubeadm"))
 	return cmd
 }
 

@@ -131,6 +131,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 		c.PreRunE = g.requireRoot
 	}
 	checkUnknownSubcommands(root)
+	completeFlags(root)
 	return root
 }
 
