@@ -54,7 +54,10 @@ type Step struct {
 	Progress io.Writer
 }
 
-func (s *Step) Name() string { return "binaries" }
+// StepName is the binaries step's name.
+const StepName = "binaries"
+
+func (s *Step) Name() string { return StepName }
 
 // Plan plans the kubelet's unit files and systemd actions, then compares
 // each installed binary with the manifest's checksum and plans an install

@@ -127,7 +127,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 		return err
 	}
 	steps := bootstrapSteps(resolved, rel, f, out, errOut)
-	report, err := runSteps(ctx, g, h, steps, f, out, "bootstrap")
+	report, err := runSteps(ctx, g, h, rel, steps, f, out, "bootstrap")
 	if err != nil {
 		return err
 	}
@@ -154,13 +154,42 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := kubeadm.LearnPauseTag(ctx, h, rel, ""); err != nil {
+		return nil, nil, err
+	}
 	return rel, resolved, nil
 }
 
+// kubeadmFirst installs the binaries before the run when the release is
+// newer than this program: the pause tag that containerd's sandbox image
+// and the images step need comes from its kubeadm then.
+func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer) error {
+	_, err := rel.KubeadmPauseTag()
+	if !errors.Is(err, eksd.ErrPauseTagUnknown) || !h.IsLive() || f.dryRun || !selected(binaries.StepName, f.only, f.skip) {
+		return nil
+	}
+	i := slices.IndexFunc(steps, func(s bootstrap.Step) bool { return s.Name() == binaries.StepName })
+	if i < 0 {
+		return nil
+	}
+	fmt.Fprintf(out, "EKS-D %s-%d is newer than this eksd-kata knows: its kubeadm is installed first and asked for the pause image tag\n", rel.Channel(), rel.Number())
+	if _, err := bootstrap.Run(ctx, h, steps[i:i+1], bootstrap.Options{Out: out}); err != nil {
+		return g.runError(err, false)
+	}
+	if err := kubeadm.LearnPauseTag(ctx, h, rel, ""); err != nil {
+		return err
+	}
+	_, err = rel.KubeadmPauseTag()
+	return err
+}
+
 // runSteps runs steps as bootstrap and join do, and prints the tally line.
-func runSteps(ctx context.Context, g *globals, h *host.Host, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
+func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
+	}
+	if err := kubeadmFirst(ctx, g, h, rel, steps, f, out); err != nil {
+		return nil, err
 	}
 	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
 	// Step events are for automation (json) and debugging; the text output

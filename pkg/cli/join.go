@@ -137,7 +137,7 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		}
 	}
 	steps = append(steps, &kubeadm.JoinStep{Config: resolved, Release: rel, Join: join, Out: out})
-	_, err = runSteps(ctx, g, h, steps, &f.bootstrapFlags, out, "join")
+	_, err = runSteps(ctx, g, h, rel, steps, &f.bootstrapFlags, out, "join")
 	return err
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -128,5 +129,56 @@ func TestChannelWithoutNumberIsItsNewest(t *testing.T) {
 	code, out, errOut = run(t, "", "--config", filepath.Join(dir, "c.yaml"), "config", "validate")
 	if code != ExitOK || !strings.Contains(out, "EKS-D 1-34-21") {
 		t.Fatalf("validate: exit %d:\n%s%s", code, out, errOut)
+	}
+}
+
+// newChannelManifest writes the manifest of a channel newer than the
+// embedded ones, 1-37-1 (Kubernetes v1.37.0), made from 1-36-7's.
+func newChannelManifest(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(manifestFile(t, "1-36", 7, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("1-36-7", "1-37-1", "1-36", "1-37", "v1.36.2", "v1.37.0", "number: 7", "number: 1", "/7/", "/1/").Replace(string(data))
+	path := filepath.Join(t.TempDir(), "kubernetes-1-37-eks-1.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestNewerChannelWithoutCodeChange: a channel newer than this program,
+// given by its manifest, lists its images (the pause tag left to its
+// kubeadm, saying so) and is planned and applied by bootstrap under --root,
+// containerd's sandbox image left for the live run to set.
+func TestNewerChannelWithoutCodeChange(t *testing.T) {
+	m := newChannelManifest(t)
+	code, out, errOut := run(t, "", "images", "list", "--release-manifest", m)
+	if code != ExitOK {
+		t.Fatalf("images list: exit %d:\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"kube-apiserver:v1.37.0-eks-1-37-1", "pause:v1.37.0-eks-1-37-1", "(the tag kubeadm v1.37.0 expects (kubeadm config images list), once it is installed)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("images list does not show %q:\n%s", want, out)
+		}
+	}
+	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{"/etc/hostname": "n1\n"})
+	args := []string{"--root", root, "bootstrap", "--release-manifest", m, "--containerd-version", "2.2.1", "--ignore", "all", "--advertise-address", "192.0.2.10"}
+	for _, dry := range []bool{true, false} {
+		// The real run leaves out the downloads and what needs a live host.
+		a := append(slices.Clone(args), "--skip", "binaries,certs,kubeadm,addons,verify")
+		if dry {
+			a = append(slices.Clone(args), "--dry-run")
+		}
+		code, out, errOut = run(t, "", a...)
+		if code != ExitOK || !strings.Contains(out, "sandbox image not set: the pause tag is unknown for EKS-D 1-37-1") {
+			t.Fatalf("bootstrap (dry run %v): exit %d:\n%s%s", dry, code, out, errOut)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(root, "etc/containerd/config.toml"))
+	if err != nil || strings.Contains(string(data), "pause") {
+		t.Errorf("containerd's config names a pause image before its kubeadm was asked (%v):\n%s", err, data)
 	}
 }

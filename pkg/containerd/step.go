@@ -219,7 +219,12 @@ func (s *Step) options(ctx context.Context, h *host.Host, version string) (Optio
 	var notes []string
 	spec := s.Config.Spec
 	sandbox, err := eksd.SandboxImage(s.Release, spec.Images.Mirror)
-	if err != nil {
+	switch {
+	case errors.Is(err, eksd.ErrPauseTagUnknown):
+		// Offline, for a channel newer than this program: a live run asks
+		// the release's kubeadm first and sets it then.
+		notes = append(notes, "sandbox image not set: "+err.Error())
+	case err != nil:
 		return Options{}, nil, err
 	}
 	o := DefaultOptions(version)

@@ -1,6 +1,7 @@
 package eksd
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -13,10 +14,33 @@ func TestPauseTagTableMatchesLinkedKubeadm(t *testing.T) {
 	if got := kubeadmPauseTags["1-36"]; got != constants.PauseVersion {
 		t.Errorf("pause tag for 1-36 is %q, linked kubeadm (1.36) says %q", got, constants.PauseVersion)
 	}
-	_, err := KubeadmPauseTag("1-37")
-	if err == nil || !strings.Contains(err.Error(), "projects/kubernetes/kubernetes/1-37/PAUSE_TAG") ||
-		!strings.Contains(err.Error(), "known: 1-30, 1-31") {
-		t.Errorf("KubeadmPauseTag(1-37) error = %v", err)
+}
+
+// TestPauseTagOfANewerChannel: a channel the table does not know plans its
+// images with the pause target left to its kubeadm, says so, and takes the
+// tag that kubeadm gives.
+func TestPauseTagOfANewerChannel(t *testing.T) {
+	r := Default()
+	r.Spec.Channel = "1-37"
+	_, err := r.KubeadmPauseTag()
+	if !errors.Is(err, ErrPauseTagUnknown) || !strings.Contains(err.Error(), "kubeadm config images list") {
+		t.Fatalf("KubeadmPauseTag of 1-37: %v", err)
+	}
+	pairs, err := Images(r, Worker, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pairs {
+		if unknown := p.Name == Pause; p.TargetUnknown() != unknown || (unknown && (p.NeedsRetag() || !strings.Contains(p.TargetFrom, "kubeadm"))) {
+			t.Errorf("pair %+v", p)
+		}
+	}
+	if _, err := SandboxImage(r, ""); !errors.Is(err, ErrPauseTagUnknown) {
+		t.Errorf("sandbox image before kubeadm is asked: %v", err)
+	}
+	r.SetKubeadmPauseTag("3.11")
+	if img, err := SandboxImage(r, "mirror.local"); err != nil || img != "mirror.local/eks-distro/kubernetes/pause:3.11" {
+		t.Errorf("sandbox image after: %q, %v", img, err)
 	}
 }
 
@@ -59,13 +83,13 @@ func TestImagesDefault136(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []ImagePair{
-		{KubeAPIServer, "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.2-eks-1-36-7", ""},
-		{KubeControllerManager, "public.ecr.aws/eks-distro/kubernetes/kube-controller-manager:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-controller-manager:v1.36.2-eks-1-36-7", ""},
-		{KubeScheduler, "public.ecr.aws/eks-distro/kubernetes/kube-scheduler:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-scheduler:v1.36.2-eks-1-36-7", ""},
-		{KubeProxy, "public.ecr.aws/eks-distro/kubernetes/kube-proxy:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-proxy:v1.36.2-eks-1-36-7", ""},
-		{CoreDNS, "public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-36-7", "public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-36-7", ""},
-		{Pause, "public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/pause:3.10.2", ""},
-		{Etcd, "public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-7", "public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-7", ""},
+		{KubeAPIServer, "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-apiserver:v1.36.2-eks-1-36-7", "", ""},
+		{KubeControllerManager, "public.ecr.aws/eks-distro/kubernetes/kube-controller-manager:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-controller-manager:v1.36.2-eks-1-36-7", "", ""},
+		{KubeScheduler, "public.ecr.aws/eks-distro/kubernetes/kube-scheduler:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-scheduler:v1.36.2-eks-1-36-7", "", ""},
+		{KubeProxy, "public.ecr.aws/eks-distro/kubernetes/kube-proxy:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/kube-proxy:v1.36.2-eks-1-36-7", "", ""},
+		{CoreDNS, "public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-36-7", "public.ecr.aws/eks-distro/coredns/coredns:v1.14.3-eks-1-36-7", "", ""},
+		{Pause, "public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7", "public.ecr.aws/eks-distro/kubernetes/pause:3.10.2", "", ""},
+		{Etcd, "public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-7", "public.ecr.aws/eks-distro/etcd-io/etcd:v3.6.12-eks-1-36-7", "", ""},
 	}
 	if len(pairs) != len(want) {
 		t.Fatalf("got %d pairs %+v, want %d", len(pairs), pairs, len(want))

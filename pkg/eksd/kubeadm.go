@@ -1,10 +1,9 @@
 package eksd
 
 import (
+	"errors"
 	"fmt"
 	"path"
-	"sort"
-	"strings"
 
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
 	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
@@ -16,7 +15,9 @@ import (
 // kubeadmPauseTags is the pause tag the kubeadm of each EKS-D channel
 // expects, from aws/eks-distro projects/kubernetes/kubernetes/<ch>/PAUSE_TAG.
 // kubeadm compiles its pause tag in (constants.PauseVersion), so the kubeadm
-// we link only knows its own; older channels' kubeadm binaries want these.
+// we link only knows its own. It is the offline answer for the channels
+// this program knows; the release's own kubeadm, once installed, is asked
+// (SetKubeadmPauseTag), and a newer channel needs no row here.
 var kubeadmPauseTags = map[string]string{
 	"1-30": "3.9",
 	"1-31": "3.10",
@@ -27,20 +28,27 @@ var kubeadmPauseTags = map[string]string{
 	"1-36": "3.10.2",
 }
 
-// KubeadmPauseTag returns the pause image tag the kubeadm of an EKS-D
-// channel expects (e.g. "3.10.2" for 1-36).
-func KubeadmPauseTag(channel string) (string, error) {
-	if tag, ok := kubeadmPauseTags[channel]; ok {
+// ErrPauseTagUnknown is the answer of KubeadmPauseTag for a channel newer
+// than this program whose kubeadm has not been asked yet.
+var ErrPauseTagUnknown = errors.New("the pause tag is unknown")
+
+// SetKubeadmPauseTag records the pause tag the release's own kubeadm
+// expects (kubeadm config images list).
+func (r *Release) SetKubeadmPauseTag(tag string) { r.kubeadmPauseTag = tag }
+
+// KubeadmPauseTag returns the pause image tag the kubeadm of r expects
+// (e.g. "3.10.2" for 1-36): what that kubeadm said, or else the table of
+// known channels. For a newer channel whose kubeadm was not asked, the
+// error wraps ErrPauseTagUnknown and says where the tag will come from.
+func (r *Release) KubeadmPauseTag() (string, error) {
+	if r.kubeadmPauseTag != "" {
+		return r.kubeadmPauseTag, nil
+	}
+	if tag, ok := kubeadmPauseTags[r.Channel()]; ok {
 		return tag, nil
 	}
-	known := make([]string, 0, len(kubeadmPauseTags))
-	for ch := range kubeadmPauseTags {
-		known = append(known, ch)
-	}
-	sort.Slice(known, func(i, j int) bool { return channelLess(known[i], known[j]) })
-	return "", fmt.Errorf("no kubeadm pause tag known for EKS-D channel %q (known: %s); "+
-		"it is in aws/eks-distro projects/kubernetes/kubernetes/%s/PAUSE_TAG and must be added to package eksd",
-		channel, strings.Join(known, ", "), channel)
+	return "", fmt.Errorf("%w for EKS-D %s-%d: it comes from its kubeadm %s (kubeadm config images list) once that is installed",
+		ErrPauseTagUnknown, r.Channel(), r.Number(), r.KubernetesVersion())
 }
 
 // KubeadmSettings are the image settings of a kubeadm ClusterConfiguration
@@ -127,16 +135,23 @@ type ImagePair struct {
 	Source string // EKS-D reference (on the mirror when one is used)
 	Target string // reference kubeadm of the release looks for
 	Digest string // digest of Source from the manifest; empty when unknown
+	// TargetFrom says where an unknown Target will come from.
+	TargetFrom string
 }
 
 // NeedsRetag reports whether the pulled image must also be tagged as Target.
-func (p ImagePair) NeedsRetag() bool { return p.Source != p.Target }
+func (p ImagePair) NeedsRetag() bool { return p.Target != "" && p.Source != p.Target }
+
+// TargetUnknown reports that the reference kubeadm expects is not known
+// yet: the pause image of a newer channel before its kubeadm is asked.
+func (p ImagePair) TargetUnknown() bool { return p.Target == "" }
 
 // Images plans the images of release r for a node of role, pulled from mirror
 // (host[:port][/path]) instead of the release's registry when not empty.
 // Target comes from kubeadm's own image functions fed with the same settings
 // as the rendered kubeadm config, except the pause tag, which kubeadm
-// compiles in and which therefore comes from KubeadmPauseTag.
+// compiles in and which therefore comes from r.KubeadmPauseTag: when that is
+// not known yet, pause's Target is empty.
 func Images(r *Release, role Role, mirror string) ([]ImagePair, error) {
 	if role != ControlPlane && role != Worker {
 		return nil, fmt.Errorf("image plan: role %q is not %q or %q", role, ControlPlane, Worker)
@@ -145,8 +160,8 @@ func Images(r *Release, role Role, mirror string) ([]ImagePair, error) {
 	if err != nil {
 		return nil, err
 	}
-	pauseTag, err := KubeadmPauseTag(r.Channel())
-	if err != nil {
+	pauseTag, err := r.KubeadmPauseTag()
+	if err != nil && !errors.Is(err, ErrPauseTagUnknown) {
 		return nil, err
 	}
 
@@ -173,12 +188,16 @@ func Images(r *Release, role Role, mirror string) ([]ImagePair, error) {
 			}
 			tref.tag = pauseTag
 		}
+		target, from := tref.String(), ""
+		if pauseTag == "" && name == Pause {
+			target, from = "", "the tag kubeadm "+r.KubernetesVersion()+" expects (kubeadm config images list), once it is installed"
+		}
 		src, err := r.imageRef(name, mirror)
 		if err != nil {
 			return nil, fmt.Errorf("image plan: kubeadm expects %s: %w", target, err)
 		}
 		img, _ := r.Image(name)
-		pairs = append(pairs, ImagePair{Name: name, Source: src.String(), Target: tref.String(), Digest: img.Digest})
+		pairs = append(pairs, ImagePair{Name: name, Source: src.String(), Target: target, Digest: img.Digest, TargetFrom: from})
 	}
 	return pairs, nil
 }
@@ -191,6 +210,10 @@ func SandboxImage(r *Release, mirror string) (string, error) {
 		return "", err
 	}
 	for _, p := range pairs {
+		if p.Name == Pause && p.TargetUnknown() {
+			_, err := r.KubeadmPauseTag()
+			return "", err
+		}
 		if p.Name == Pause {
 			return p.Target, nil
 		}

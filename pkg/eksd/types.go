@@ -26,6 +26,10 @@ type Release struct {
 	Metadata   Metadata      `json:"metadata"`
 	Spec       ReleaseSpec   `json:"spec"`
 	Status     ReleaseStatus `json:"status"`
+
+	// kubeadmPauseTag is what the release's own kubeadm said it expects
+	// (SetKubeadmPauseTag); it wins over the table of known channels.
+	kubeadmPauseTag string
 }
 
 // Metadata is the part of Kubernetes object metadata a manifest carries.

@@ -16,6 +16,8 @@ type listed struct {
 	Target string `json:"target"`
 	Digest string `json:"digest,omitempty"`
 	Retag  bool   `json:"retag"`
+	// TargetFrom says where an unknown target will come from.
+	TargetFrom string `json:"targetFrom,omitempty"`
 }
 
 // List writes the source and target of every pair, as a table or JSON.
@@ -23,7 +25,7 @@ func List(w io.Writer, pairs []eksd.ImagePair, asJSON bool) error {
 	if asJSON {
 		out := make([]listed, len(pairs))
 		for i, p := range pairs {
-			out[i] = listed{Name: p.Name, Source: p.Source, Target: p.Target, Digest: p.Digest, Retag: p.NeedsRetag()}
+			out[i] = listed{Name: p.Name, Source: p.Source, Target: p.Target, Digest: p.Digest, Retag: p.NeedsRetag(), TargetFrom: p.TargetFrom}
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -33,7 +35,10 @@ func List(w io.Writer, pairs []eksd.ImagePair, asJSON bool) error {
 	fmt.Fprintln(tw, "NAME\tSOURCE\tTARGET")
 	for _, p := range pairs {
 		target := p.Target
-		if !p.NeedsRetag() {
+		switch {
+		case p.TargetUnknown():
+			target = "(" + p.TargetFrom + ")"
+		case !p.NeedsRetag():
 			target = "(same)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, p.Source, target)

@@ -39,6 +39,9 @@ func inspect(ctx context.Context, c *containerd.Client, pair eksd.ImagePair, sna
 		st.sourceRight, st.unpacked = false, false
 		return st, nil
 	}
+	if pair.TargetUnknown() {
+		return st, nil
+	}
 	tgt, err := is.Get(ctx, pair.Target)
 	if errdefs.IsNotFound(err) {
 		return st, nil

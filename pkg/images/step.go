@@ -192,6 +192,10 @@ func (s *Step) planImport(p *plan.Plan, arc *archive, pairs []eksd.ImagePair, st
 // for pause, not pinned.
 func (s *Step) planTags(p *plan.Plan, pairs []eksd.ImagePair, states []state) {
 	for i, pair := range pairs {
+		if pair.TargetUnknown() {
+			p.Notef("%s is not tagged for kubeadm yet: it takes %s", pair.Source, pair.TargetFrom)
+			continue
+		}
 		pin := pair.Name == eksd.Pause
 		if !pair.NeedsRetag() && !pin {
 			continue
