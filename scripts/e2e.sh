@@ -893,6 +893,18 @@ if [ "$have_cluster" = 1 ]; then
 	else
 		fail "spec.kubeadm: pod capacity '$pods_cap' (want $MAX_PODS), API server certificate names: ${sans:0:200}"
 	fi
+	# kubeadm's own check (its preflight's image pulls) reads sandboxImage
+	# from the CRI's status, which containerd 2.x no longer reports: compare
+	# containerd's effective sandbox image with the pause image the release's
+	# kubeadm expects, and check that image is there, pinned against GC.
+	kpause=$(in_node kubeadm config images list --config /etc/eksd-kata/kubeadm.yaml 2>/dev/null | grep '/pause:' || true)
+	csandbox=$(in_node containerd config dump 2>/dev/null | sed -n "s/^[[:space:]]*sandbox\(_image\)\{0,1\} = [\"']\(.*\)[\"']\$/\2/p" | head -1)
+	pinned=$(in_node ctr -n k8s.io images ls "name==$kpause" 2>/dev/null | grep -c 'io.cri-containerd.pinned=pinned' || true)
+	if [ -n "$kpause" ] && [ "$kpause" = "$csandbox" ] && [ "$pinned" = 1 ]; then
+		pass "containerd's sandbox image is the pause image kubeadm expects, stored and pinned ($kpause)"
+	else
+		fail "sandbox image: kubeadm expects '$kpause', containerd uses '$csandbox', pinned images of that name: $pinned"
+	fi
 	if kubectl get runtimeclass kata >/dev/null 2>&1; then
 		pass "RuntimeClass kata exists"
 	else
