@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -150,7 +151,7 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if err != nil {
 		return nil, nil, err
 	}
-	resolved, err := config.Resolve(cfg, h)
+	resolved, err := detect.Resolve(cfg, h)
 	if err != nil {
 		return nil, nil, err
 	}
