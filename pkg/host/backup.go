@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultStateDir is eksd-kata's own state (the backup among it): reset
@@ -49,119 +51,128 @@ type Backup struct {
 // BackupDir is the host path backups live under.
 func (f *FS) BackupDir() string { return f.backupDir() }
 
-// backupEntries returns the real paths of the two possible backup entries of
-// host path hp. The last component is not followed: an entry may be a symlink.
-func (f *FS) backupEntries(hp string) (files, created string, err error) {
-	if files, err = f.resolveParent(filepath.Join(f.backupDir(), "files", hp)); err != nil {
-		return "", "", err
-	}
-	if created, err = f.resolveParent(filepath.Join(f.backupDir(), "created", hp)); err != nil {
-		return "", "", err
-	}
-	return files, created, nil
+// backupEntries returns the host paths of the two possible backup entries
+// of host path hp.
+func (f *FS) backupEntries(hp string) (files, created string) {
+	return path.Join(f.backupDir(), "files", hp), path.Join(f.backupDir(), "created", hp)
 }
 
-// backupOnce records the original of real (fi == nil: it does not exist yet)
+// backupOnce records the original at s (fi == nil: it does not exist yet)
 // unless a backup of it already exists: the first original is the one reset
 // must bring back, later states are ours.
-func (f *FS) backupOnce(real string, fi fs.FileInfo) error {
-	hp := f.hostPath(real)
+func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
+	hp := s.host()
 	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
 	}
-	files, created, err := f.backupEntries(hp)
-	if err != nil {
-		return err
-	}
+	files, created := f.backupEntries(hp)
 	for _, e := range []string{files, created} {
-		if _, err := os.Lstat(e); err == nil {
+		if _, err := f.Lstat(e); err == nil {
 			return nil
 		} else if !isNotExist(err) {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 	}
 	if fi == nil {
-		return writeEntry(created, func() error { return writeAtomic(created, nil, 0o600, -1, -1) })
+		return f.writeMarker(created)
 	}
 	switch {
 	case fi.Mode().IsRegular():
-		data, err := os.ReadFile(real)
+		data, err := s.readFile()
 		if err != nil {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 		uid, gid := owner(fi)
-		return writeEntry(files, func() error { return writeAtomic(files, data, fi.Mode()&modeBits, uid, gid) })
+		return f.writeEntry(files, func(d *dir, name string) error {
+			return f.writeAtomic(d, name, data, fi.Mode()&modeBits, uid, gid)
+		})
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(real)
+		target, err := readlinkAt(s.dir, s.name)
 		if err != nil {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 		// Creating a symlink is atomic already.
-		return writeEntry(files, func() error { return os.Symlink(target, files) })
+		return f.writeEntry(files, func(d *dir, name string) error {
+			if err := unix.Symlinkat(target, d.fd(), name); err != nil {
+				return &os.PathError{Op: "symlink", Path: path.Join(d.host, name), Err: err}
+			}
+			return nil
+		})
 	default:
 		return fmt.Errorf("back up %s: not a regular file or symlink (%s)", hp, fi.Mode().Type())
 	}
 }
 
-func writeEntry(entry string, write func() error) error {
-	// 0755 like any /var/lib directory: each entry keeps the original's mode.
-	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+// writeMarker writes the empty backup entry at host path entry.
+func (f *FS) writeMarker(entry string) error {
+	return f.writeEntry(entry, func(d *dir, name string) error { return f.writeAtomic(d, name, nil, 0o600, -1, -1) })
+}
+
+// writeEntry makes the directories of backup entry (a host path) and calls
+// write with the directory and name of the entry.
+func (f *FS) writeEntry(entry string, write func(d *dir, name string) error) error {
+	s, err := f.locate(entry, false)
+	if err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
-	if err := write(); err != nil {
+	defer s.close()
+	// 0755 like any /var/lib directory: each entry keeps the original's mode.
+	if err := f.makeParents(s, false); err != nil {
+		return fmt.Errorf("back up: %w", err)
+	}
+	if err := write(s.dir, s.name); err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
 	return nil
 }
 
-// mkdirRecorded creates directory real and its missing parents with perm,
-// recording each directory it creates before creating it (so a crash in
-// between still leaves reset knowing it is ours): reset removes them once
-// they are empty.
-func (f *FS) mkdirRecorded(real string, perm fs.FileMode) error {
+// mkdirRecorded opens directory p, creating it and its missing parents
+// with perm, and recording each directory it creates before creating it (so
+// a crash in between still leaves reset knowing it is ours): reset removes
+// them once they are empty.
+func (f *FS) mkdirRecorded(p string, perm fs.FileMode) (*dir, error) {
 	// One at a time: two writes into the same new directory would race
 	// to record it.
 	f.dirsMu.Lock()
 	defer f.dirsMu.Unlock()
-	var missing []string
-	for d := real; ; d = filepath.Dir(d) {
-		_, err := os.Lstat(d)
-		if err == nil {
-			break
-		}
-		if !isNotExist(err) {
-			return err
-		}
-		missing = append(missing, d)
-		if d == filepath.Dir(d) {
-			break
-		}
+	d, missing, err := f.lookup(p)
+	if err != nil {
+		return nil, err
 	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		d := missing[i]
-		if err := f.recordCreatedDir(d); err != nil {
-			return err
-		}
-		if err := os.Mkdir(d, perm); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-	}
-	return nil
+	return mkdirs(d, missing, perm, f.recordCreatedDir)
 }
 
-func (f *FS) recordCreatedDir(real string) error {
-	hp := f.hostPath(real)
-	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
+// makeParents creates the directories missing above the entry of s, 0755,
+// and leaves s on the last of them; record records them as mkdirRecorded
+// does.
+func (f *FS) makeParents(s *spot, record bool) error {
+	if len(s.missing) == 0 {
 		return nil
 	}
-	marker, err := f.createdDirMarker(hp)
+	var rec func(string) error
+	if record {
+		f.dirsMu.Lock()
+		defer f.dirsMu.Unlock()
+		rec = f.recordCreatedDir
+	}
+	d, err := mkdirs(s.dir, s.missing, 0o755, rec)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(marker); err == nil {
+	s.dir, s.missing = d, nil
+	return nil
+}
+
+// recordCreatedDir records host directory hp as created by eksd-kata.
+func (f *FS) recordCreatedDir(hp string) error {
+	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
 		return nil
 	}
-	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
+	marker := f.createdDirMarker(hp)
+	if _, err := f.Lstat(marker); err == nil {
+		return nil
+	}
+	return f.writeMarker(marker)
 }
 
 // RecordCreated records p, made by something other than this FS (systemd
@@ -175,13 +186,14 @@ func (f *FS) RecordCreated(p string) error { return f.record(p, true) }
 func (f *FS) RecordOriginal(p string) error { return f.record(p, false) }
 
 func (f *FS) record(p string, created bool) error {
-	real, err := f.resolveParent(p)
+	s, err := f.locate(p, false)
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	var fi fs.FileInfo
 	if !created {
-		fi, err = os.Lstat(real)
+		fi, err = s.lstat()
 		switch {
 		case isNotExist(err):
 			fi = nil
@@ -189,13 +201,13 @@ func (f *FS) record(p string, created bool) error {
 			return err
 		}
 	}
-	return f.backupOnceLocked(real, fi)
+	return f.backupOnceLocked(s, fi)
 }
 
-// createdDirMarker is the real path of the marker that records host
+// createdDirMarker is the host path of the marker that records host
 // directory hp as created by eksd-kata.
-func (f *FS) createdDirMarker(hp string) (string, error) {
-	return f.resolveParent(filepath.Join(f.backupDir(), "dirs", hp, dirMarker))
+func (f *FS) createdDirMarker(hp string) string {
+	return path.Join(f.backupDir(), "dirs", hp, dirMarker)
 }
 
 // Backups lists every recorded original: files sorted by path, then the
@@ -266,48 +278,52 @@ func (f *FS) walkBackups(kind string, fn func(hp string, d fs.DirEntry) error) e
 func (f *FS) Restore(p string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	real, err := f.resolveParent(p)
+	s, err := f.locate(p, false)
 	if err != nil {
 		return err
 	}
-	hp := f.hostPath(real)
-	if marker, err := f.createdDirMarker(hp); err != nil {
-		return err
-	} else if _, err := os.Lstat(marker); err == nil {
+	defer s.close()
+	hp := s.host()
+	if marker := f.createdDirMarker(hp); f.exists(marker) {
 		// A directory we created goes once empty; what someone else put
 		// in it stays, and so does the directory.
-		if err := os.Remove(real); err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
+		if err := s.remove(); err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
 			return fmt.Errorf("restore %s: %w", hp, err)
 		}
 		return f.dropEntry(marker, "dirs")
 	}
-	files, created, err := f.backupEntries(hp)
-	if err != nil {
-		return err
-	}
-	if _, err := os.Lstat(created); err == nil {
-		if err := os.Remove(real); err != nil && !isNotExist(err) {
+	files, created := f.backupEntries(hp)
+	if f.exists(created) {
+		if err := s.remove(); err != nil && !isNotExist(err) {
 			return fmt.Errorf("restore %s: %w", hp, err)
 		}
 		return f.dropEntry(created, "created")
 	}
-	fi, err := os.Lstat(files)
+	e, err := f.locate(files, false)
+	if err != nil {
+		return fmt.Errorf("restore %s: %w", hp, err)
+	}
+	defer e.close()
+	fi, err := e.lstat()
 	if isNotExist(err) {
 		return fmt.Errorf("restore %s: no backup: %w", hp, fs.ErrNotExist)
 	}
 	if err != nil {
 		return fmt.Errorf("restore %s: %w", hp, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+	if err := f.makeParents(s, false); err != nil {
 		return fmt.Errorf("restore %s: %w", hp, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		err = restoreSymlink(files, real)
+		var target string
+		if target, err = readlinkAt(e.dir, e.name); err == nil {
+			err = symlinkAt(s.dir, s.name, target)
+		}
 	} else {
 		var data []byte
-		if data, err = os.ReadFile(files); err == nil {
+		if data, err = e.readFile(); err == nil {
 			uid, gid := owner(fi)
-			err = writeAtomic(real, data, fi.Mode()&modeBits, uid, gid)
+			err = f.writeAtomic(s.dir, s.name, data, fi.Mode()&modeBits, uid, gid)
 		}
 	}
 	if err != nil {
@@ -316,41 +332,54 @@ func (f *FS) Restore(p string) error {
 	return f.dropEntry(files, "files")
 }
 
-// restoreSymlink recreates the symlink entry at real via a temp name and a
-// rename, so that real is never missing in between.
-func restoreSymlink(entry, real string) error {
-	target, err := os.Readlink(entry)
-	if err != nil {
-		return err
-	}
-	dir, base := filepath.Split(real)
-	tmp := filepath.Join(dir, "."+base+tmpInfix+"link.tmp")
-	if err := os.Remove(tmp); err != nil && !isNotExist(err) {
-		return err
-	}
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, real); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+// exists reports whether host path p is there, not following a last symlink.
+func (f *FS) exists(p string) bool {
+	_, err := f.Lstat(p)
+	return err == nil
 }
 
-// dropEntry removes a backup entry and the directories it leaves empty.
+// remove removes the entry of s as os.Remove would; nothing to remove is
+// ErrNotExist.
+func (s *spot) remove() error {
+	if len(s.missing) > 0 {
+		return &os.PathError{Op: "remove", Path: s.host(), Err: unix.ENOENT}
+	}
+	return removeAt(s.dir, s.name)
+}
+
+// dropEntry removes a backup entry (a host path) and the directories it
+// leaves empty.
 func (f *FS) dropEntry(entry, kind string) error {
-	if err := os.Remove(entry); err != nil {
+	s, err := f.locate(entry, false)
+	if err == nil {
+		err = s.remove()
+		s.close()
+	}
+	if err != nil {
 		return fmt.Errorf("drop backup %s: %w", entry, err)
 	}
-	top, err := f.Resolve(filepath.Join(f.backupDir(), kind))
+	top := path.Join(f.backupDir(), kind)
+	for d := path.Dir(entry); d != top && strings.HasPrefix(d, top+"/"); d = path.Dir(d) {
+		if f.rmdir(d) != nil {
+			break // not empty: pruning is tidiness only
+		}
+	}
+	return nil
+}
+
+// rmdir removes the empty directory at host path p, not following a last
+// symlink.
+func (f *FS) rmdir(p string) error {
+	s, err := f.locate(p, false)
 	if err != nil {
 		return err
 	}
-	for dir := filepath.Dir(entry); dir != top && strings.HasPrefix(dir, top+"/"); dir = filepath.Dir(dir) {
-		if os.Remove(dir) != nil {
-			break // not empty: pruning is tidiness only
-		}
+	defer s.close()
+	if len(s.missing) > 0 {
+		return &os.PathError{Op: "rmdir", Path: s.host(), Err: unix.ENOENT}
+	}
+	if err := unix.Unlinkat(s.dir.fd(), s.name, unix.AT_REMOVEDIR); err != nil {
+		return &os.PathError{Op: "rmdir", Path: s.host(), Err: err}
 	}
 	return nil
 }
