@@ -3,6 +3,7 @@ package host
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 type tarEntry struct {
 	name, body, link string
 	typ              byte
+	mode             int64 // 0: 0755
 }
 
 func tarOf(t *testing.T, entries ...tarEntry) *tar.Reader {
@@ -19,7 +21,7 @@ func tarOf(t *testing.T, entries ...tarEntry) *tar.Reader {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o755, Linkname: e.link, Size: int64(len(e.body))}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: cmp.Or(e.mode, 0o755), Linkname: e.link, Size: int64(len(e.body))}
 		if e.typ != tar.TypeReg {
 			hdr.Size = 0
 		}
@@ -69,27 +71,6 @@ func TestInstallTreeSwapsAtomically(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(root, "opt/.kata.eksd-kata-*")); len(left) != 0 {
 		t.Fatalf("temporary trees left: %v", left)
-	}
-}
-
-func TestInstallTreeRefusesEscapes(t *testing.T) {
-	for name, e := range map[string]tarEntry{
-		"dotdot":       {name: "opt/kata/../../etc/passwd", body: "x", typ: tar.TypeReg},
-		"abs symlink":  {name: "opt/kata/bin/sh", link: "/bin/sh", typ: tar.TypeSymlink},
-		"out symlink":  {name: "opt/kata/bin/sh", link: "../../../etc", typ: tar.TypeSymlink},
-		"device":       {name: "opt/kata/dev/kvm", typ: tar.TypeChar},
-		"out hardlink": {name: "opt/kata/bin/x", link: "etc/shadow", typ: tar.TypeLink},
-	} {
-		t.Run(name, func(t *testing.T) {
-			root := t.TempDir()
-			err := NewFS(root).InstallTree("/opt/kata", tarOf(t, e), underOptKata, nil)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			if _, err := os.Lstat(filepath.Join(root, "opt/kata")); err == nil {
-				t.Fatal("a refused archive left /opt/kata behind")
-			}
-		})
 	}
 }
 
