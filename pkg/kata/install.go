@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -50,7 +51,13 @@ func (c *Install) Apply(ctx context.Context, h *host.Host) error {
 	// The marker travels inside the new tree: installed and recorded at once.
 	marker := map[string][]byte{path.Base(Marker): []byte(c.SHA256 + "\n")}
 	if err := h.FS.InstallTree(Dir, tr, underOptKata, marker); err != nil {
-		return fmt.Errorf("%s: %w", c.Source, err)
+		err = fmt.Errorf("%s: %w", c.Source, err)
+		// Its checksum says which archive this is, not that it is safe.
+		var unsafe *host.UnsafeEntryError
+		if errors.As(err, &unsafe) {
+			return plan.BadInput(err)
+		}
+		return err
 	}
 	return nil
 }

@@ -28,8 +28,9 @@ kernel = "/opt/kata/share/kata-containers/vmlinux.container"
 `
 
 // kataStatic builds a small kata-static-shaped tarball, compressed as
-// the release of that era is (xz up to 3.20, zstd from 3.21).
-func kataStatic(t *testing.T, compress string) []byte {
+// the release of that era is (xz up to 3.20, zstd from 3.21), with extra
+// entries after its files.
+func kataStatic(t *testing.T, compress string, extra ...tar.Header) []byte {
 	t.Helper()
 	var raw bytes.Buffer
 	tw := tar.NewWriter(&raw)
@@ -42,6 +43,11 @@ func kataStatic(t *testing.T, compress string) []byte {
 			t.Fatal(err)
 		}
 		tw.Write([]byte(f.body))
+	}
+	for _, hdr := range extra {
+		if err := tw.WriteHeader(&hdr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tw.Close()
 	var out bytes.Buffer
@@ -146,6 +152,47 @@ func TestInstallRefusesUnverified(t *testing.T) {
 	s := &Step{Config: config.Default(), Install: file, ChecksumFile: filepath.Join(dir, "SHA256SUMS")}
 	if _, err := s.Plan(context.Background(), hosttest.NewTestHost(t, "")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A tarball with the right checksum whose links lead out of /opt/kata is
+// bad input, refused before anything is installed.
+func TestInstallRefusesATarballThatEscapes(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
+	hosttest.WriteTree(t, base, map[string]string{"/outside/secret": "secret", "/root/etc/hostname": "node"})
+	h := hosttest.NewTestHost(t, root)
+	install := func(tarball []byte) error {
+		file := filepath.Join(t.TempDir(), "kata-static-3.21.0-amd64.tar.zst")
+		if err := os.WriteFile(file, tarball, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := (&Step{Config: config.Default(), Install: file, SHA256: sum(tarball)}).Plan(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Apply(context.Background(), h)
+	}
+	if err := install(kataStatic(t, "zst")); err != nil {
+		t.Fatal(err)
+	}
+	before := hosttest.HashTree(t, base)
+	// The tree is built in root/opt/.kata.eksd-kata-*: "a" is that
+	// directory, so b leads three levels up, to outside.
+	err := install(kataStatic(t, "zst",
+		tar.Header{Name: "./opt/kata/a", Linkname: ".", Typeflag: tar.TypeSymlink},
+		tar.Header{Name: "./opt/kata/b", Linkname: "a/a/a/a/../../../outside", Typeflag: tar.TypeSymlink},
+		tar.Header{Name: "./opt/kata/b/x", Typeflag: tar.TypeReg, Mode: 0o644},
+	))
+	var in *plan.InputError
+	if !errors.As(err, &in) || !strings.Contains(err.Error(), `"./opt/kata/b"`) {
+		t.Fatalf("err = %v, want an input error naming ./opt/kata/b", err)
+	}
+	if hosttest.HashTree(t, base) != before {
+		t.Fatal("a refused tarball changed files")
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "x")); err == nil {
+		t.Fatal("the tarball wrote outside the root")
 	}
 }
 
