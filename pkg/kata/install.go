@@ -72,8 +72,9 @@ func underOptKata(name string) (string, bool) {
 }
 
 // planInstall returns the install change, or nil when the tarball with this
-// checksum is what /opt/kata holds. A local tarball is verified now, so a
-// wrong one stops the run before anything changed.
+// checksum is what /opt/kata holds. A local tarball is verified and its
+// entries checked now, so a wrong or unsafe one stops the run before
+// anything changed; a download is checked as it is unpacked.
 func (s *Step) planInstall(h *host.Host) (*Install, error) {
 	sum, err := s.expectedSHA256()
 	if err != nil {
@@ -97,8 +98,15 @@ func (s *Step) planInstall(h *host.Host) (*Install, error) {
 	if err := verify(data, sum, s.Install); err != nil {
 		return nil, plan.BadInput(err)
 	}
-	if _, err := tarReader(data); err != nil {
-		return nil, plan.BadInput(fmt.Errorf("--install-kata %s: %w", s.Install, err))
+	if s.checked != sum {
+		tr, err := tarReader(data)
+		if err == nil {
+			err = host.CheckArchive(tr, underOptKata)
+		}
+		if err != nil {
+			return nil, plan.BadInput(fmt.Errorf("--install-kata %s: %w", s.Install, err))
+		}
+		s.checked = sum // a run plans twice: read it once
 	}
 	c.data = data
 	return c, nil

@@ -41,6 +41,7 @@ type Step struct {
 	// SHA256 of the tarball, or ChecksumFile in sha256sum format naming it.
 	SHA256, ChecksumFile string
 	Client               *http.Client
+	checked              string // sha256 of the local tarball whose entries were checked
 }
 
 func (s *Step) Name() string { return "kata" }

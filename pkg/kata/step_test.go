@@ -156,38 +156,45 @@ func TestInstallRefusesUnverified(t *testing.T) {
 }
 
 // A tarball with the right checksum whose links lead out of /opt/kata is
-// bad input, refused before anything is installed.
+// bad input: a local one is refused while planning, a downloaded one as it
+// is unpacked, and neither changes a file.
 func TestInstallRefusesATarballThatEscapes(t *testing.T) {
 	base := t.TempDir()
 	root, outside := filepath.Join(base, "root"), filepath.Join(base, "outside")
 	hosttest.WriteTree(t, base, map[string]string{"/outside/secret": "secret", "/root/etc/hostname": "node"})
 	h := hosttest.NewTestHost(t, root)
-	install := func(tarball []byte) error {
+	step := func(tarball []byte) *Step {
 		file := filepath.Join(t.TempDir(), "kata-static-3.21.0-amd64.tar.zst")
 		if err := os.WriteFile(file, tarball, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p, err := (&Step{Config: config.Default(), Install: file, SHA256: sum(tarball)}).Plan(context.Background(), h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p.Apply(context.Background(), h)
+		return &Step{Config: config.Default(), Install: file, SHA256: sum(tarball)}
 	}
-	if err := install(kataStatic(t, "zst")); err != nil {
+	good, err := step(kataStatic(t, "zst")).Plan(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := good.Apply(context.Background(), h); err != nil {
 		t.Fatal(err)
 	}
 	before := hosttest.HashTree(t, base)
 	// The tree is built in root/opt/.kata.eksd-kata-*: "a" is that
 	// directory, so b leads three levels up, to outside.
-	err := install(kataStatic(t, "zst",
+	bad := kataStatic(t, "zst",
 		tar.Header{Name: "./opt/kata/a", Linkname: ".", Typeflag: tar.TypeSymlink},
 		tar.Header{Name: "./opt/kata/b", Linkname: "a/a/a/a/../../../outside", Typeflag: tar.TypeSymlink},
 		tar.Header{Name: "./opt/kata/b/x", Typeflag: tar.TypeReg, Mode: 0o644},
-	))
-	var in *plan.InputError
-	if !errors.As(err, &in) || !strings.Contains(err.Error(), `"./opt/kata/b"`) {
-		t.Fatalf("err = %v, want an input error naming ./opt/kata/b", err)
+	)
+	wantRefused := func(err error) {
+		t.Helper()
+		var in *plan.InputError
+		if !errors.As(err, &in) || !strings.Contains(err.Error(), `"./opt/kata/b"`) {
+			t.Errorf("err = %v, want an input error naming ./opt/kata/b", err)
+		}
 	}
+	_, err = step(bad).Plan(context.Background(), h)
+	wantRefused(err)
+	wantRefused((&Install{Source: "https://example.com/kata.tar.zst", SHA256: sum(bad), data: bad}).Apply(context.Background(), h))
 	if hosttest.HashTree(t, base) != before {
 		t.Fatal("a refused tarball changed files")
 	}
