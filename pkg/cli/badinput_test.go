@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"archive/tar"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -30,6 +31,11 @@ func TestBadInputTable(t *testing.T) {
 	os.WriteFile(tarPath, tarball, 0o644)
 	sum := sha256.Sum256(tarball)
 	goodSum := hex.EncodeToString(sum[:])
+	escaping := kataTarball(t,
+		tar.Header{Name: "./opt/kata/a", Linkname: ".", Typeflag: tar.TypeSymlink},
+		tar.Header{Name: "./opt/kata/b", Linkname: "a/a/a/../../../etc", Typeflag: tar.TypeSymlink},
+	)
+	escapingSum := sha256.Sum256(escaping)
 
 	boot := []string{"bootstrap", "--only", "host,containerd,kata", "--containerd-version", "2.4.2"}
 	with := func(extra ...string) []string { return append(append([]string{}, boot...), extra...) }
@@ -79,6 +85,7 @@ func TestBadInputTable(t *testing.T) {
 		{name: "install-kata malformed checksum", args: with("--install-kata", tarPath, "--kata-sha256", "abc"), want: "--kata-sha256"},
 		{name: "install-kata missing file", args: with("--install-kata", filepath.Join(files, "none.tar.zst"), "--kata-sha256", goodSum), want: "none.tar.zst"},
 		{name: "install-kata not a tarball", args: with("--install-kata", write("junk.tar.zst", "junk"), "--kata-sha256", hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte("junk")); return s[:] }())), want: "not a kata-static tarball"},
+		{name: "install-kata tarball with a link out of the tree", args: with("--install-kata", write("escaping.tar.gz", string(escaping)), "--kata-sha256", hex.EncodeToString(escapingSum[:])), want: `"./opt/kata/b"`},
 		{name: "install-kata ftp", args: with("--install-kata", "ftp://example.com/k.tar.zst", "--kata-sha256", goodSum), want: "https"},
 		{name: "checksum file without the tarball", args: with("--install-kata", tarPath, "--kata-checksum-file", write("SUMS", goodSum+"  other.tar.gz\n")), want: "no sha256 line"},
 		// Releases and manifests.

@@ -151,8 +151,9 @@ func treeHash(t *testing.T, root string) string {
 	return hosttest.HashTree(t, root)
 }
 
-// kataTarball is a small kata-static-shaped .tar.gz.
-func kataTarball(t *testing.T) []byte {
+// kataTarball is a small kata-static-shaped .tar.gz, with extra entries
+// after its files.
+func kataTarball(t *testing.T, extra ...tar.Header) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
@@ -166,6 +167,11 @@ func kataTarball(t *testing.T) []byte {
 			t.Fatal(err)
 		}
 		tw.Write([]byte(f.body))
+	}
+	for _, hdr := range extra {
+		if err := tw.WriteHeader(&hdr); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tw.Close()
 	zw.Close()
