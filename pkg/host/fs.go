@@ -98,23 +98,6 @@ func (f *FS) Resolve(p string) (string, error) {
 	return real, nil
 }
 
-// resolveParent resolves all but the last component of p, so that the last
-// one is acted on itself (Lstat, Remove) rather than followed.
-func (f *FS) resolveParent(p string) (string, error) {
-	if !filepath.IsAbs(p) {
-		return "", fmt.Errorf("host path %q: not absolute", p)
-	}
-	p = filepath.Clean(p)
-	if p == "/" {
-		return f.root, nil
-	}
-	dir, err := f.Resolve(filepath.Dir(p))
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, filepath.Base(p)), nil
-}
-
 // ReadFile reads host path p.
 func (f *FS) ReadFile(p string) ([]byte, error) {
 	real, err := f.Resolve(p)
@@ -480,19 +463,6 @@ func removeStaleTemps(d *dir, name string) {
 // isTempName reports whether a file name is one of our temp files.
 func isTempName(n string) bool {
 	return strings.HasPrefix(n, ".") && strings.Contains(n, tmpInfix) && strings.HasSuffix(n, ".tmp")
-}
-
-// syncDir makes a rename or unlink in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
-	}
-	return nil
 }
 
 func owner(fi fs.FileInfo) (uid, gid int) {

@@ -31,7 +31,9 @@ type fakeContainerd struct {
 	err  error
 }
 
-func (f fakeContainerd) Probe(context.Context, string) (host.ContainerdInfo, error) { return f.info, f.err }
+func (f fakeContainerd) Probe(context.Context, string) (host.ContainerdInfo, error) {
+	return f.info, f.err
+}
 
 var probeErrors = map[string]error{
 	"eacces": &os.PathError{Op: "open", Path: "/dev/kvm", Err: syscall.EACCES},
