@@ -1,7 +1,13 @@
 // Package host is the only package that touches the operating system: files
-// under a root prefix, processes, kernel state, systemd and netlink. Every
-// other package receives a *Host, so it can be pointed at a fixture tree or
-// at an offline node image (--root) instead of the running machine.
+// under a root prefix (through directory handles that cannot leave it),
+// processes, kernel state, systemd, netlink, the containerd socket and the
+// read-only probes of devices and endpoints (probes.go). Every other
+// package receives a *Host, so it can be pointed at a fixture tree or at an
+// offline node image (--root) instead of the running machine.
+//
+// Downloads are the other boundary, declared as such: package
+// release/fetch is the only code that fetches from the network (release
+// manifests, node binaries, Kata tarballs).
 package host
 
 import (

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	ctrd "github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -39,8 +39,7 @@ func (r Registries) PlainHTTP(host string) bool {
 // system's CAs, and for a plain-HTTP registry (loopback or listed) HTTPS
 // first with a fallback to HTTP, as containerd does for such hosts.
 func (r Registries) Hosts(host string) ([]docker.RegistryHost, error) {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.ResponseHeaderTimeout = 30 * time.Second
+	transport := fetch.NewTransport()
 	var rt http.RoundTripper = transport
 	if r.PlainHTTP(host) {
 		rt = docker.NewHTTPFallback(transport)

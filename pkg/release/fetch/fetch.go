@@ -1,6 +1,8 @@
-// Package fetch downloads over HTTP with bounded time and retries: the
-// release manifest and the node binaries both come from a CDN that has
-// bad moments (5xx, reset connections, bodies cut short).
+// Package fetch is the network boundary: the only code that downloads
+// (the release manifest, the node binaries, Kata tarballs), over HTTP with
+// bounded time and retries, since they come from a CDN that has bad
+// moments (5xx, reset connections, bodies cut short). Everything else that
+// touches the machine is in package host.
 package fetch
 
 import (
