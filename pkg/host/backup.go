@@ -78,6 +78,9 @@ func (f *FS) backupOnce(real string, fi fs.FileInfo) error {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 	}
+	if err := f.CheckState(); err != nil {
+		return err
+	}
 	if fi == nil {
 		return writeEntry(created, func() error { return writeAtomic(created, nil, 0o600, -1, -1) })
 	}
@@ -158,6 +161,9 @@ func (f *FS) recordCreatedDir(real string) error {
 	}
 	if _, err := os.Lstat(marker); err == nil {
 		return nil
+	}
+	if err := f.CheckState(); err != nil {
+		return err
 	}
 	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
 }

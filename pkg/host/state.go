@@ -18,7 +18,7 @@ import (
 // backup tree, an entry in it) holding something eksd-kata never writes
 // there: a symlink where it keeps a directory, a device, a FIFO. Followed,
 // it would make reset restore onto, or delete, files it never backed up.
-var ErrUntrustedState = errors.New("not what eksd-kata writes in its state: refused")
+var ErrUntrustedState = errors.New("refused: eksd-kata follows no symlink and trusts no special file in its own state")
 
 // The backup tree is read through directory handles opened without
 // following symlinks, from the state directory down: a path checked once
@@ -42,7 +42,7 @@ func openDirAt(dir *os.File, name, hp string) (*os.File, error) {
 
 // untrusted is the error for hp found to be what instead of want.
 func untrusted(hp, what, want string) error {
-	return fmt.Errorf("%s is %s, where eksd-kata keeps %s: %w", hp, what, want, ErrUntrustedState)
+	return fmt.Errorf("%s is %s, where eksd-kata keeps %s of its own: %w", hp, what, want, ErrUntrustedState)
 }
 
 // describeAt says what name in dir is, for an error message.
@@ -107,6 +107,9 @@ func (f *FS) openState() (state, backup *os.File, err error) {
 
 // CheckState verifies that the state directory, its backup directory and
 // the backup's files/, created/ and dirs/ are real directories or absent.
+// It runs before each new backup record too: a backup written through a
+// symlink is one reset will refuse, so the change it is for is refused
+// first.
 func (f *FS) CheckState() error {
 	state, backup, err := f.openState()
 	if backup == nil || err != nil {

@@ -2,6 +2,7 @@ package reset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -32,6 +33,9 @@ func (s *RestoreStep) Name() string { return "restore" }
 func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	backups, err := h.FS.Backups()
+	if errors.Is(err, host.ErrUntrustedState) {
+		return nil, plan.BadInput(err)
+	}
 	if err != nil {
 		return nil, err
 	}
