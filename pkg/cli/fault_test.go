@@ -23,9 +23,8 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
-// TestFaultChild is not a test: TestCrashAnywhereThenRerunConverges runs
-// the test binary again with this alone, to die at fault point number
-// EKSD_KATA_FAULT_AT of a bootstrap.
+// TestFaultChild is not a test: killAt runs the test binary again with
+// this alone, to die at fault point number EKSD_KATA_FAULT_AT of a run.
 func TestFaultChild(t *testing.T) {
 	at, err := strconv.Atoi(os.Getenv("EKSD_KATA_FAULT_AT"))
 	if err != nil {
@@ -77,13 +76,7 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 
 	for at := 1; at <= points; at++ {
 		root := foundHost(t)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "EKSD_KATA_FAULT_AT="+strconv.Itoa(at), "EKSD_KATA_FAULT_ARGS="+strings.Join(args(root), "\n"))
-		outb, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("fault point %d: child not killed: %v\n%s", at, err, outb)
-		}
+		killAt(t, at, args(root))
 		code, out, stderr := run(t, "", args(root)...)
 		if code != ExitOK {
 			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
@@ -93,6 +86,19 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 		}
 	}
 	t.Logf("%d fault points, each converged", points)
+}
+
+// killAt runs eksd-kata with args in a child that is killed at its fault
+// point number at.
+func killAt(t *testing.T, at int, args []string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "EKSD_KATA_FAULT_AT="+strconv.Itoa(at), "EKSD_KATA_FAULT_ARGS="+strings.Join(args, "\n"))
+	outb, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("fault point %d: child not killed: %v\n%s", at, err, outb)
+	}
 }
 
 // loadsInContainerd2 starts the containerd 2.x daemon with the config at

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
@@ -128,4 +129,40 @@ func moveForSymlink(t *testing.T, p, dst, target string) {
 	if err := os.Symlink(target, p); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestResetKilledAnywhereConverges kills a reset at every fault point in
+// turn (each step boundary, before and after each restored file's rename,
+// between removing a created file and dropping its record, between
+// dropping a record and pruning its directories, at each directory
+// pruned): a second reset must finish and leave exactly the tree the
+// first bootstrap started from.
+func TestResetKilledAnywhereConverges(t *testing.T) {
+	reset := func(root string) []string { return []string{"--root", root, "reset"} }
+	ref := foundHost(t)
+	want := treeHash(t, ref)
+	mustRun(t, bootstrapArgs(ref)...)
+	points := 0
+	host.Fault = func(string) { points++ }
+	code, out, stderr := run(t, "", reset(ref)...)
+	host.Fault = nil
+	if code != ExitOK || treeHash(t, ref) != want {
+		t.Fatalf("uninterrupted reset: exit %d, or not the tree bootstrap started from\n%s%s", code, out, stderr)
+	}
+	if points < 20 {
+		t.Fatalf("only %d fault points: the hooks are not wired", points)
+	}
+	for at := 1; at <= points; at++ {
+		root := foundHost(t)
+		mustRun(t, bootstrapArgs(root)...)
+		killAt(t, at, reset(root))
+		code, out, stderr := run(t, "", reset(root)...)
+		if code != ExitOK {
+			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
+		}
+		if treeHash(t, root) != want {
+			t.Fatalf("fault point %d: the re-run left a different tree than the one bootstrap started from", at)
+		}
+	}
+	t.Logf("%d fault points, each converged", points)
 }

@@ -39,6 +39,11 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	if err != nil {
 		return nil, err
 	}
+	// A killed reset leaves directories its last entries were in.
+	leftovers, err := h.FS.BackupLeftovers()
+	if err != nil {
+		return nil, err
+	}
 	units, ctrd := false, false
 	for _, b := range backups {
 		p.Add(&restoreFile{b: b})
@@ -49,7 +54,7 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 		p.Notef("kernel settings made now (sysctls, modules, swap off, SELinux) stay until the next boot, which reads the restored files")
 		s.planDaemons(ctx, h, p, units, ctrd)
 	}
-	if dirs := existingOwnDirs(h); len(backups) > 0 && len(dirs) > 0 || emptyOwnDir(h) {
+	if dirs := existingOwnDirs(h); len(backups) > 0 && len(dirs) > 0 || len(leftovers) > 0 || emptyOwnDir(h) {
 		p.Add(&removeDirs{dirs: dirs})
 	}
 	return p, nil
@@ -122,7 +127,8 @@ func (c *restoreFile) Summary() string {
 
 func (c *restoreFile) Apply(_ context.Context, h *host.Host) error { return h.FS.Restore(c.b.Path) }
 
-// removeDirs removes those of dirs that are empty.
+// removeDirs removes what is left of the backup tree, then those of dirs
+// that are empty.
 type removeDirs struct{ dirs []string }
 
 func (c *removeDirs) Summary() string {
@@ -130,9 +136,16 @@ func (c *removeDirs) Summary() string {
 }
 
 func (c *removeDirs) Apply(_ context.Context, h *host.Host) error {
+	if err := h.FS.PruneBackups(); err != nil {
+		return err
+	}
 	for _, d := range c.dirs {
-		if _, err := h.FS.RemoveEmptyDir(d); err != nil {
+		removed, err := h.FS.RemoveEmptyDir(d)
+		if err != nil {
 			return err
+		}
+		if removed {
+			host.FaultPoint("removed " + d)
 		}
 	}
 	return nil
