@@ -89,12 +89,7 @@ func TestResetRefusesUntrustedState(t *testing.T) {
 // refuse to restore from it.
 func TestBootstrapRefusesSymlinkedState(t *testing.T) {
 	root := foundHost(t)
-	if err := os.MkdirAll(filepath.Join(root, "srv/state"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/srv/state", filepath.Join(root, "var/lib/eksd-kata")); err != nil {
-		t.Fatal(err)
-	}
+	hosttest.LinkDir(t, root, "/var/lib/eksd-kata", "/srv/state")
 	before := hosttest.HashTree(t, root)
 	code, out, stderr := run(t, "", bootstrapArgs(root)...)
 	if code == ExitOK || !strings.Contains(stderr, "/var/lib/eksd-kata is a symlink to /srv/state") {

@@ -195,3 +195,23 @@ func listTree(t *testing.T, root string) string {
 	})
 	return b.String()
 }
+
+// TestResetLeavesASymlinkAtItsOwnDirectory: a symlink where eksd-kata
+// keeps a directory of its own (its log directory) is not eksd-kata's to
+// remove, even to an empty directory: reset leaves it and succeeds.
+func TestResetLeavesASymlinkAtItsOwnDirectory(t *testing.T) {
+	root := debianRoot(t)
+	hosttest.LinkDir(t, root, "/var/log/eksd-kata", "/srv/logs")
+	before := hosttest.HashTree(t, root)
+	h, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bootstrap.Run(context.Background(), h, Steps(Options{}), bootstrap.Options{})
+	if err != nil || rep.Changed() != 0 {
+		t.Fatalf("reset: %v, %v; want nothing to do", rep, err)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("reset changed the tree")
+	}
+}

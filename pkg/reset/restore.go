@@ -90,11 +90,12 @@ func (s *RestoreStep) planDaemons(ctx context.Context, h *host.Host, p *plan.Pla
 	}
 }
 
-// existingOwnDirs are those of our directories that exist.
+// existingOwnDirs are those of our directories that exist. A symlink in
+// the place of one is someone else's, and is left alone.
 func existingOwnDirs(h *host.Host) []string {
 	var out []string
 	for _, d := range ownDirs(h) {
-		if ok, _ := h.FS.Exists(d); ok {
+		if fi, err := h.FS.Lstat(d); err == nil && fi.IsDir() {
 			out = append(out, d)
 		}
 	}
@@ -103,7 +104,7 @@ func existingOwnDirs(h *host.Host) []string {
 
 // emptyOwnDir reports whether one of our directories is left, empty.
 func emptyOwnDir(h *host.Host) bool {
-	for _, d := range ownDirs(h) {
+	for _, d := range existingOwnDirs(h) {
 		entries, err := h.FS.ReadDir(d)
 		if err == nil && len(entries) == 0 {
 			return true
