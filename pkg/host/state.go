@@ -258,11 +258,15 @@ func (f *FS) backupAt(d *os.File, name, kind, hp, entry string, mode uint32) (*B
 	case kind == "dirs" && typ == unix.S_IFREG:
 		return nil, nil
 	}
-	want := "a regular file"
+	return nil, untrusted(entry, describe(d, name, mode), entryKind(kind))
+}
+
+// entryKind says what an entry of the kind/ tree is.
+func entryKind(kind string) string {
 	if kind == "files" {
-		want = "a regular file or a symlink"
+		return "a regular file or a symlink"
 	}
-	return nil, untrusted(entry, describe(d, name, mode), want)
+	return "a regular file"
 }
 
 // fileMode turns a stat mode into the fs.FileMode Backups reports: the
@@ -308,9 +312,6 @@ func (s *backupScan) leftover(d *os.File, name, hp string, prune bool) error {
 
 // readNames lists the names in directory d, sorted.
 func readNames(d *os.File) ([]string, error) {
-	if _, err := d.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
 	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return nil, fmt.Errorf("list backups: %s: %w", d.Name(), err)
@@ -381,6 +382,9 @@ func (e *backupEntry) close() {
 func (e *backupEntry) dir() *os.File { return e.dirs[len(e.dirs)-1] }
 func (e *backupEntry) name() string  { return e.names[len(e.names)-1] }
 
+// path is the entry's host path, for messages.
+func (e *backupEntry) path() string { return path.Join(e.dir().Name(), e.name()) }
+
 // openEntry opens the kind/ entry of host path hp (rel: below hp, for a
 // directory's marker); nil when there is none.
 func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
@@ -417,9 +421,9 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 	}
 	e.mode = st.Mode
 	if typ := st.Mode & unix.S_IFMT; typ != unix.S_IFREG && (kind != "files" || typ != unix.S_IFLNK) {
-		desc := describe(e.dir(), e.name(), st.Mode)
+		err := untrusted(e.path(), describe(e.dir(), e.name(), st.Mode), entryKind(kind))
 		e.close()
-		return nil, untrusted(path.Join(at, path.Base(path.Join(hp, rel))), desc, "a regular file")
+		return nil, err
 	}
 	return e, nil
 }
@@ -428,9 +432,9 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 func (e *backupEntry) drop() error {
 	defer e.close()
 	if err := unix.Unlinkat(int(e.dir().Fd()), e.name(), 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("drop backup %s: %w", e.name(), err)
+		return fmt.Errorf("drop backup %s: %w", e.path(), err)
 	}
-	FaultPoint("dropped " + e.dir().Name() + "/" + e.name())
+	FaultPoint("dropped " + e.path())
 	for i := len(e.dirs) - 1; i > 0; i-- {
 		if unix.Unlinkat(int(e.dirs[i-1].Fd()), e.names[i-1], unix.AT_REMOVEDIR) != nil {
 			break // not empty: another entry is in it
@@ -531,14 +535,14 @@ func restoreOriginal(e *backupEntry, real string) error {
 	if err != nil {
 		return err
 	}
-	src := os.NewFile(uintptr(fd), e.name())
+	src := os.NewFile(uintptr(fd), e.path())
 	defer src.Close()
 	fi, err := src.Stat()
 	if err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() { // swapped since it was checked
-		return untrusted(e.name(), "no longer a regular file", "a regular file")
+		return untrusted(e.path(), "no longer a regular file", "a regular file")
 	}
 	uid, gid := owner(fi)
 	copyFrom := func(tmp *os.File) error {
