@@ -766,7 +766,7 @@ report() {
 			# counts as eksd-kata's here.
 			printf '  bootstrap wall time from launch to the end of addons %ss - kubeadm init in it %ss = %ss = %s%% of that kubeadm init\n' \
 				"$wall" "$k" "$own" "$(awk -v a="$own" -v k="$k" 'BEGIN{printf "%.1f", 100*a/k}')"
-			# The issue's figure: against kubeadm init alone on the prepared
+			# The main figure: against kubeadm init alone on the prepared
 			# node (certificates included, nothing of eksd-kata's beside it).
 			if [ -n "$t_alone" ]; then
 				own=$(awk -v w="$wall" -v k="$t_alone" 'BEGIN{printf "%.3f", w-k}')

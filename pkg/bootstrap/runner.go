@@ -26,6 +26,8 @@ const LockFile = "/run/eksd-kata.lock"
 type Step interface {
 	Name() string
 	// Plan returns what would change on h; it must not change anything.
+	// A plan that cannot be carried out on h as it is fails with a
+	// *plan.Blocked, and may come with the part of it the step could make.
 	Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 }
 
@@ -53,9 +55,13 @@ type Options struct {
 
 // StepResult is what one step did.
 type StepResult struct {
-	Name     string
-	Changes  []string // summaries of what was (or, dry-run, would be) changed
-	Notes    []string
+	Name    string
+	Changes []string // summaries of what was (or, dry-run, would be) changed
+	Notes   []string
+	// Blockers stop a real run at this step; only a dry run plans past them.
+	Blockers []plan.Problem
+	// Unsolved are left to the operator; the run goes on (plan.Plan.Unsolved).
+	Unsolved []plan.Problem
 	Duration time.Duration
 }
 
@@ -72,6 +78,35 @@ func (r *Report) Changed() int {
 		n += len(s.Changes)
 	}
 	return n
+}
+
+// BlockedError ends a dry run that planned past blockers: the plan cannot
+// be carried out as it is. The report lists them, step by step.
+type BlockedError struct {
+	Step     string // the first blocked step, where a real run would stop
+	Blockers int
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("%d blocker(s): a real run would stop at step %s", e.Blockers, e.Step)
+}
+
+// blocked is the BlockedError of a dry run's report, or nil.
+func (r *Report) blocked() error {
+	var e *BlockedError
+	for _, s := range r.Steps {
+		if len(s.Blockers) == 0 {
+			continue
+		}
+		if e == nil {
+			e = &BlockedError{Step: s.Name}
+		}
+		e.Blockers += len(s.Blockers)
+	}
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // StepError says which step failed; the CLI turns it into the command to resume with.
@@ -111,6 +146,8 @@ func Select(steps []Step, only, skip []string) ([]Step, error) {
 // Run plans every selected step first, so that bad input anywhere stops the
 // run before anything changed; then, unless DryRun, it takes the lock and
 // for each step plans again (earlier steps changed the host) and applies.
+// A dry run plans past blocked steps, so that it tells every problem at
+// once, and then fails with a *BlockedError beside its report.
 func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -136,21 +173,29 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 	for i, s := range steps {
 		t0 := time.Now()
 		p, err := s.Plan(ctx, h)
+		var blockers []plan.Problem
 		if err != nil {
-			return nil, &StepError{Step: s.Name(), Err: err}
+			var ok bool
+			if blockers, ok = plan.Problems(err); !ok || !o.DryRun {
+				return nil, &StepError{Step: s.Name(), Err: err}
+			}
+			if p == nil {
+				p = &plan.Plan{}
+			}
 		}
 		plans[i] = p
 		o.Log.Debug("step planned", "step", s.Name(), "changes", len(p.Changes), "duration", time.Since(t0))
 		if o.DryRun {
 			res := result(s.Name(), p, time.Since(t0))
+			res.Blockers = blockers
 			report.Steps = append(report.Steps, res)
-			printPlan(o.Out, i+1, len(steps), s.Name(), p)
-			o.Log.Info("step planned", "step", s.Name(), "changes", len(p.Changes), "duration", res.Duration)
+			printPlan(o.Out, i+1, len(steps), res, p)
+			o.Log.Info("step planned", "step", s.Name(), "changes", len(p.Changes), "blockers", len(blockers), "duration", res.Duration)
 		}
 	}
 	if o.DryRun {
 		report.Duration = time.Since(start)
-		return report, nil
+		return report, report.blocked()
 	}
 
 	release, err := h.FS.Lock(LockFile)
@@ -237,15 +282,23 @@ func logChange(log *slog.Logger, step string) func(plan.Change, time.Duration) {
 }
 
 func result(name string, p *plan.Plan, d time.Duration) StepResult {
-	return StepResult{Name: name, Changes: p.Summaries(), Notes: p.Notes, Duration: d}
+	return StepResult{Name: name, Changes: p.Summaries(), Notes: p.Notes, Unsolved: p.Unsolved, Duration: d}
 }
 
-func printPlan(w io.Writer, i, n int, name string, p *plan.Plan) {
-	if p.Empty() {
-		fmt.Fprintf(w, "[%d/%d] %s: nothing to change\n", i, n, name)
-	} else {
-		fmt.Fprintf(w, "[%d/%d] %s: %d change(s) planned\n", i, n, name, len(p.Changes))
+func printPlan(w io.Writer, i, n int, r StepResult, p *plan.Plan) {
+	what := "nothing to change"
+	if !p.Empty() {
+		what = fmt.Sprintf("%d change(s) planned", len(p.Changes))
 	}
+	if len(r.Blockers) > 0 {
+		// What the step could plan is still worth seeing; the problems
+		// come together at the end of the run.
+		what = fmt.Sprintf("blocked by %d problem(s), listed at the end", len(r.Blockers))
+		if !p.Empty() {
+			what = fmt.Sprintf("%d change(s) planned, then blocked by %d problem(s), listed at the end", len(p.Changes), len(r.Blockers))
+		}
+	}
+	fmt.Fprintf(w, "[%d/%d] %s: %s\n", i, n, r.Name, what)
 	for _, c := range p.Changes {
 		fmt.Fprintf(w, "  + %s\n", c.Summary())
 		if d, ok := c.(plan.Differ); ok {
@@ -257,9 +310,7 @@ func printPlan(w io.Writer, i, n int, name string, p *plan.Plan) {
 			fmt.Fprintln(w)
 		}
 	}
-	for _, note := range p.Notes {
-		fmt.Fprintf(w, "  note: %s\n", note)
-	}
+	printNotes(w, r)
 }
 
 func printStarted(w io.Writer, i, n int, r StepResult, before []string) {
@@ -267,9 +318,7 @@ func printStarted(w io.Writer, i, n int, r StepResult, before []string) {
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "  + %s\n", c)
 	}
-	for _, note := range r.Notes {
-		fmt.Fprintf(w, "  note: %s\n", note)
-	}
+	printNotes(w, r)
 }
 
 func printDone(w io.Writer, i, n int, r StepResult) {
@@ -282,7 +331,14 @@ func printDone(w io.Writer, i, n int, r StepResult) {
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "  + %s\n", c)
 	}
+	printNotes(w, r)
+}
+
+func printNotes(w io.Writer, r StepResult) {
 	for _, note := range r.Notes {
 		fmt.Fprintf(w, "  note: %s\n", note)
+	}
+	for _, u := range r.Unsolved {
+		fmt.Fprintf(w, "  left to you: %s\n", u)
 	}
 }

@@ -245,3 +245,101 @@ func TestPrepareStartsFirstAndEndsWithTheRun(t *testing.T) {
 		}
 	}
 }
+
+// partlyBlocked plans its file, then finds it cannot go on.
+type partlyBlocked struct{ fileStep }
+
+func (s *partlyBlocked) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
+	p, err := s.fileStep.Plan(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return p, plan.Block("cannot restart", "restart it yourself")
+}
+
+// blockedSteps: step one is blocked by two problems; step two by a
+// missing flag (bad input for a real run); step three plans its file and
+// is blocked after it; step four plans as usual.
+func blockedSteps() []Step {
+	return []Step{
+		&fileStep{name: "one", err: &plan.Blocked{Problems: []plan.Problem{{What: "no kvm", Remedy: "load kvm"}, {What: "no hostname", Remedy: "set one"}}}},
+		&fileStep{name: "two", err: plan.BadInput(plan.Block("version unknown", "pass --version"))},
+		&partlyBlocked{fileStep{name: "three", path: "/etc/three.conf", content: "three\n"}},
+		&fileStep{name: "four", path: "/etc/four.conf", content: "four\n"},
+	}
+}
+
+func TestDryRunPlansPastBlockers(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	before := hosttest.HashTree(t, h.Root())
+	var out bytes.Buffer
+	r, err := Run(context.Background(), h, blockedSteps(), Options{DryRun: true, Out: &out})
+	var be *BlockedError
+	if !errors.As(err, &be) || be.Step != "one" || be.Blockers != 4 {
+		t.Fatalf("err = %v, want 4 blockers from step one on", err)
+	}
+	if r == nil || len(r.Steps) != 4 {
+		t.Fatalf("report %+v, want all four steps", r)
+	}
+	if got := r.Steps[0].Blockers; len(got) != 2 || got[1].Remedy != "set one" {
+		t.Errorf("step one blockers %v", got)
+	}
+	if got := r.Steps[1].Blockers; len(got) != 1 || got[0].What != "version unknown" {
+		t.Errorf("step two blockers %v", got)
+	}
+	if got := r.Steps[2]; len(got.Blockers) != 1 || len(got.Changes) != 1 {
+		t.Errorf("step three: blockers %v, changes %v; want both", got.Blockers, got.Changes)
+	}
+	if r.Steps[3].Blockers != nil || r.Changed() != 2 {
+		t.Errorf("step four: blockers %v; %d change(s) in all", r.Steps[3].Blockers, r.Changed())
+	}
+	for _, want := range []string{
+		"[1/4] one: blocked by 2 problem(s)",
+		"[3/4] three: 1 change(s) planned, then blocked by 1 problem(s)", "+++ b/etc/three.conf",
+		"[4/4] four: 1 change(s) planned", "+++ b/etc/four.conf",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if hosttest.HashTree(t, h.Root()) != before {
+		t.Fatal("the dry run changed the host")
+	}
+}
+
+// TestBlockerStopsARealRun: a real run stops at the first blocker with
+// its error, as bad input when it is, and changes nothing.
+func TestBlockerStopsARealRun(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	before := hosttest.HashTree(t, h.Root())
+	steps := blockedSteps()
+	_, err := Run(context.Background(), h, steps, Options{})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "one" || !strings.Contains(err.Error(), "no kvm: load kvm") {
+		t.Fatalf("err = %v, want step one's blocker", err)
+	}
+	_, err = Run(context.Background(), h, steps[1:], Options{})
+	var in *plan.InputError
+	if !errors.As(err, &in) {
+		t.Fatalf("err = %v, want the input error of step two", err)
+	}
+	_, err = Run(context.Background(), h, steps[2:], Options{})
+	if !errors.As(err, &se) || se.Step != "three" {
+		t.Fatalf("err = %v, want step three's blocker although it planned a change", err)
+	}
+	if steps[3].(*fileStep).plans != 0 || hosttest.HashTree(t, h.Root()) != before {
+		t.Fatal("a blocked run planned on or changed the host")
+	}
+}
+
+// TestDryRunStopsAtBadInput: bad input that is no blocker ends even a dry run.
+func TestDryRunStopsAtBadInput(t *testing.T) {
+	h := hosttest.NewTestHost(t, "")
+	steps := blockedSteps()
+	steps[0].(*fileStep).err = plan.BadInput(errors.New("config.toml:3:1: invalid TOML"))
+	r, err := Run(context.Background(), h, steps, Options{DryRun: true})
+	var in *plan.InputError
+	if !errors.As(err, &in) || r != nil || steps[3].(*fileStep).plans != 0 {
+		t.Fatalf("err = %v, report %v: want the input error, no report, nothing planned after it", err, r)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -128,11 +129,11 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 	}
 	steps := bootstrapSteps(resolved, rel, f, out, errOut)
 	report, err := runSteps(ctx, g, h, rel, steps, f, out, "bootstrap")
-	if err != nil {
+	if report == nil {
 		return err
 	}
 	printSummary(out, report, h, f)
-	return nil
+	return err
 }
 
 // prepare is what bootstrap and join do before their steps: the --ignore
@@ -150,7 +151,7 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if err != nil {
 		return nil, nil, err
 	}
-	resolved, err := config.Resolve(cfg, h)
+	resolved, err := detect.Resolve(cfg, h)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -184,6 +185,8 @@ func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Relea
 }
 
 // runSteps runs steps as bootstrap and join do, and prints the tally line.
+// A dry run that planned past blockers returns its report and a
+// *bootstrap.BlockedError (exit 1: the plan cannot be carried out).
 func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
@@ -198,7 +201,8 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, 
 		opts.Log = g.log
 	}
 	report, err := bootstrap.Run(ctx, h, steps, opts)
-	if err != nil {
+	var blocked *bootstrap.BlockedError
+	if err != nil && !errors.As(err, &blocked) {
 		return nil, g.runError(err, f.dryRun)
 	}
 	verb := "applied"
@@ -206,26 +210,40 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, 
 		verb = "planned (dry run: nothing changed)"
 	}
 	fmt.Fprintf(out, "%s: %d change(s) %s in %d step(s), %s\n", verbName, report.Changed(), verb, len(report.Steps), report.Duration.Round(time.Millisecond))
-	return report, nil
+	return report, err
 }
 
-// printSummary says which steps changed something, which were already
-// right, and what to run next once a control plane exists.
+// printSummary says which steps changed something (or, in a dry run,
+// would), which were already right, what blocks the run or is left to the
+// operator, and what to run next once a control plane exists.
 func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrapFlags) {
-	var changed, right []string
+	var changed, right, blocked, left []string
 	for _, s := range r.Steps {
 		if len(s.Changes) > 0 {
 			changed = append(changed, fmt.Sprintf("%s (%d)", s.Name, len(s.Changes)))
-		} else {
+		}
+		switch {
+		case len(s.Blockers) > 0:
+			blocked = append(blocked, s.Name)
+		case len(s.Unsolved) > 0:
+			left = append(left, s.Name)
+		case len(s.Changes) == 0:
 			right = append(right, s.Name)
 		}
 	}
-	if len(changed) > 0 {
-		fmt.Fprintf(out, "  changed: %s\n", strings.Join(changed, ", "))
+	verb := "changed"
+	if f.dryRun {
+		verb = "would change"
 	}
-	if len(right) > 0 {
-		fmt.Fprintf(out, "  already right: %s\n", strings.Join(right, ", "))
+	for _, l := range []struct {
+		what  string
+		steps []string
+	}{{verb, changed}, {"already right", right}, {"blocked", blocked}, {"not complete", left}} {
+		if len(l.steps) > 0 {
+			fmt.Fprintf(out, "  %s: %s\n", l.what, strings.Join(l.steps, ", "))
+		}
 	}
+	printProblems(out, r)
 	if f.dryRun || !h.IsLive() || !selected("kubeadm", f.only, f.skip) {
 		return
 	}
@@ -233,6 +251,32 @@ func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrap
 	fmt.Fprintf(out, "  kubectl get nodes                  (kubeconfig: ~/.kube/config, or /etc/kubernetes/admin.conf as root)\n")
 	fmt.Fprintf(out, "  sudo cat %s   (the kubeadm join command for workers; it holds a token)\n", kubeadm.JoinCommandFile)
 	fmt.Fprintf(out, "  eksd-kata verify                   (a runc and a kata pod, host vs guest kernel)\n")
+}
+
+// printProblems lists, with their remedies, the blockers a real run would
+// stop at and the problems it leaves to the operator.
+func printProblems(out io.Writer, r *bootstrap.Report) {
+	for _, list := range []struct {
+		heading, mark string
+		of            func(bootstrap.StepResult) []plan.Problem
+	}{
+		{"blockers: a real run would stop here", "✗", func(s bootstrap.StepResult) []plan.Problem { return s.Blockers }},
+		{"left to you: the node is not complete without these (a run goes on)", "!", func(s bootstrap.StepResult) []plan.Problem { return s.Unsolved }},
+	} {
+		heading := list.heading
+		for _, s := range r.Steps {
+			for _, p := range list.of(s) {
+				if heading != "" {
+					fmt.Fprintln(out, heading)
+					heading = ""
+				}
+				fmt.Fprintf(out, "  %s %s: %s\n", list.mark, s.Name, p.What)
+				if p.Remedy != "" {
+					fmt.Fprintf(out, "    → %s\n", p.Remedy)
+				}
+			}
+		}
+	}
 }
 
 // bootstrapSteps builds the steps; they print to out and their progress to

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/spf13/cobra"
 )
@@ -52,7 +53,7 @@ func newConfigPrintCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if cfg, err = config.Resolve(cfg, h); err != nil {
+				if cfg, err = detect.Resolve(cfg, h); err != nil {
 					return err
 				}
 			}
@@ -137,7 +138,7 @@ func newConfigRenderCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg, err = config.Resolve(cfg, h); err != nil {
+			if cfg, err = detect.Resolve(cfg, h); err != nil {
 				return err
 			}
 			out, err := kubeadm.RenderInit(cfg, rel)

@@ -137,7 +137,10 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		}
 	}
 	steps = append(steps, &kubeadm.JoinStep{Config: resolved, Release: rel, Join: join, Out: out})
-	_, err = runSteps(ctx, g, h, rel, steps, &f.bootstrapFlags, out, "join")
+	report, err := runSteps(ctx, g, h, rel, steps, &f.bootstrapFlags, out, "join")
+	if report != nil {
+		printProblems(out, report)
+	}
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/spf13/cobra"
 )
@@ -50,7 +51,7 @@ in a VM, 1 when not, 2 on bad usage.`,
 			if err != nil {
 				return err
 			}
-			if cfg, err = config.Resolve(cfg, h); err != nil {
+			if cfg, err = detect.Resolve(cfg, h); err != nil {
 				return err
 			}
 			step := &kube.VerifyStep{

@@ -40,10 +40,16 @@ func (s *Step) Name() string { return "containerd" }
 // Plan renders the merged config.toml from the file on the host.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	version, how, err := s.detectVersion(ctx, h)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = SupportsKubernetes(version, eksd.ChannelMinor(s.Release.Channel()))
 	}
-	if err := SupportsKubernetes(version, eksd.ChannelMinor(s.Release.Channel())); err != nil {
+	if _, blocked := plan.Problems(err); blocked {
+		// Which config.toml to write depends on the containerd that will run it.
+		p := &plan.Plan{}
+		p.Notef("%s not planned: its layout follows the version of the containerd that loads it", s.Config.Spec.Containerd.ConfigPath)
+		return p, err
+	}
+	if err != nil {
 		return nil, err
 	}
 	o, notes, err := s.options(ctx, h, version)
@@ -83,7 +89,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	st, err := planEnable(ctx, h, p)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	if c == nil {
 		if !s.NoRestart && stopped(st) {
@@ -98,9 +104,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	case !h.IsLive():
 		p.Notef("restart containerd: skipped (--root)")
 	case !h.Systemd.Running():
-		return nil, fmt.Errorf("containerd must be restarted to load %s, but systemd is not running as PID 1: restart containerd yourself and pass --no-restart", cfgPath)
+		return p, plan.Block("containerd must be restarted to load "+cfgPath+", but systemd is not running as PID 1", "restart containerd yourself and pass --no-restart")
 	case st != nil && st.Load == "not-found":
-		return nil, errNoUnit("to load " + cfgPath)
+		return p, errNoUnit("to load " + cfgPath)
 	default:
 		s.planRestart(p, "")
 	}
@@ -135,7 +141,7 @@ func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) (*host.UnitStat
 	}
 	switch {
 	case st.Masked():
-		return nil, fmt.Errorf("%s is masked: systemd will not start containerd, at boot or for this bootstrap; run `systemctl unmask %s` and run again", Unit, Unit)
+		return nil, plan.Block(Unit+" is masked (systemd will not start containerd, at boot or for this bootstrap)", "run `systemctl unmask "+Unit+"` and run again")
 	case st.UnitFileState == "disabled":
 		p.Add(&plan.UnitAction{Action: "enable", Unit: Unit})
 	}
@@ -145,7 +151,8 @@ func planEnable(ctx context.Context, h *host.Host, p *plan.Plan) (*host.UnitStat
 // errNoUnit: systemd runs, but not containerd, so bootstrap cannot restart
 // it (why: what the restart is for).
 func errNoUnit(why string) error {
-	return fmt.Errorf("containerd must be restarted (%s), but systemd has no %s: install the unit that comes with containerd's package or release, or restart containerd yourself and pass --no-restart", why, Unit)
+	return plan.Block(fmt.Sprintf("containerd must be restarted (%s), but systemd has no %s", why, Unit),
+		"install the unit that comes with containerd's package or release, or restart containerd yourself and pass --no-restart")
 }
 
 // planHostsFiles writes a hosts.toml for each insecure registry, so that
@@ -188,7 +195,8 @@ func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how st
 		return s.Version, "--containerd-version", nil
 	}
 	if !h.IsLive() {
-		return "", "", plan.BadInput(errors.New("under --root the installed containerd cannot be asked for its version: pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
+		// Bad input for a real run; a dry run plans on without it.
+		return "", "", plan.BadInput(plan.Block("under --root the installed containerd cannot be asked for its version", "pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
 	}
 	if c, err := h.Containerd(ctx, s.Config.Spec.Containerd.Socket); err == nil {
 		defer c.Close()
@@ -198,7 +206,7 @@ func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how st
 	}
 	bin, err := h.FS.LookPath("containerd")
 	if err != nil {
-		return "", "", fmt.Errorf("containerd is not installed (not running at %s, no containerd binary on PATH): install containerd 1.7 or 2.x first", s.Config.Spec.Containerd.Socket)
+		return "", "", plan.Block(fmt.Sprintf("containerd is not installed (not running at %s, no containerd binary on PATH)", s.Config.Spec.Containerd.Socket), "install containerd 1.7 or 2.x first")
 	}
 	out, err := host.Output(ctx, h.Exec, bin, "--version")
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // liveHost is this machine's file system and a real containerd, with
@@ -116,12 +117,16 @@ func TestStepWithoutSystemd(t *testing.T) {
 	h, sd := liveHost(t)
 	sd.NotRunning = true
 	s := &Step{Config: stepConfig(cfgPath, "/nonexistent.sock"), Release: eksd.Default(), Version: "2.4.2"}
-	_, err := s.Plan(context.Background(), h)
-	if err == nil || !strings.Contains(err.Error(), "--no-restart") {
-		t.Fatalf("err = %v, want advice to restart by hand with --no-restart", err)
+	// Blocked, but a dry run still shows the config it would write.
+	p, err := s.Plan(context.Background(), h)
+	if _, blocked := plan.Problems(err); !blocked || !strings.Contains(err.Error(), "--no-restart") {
+		t.Fatalf("err = %v, want a blocker advising to restart by hand with --no-restart", err)
+	}
+	if p == nil || !slices.Equal(p.Summaries(), []string{"create " + cfgPath}) {
+		t.Fatalf("blocked plan %v, want the config write", p)
 	}
 	s.NoRestart = true
-	p, err := s.Plan(context.Background(), h)
+	p, err = s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +226,13 @@ func TestStepRefusesAUnitItCannotRestart(t *testing.T) {
 		state host.UnitState
 		want  string
 	}{
-		{host.UnitState{Load: "masked", Active: "inactive", UnitFileState: "masked"}, "containerd.service is masked: systemd will not start containerd, at boot or for this bootstrap; run `systemctl unmask containerd.service`"},
+		{host.UnitState{Load: "masked", Active: "inactive", UnitFileState: "masked"}, "containerd.service is masked (systemd will not start containerd, at boot or for this bootstrap): run `systemctl unmask containerd.service`"},
 		{host.UnitState{Load: "not-found", Active: "inactive"}, "containerd must be restarted (to load " + cfgPath + "), but systemd has no containerd.service"},
 	} {
 		sd.Units[Unit] = tc.state
 		_, err := s.Plan(context.Background(), h)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: plan error %v, want %q", tc.state.Load, err, tc.want)
+		if _, blocked := plan.Problems(err); !blocked || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: plan error %v, want a blocker %q", tc.state.Load, err, tc.want)
 		}
 		if _, err := os.Stat(cfgPath); !os.IsNotExist(err) {
 			t.Fatalf("%s: %s written (%v)", tc.state.Load, cfgPath, err)

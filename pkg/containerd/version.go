@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 var versionRE = regexp.MustCompile(`v?(\d+)\.(\d+)(?:\.(\d+))?`)
@@ -76,7 +78,8 @@ func SupportsKubernetes(containerdVersion string, kubeMinor int) error {
 	if supported {
 		return nil
 	}
-	return fmt.Errorf("containerd %s is too old for Kubernetes 1.%d: it needs containerd %s or newer; upgrade containerd (or choose an older EKS-D release with --release)", containerdVersion, kubeMinor, strings.Join(mins, ", "))
+	return plan.Block(fmt.Sprintf("containerd %s is too old for Kubernetes 1.%d (it needs containerd %s or newer)", containerdVersion, kubeMinor, strings.Join(mins, ", ")),
+		"upgrade containerd, or choose an older EKS-D release with --release")
 }
 
 // MinimumVersions lists, oldest line first, the containerd versions the

@@ -1,13 +1,13 @@
 package host
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // defaultStateDir is eksd-kata's own state (the backup among it): reset
@@ -47,32 +47,23 @@ type Backup struct {
 // BackupDir is the host path backups live under.
 func (f *FS) BackupDir() string { return f.backupDir() }
 
-// backupEntries returns the real paths of the two possible backup entries of
-// host path hp. The last component is not followed: an entry may be a symlink.
-func (f *FS) backupEntries(hp string) (files, created string, err error) {
-	if files, err = f.resolveParent(filepath.Join(f.backupDir(), "files", hp)); err != nil {
-		return "", "", err
-	}
-	if created, err = f.resolveParent(filepath.Join(f.backupDir(), "created", hp)); err != nil {
-		return "", "", err
-	}
-	return files, created, nil
+// backupEntries returns the host paths of the two possible backup entries
+// of host path hp.
+func (f *FS) backupEntries(hp string) (files, created string) {
+	return path.Join(f.backupDir(), "files", hp), path.Join(f.backupDir(), "created", hp)
 }
 
-// backupOnce records the original of real (fi == nil: it does not exist yet)
+// backupOnce records the original at s (fi == nil: it does not exist yet)
 // unless a backup of it already exists: the first original is the one reset
 // must bring back, later states are ours.
-func (f *FS) backupOnce(real string, fi fs.FileInfo) error {
-	hp := f.hostPath(real)
+func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
+	hp := s.host()
 	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
 	}
-	files, created, err := f.backupEntries(hp)
-	if err != nil {
-		return err
-	}
+	files, created := f.backupEntries(hp)
 	for _, e := range []string{files, created} {
-		if _, err := os.Lstat(e); err == nil {
+		if _, err := f.Lstat(e); err == nil {
 			return nil
 		} else if !isNotExist(err) {
 			return fmt.Errorf("back up %s: %w", hp, err)
@@ -82,90 +73,108 @@ func (f *FS) backupOnce(real string, fi fs.FileInfo) error {
 		return err
 	}
 	if fi == nil {
-		return writeEntry(created, func() error { return writeAtomic(created, nil, 0o600, -1, -1) })
+		return f.writeMarker(created)
 	}
 	switch {
 	case fi.Mode().IsRegular():
-		data, err := os.ReadFile(real)
+		data, err := s.readFile()
 		if err != nil {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 		uid, gid := owner(fi)
-		return writeEntry(files, func() error { return writeAtomic(files, data, fi.Mode()&modeBits, uid, gid) })
+		return f.writeEntry(files, func(d *dir, name string) error {
+			return f.writeAtomic(d, name, data, fi.Mode()&modeBits, uid, gid)
+		})
 	case fi.Mode()&fs.ModeSymlink != 0:
-		target, err := os.Readlink(real)
+		target, err := readlinkAt(s.dir, s.name)
 		if err != nil {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
 		// Creating a symlink is atomic already.
-		return writeEntry(files, func() error { return os.Symlink(target, files) })
+		return f.writeEntry(files, func(d *dir, name string) error {
+			if err := unix.Symlinkat(target, d.fd(), name); err != nil {
+				return &os.PathError{Op: "symlink", Path: path.Join(d.host, name), Err: err}
+			}
+			return nil
+		})
 	default:
 		return fmt.Errorf("back up %s: not a regular file or symlink (%s)", hp, fi.Mode().Type())
 	}
 }
 
-func writeEntry(entry string, write func() error) error {
-	// 0755 like any /var/lib directory: each entry keeps the original's mode.
-	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+// writeMarker writes the empty backup entry at host path entry.
+func (f *FS) writeMarker(entry string) error {
+	return f.writeEntry(entry, func(d *dir, name string) error { return f.writeAtomic(d, name, nil, 0o600, -1, -1) })
+}
+
+// writeEntry makes the directories of backup entry (a host path) and calls
+// write with the directory and name of the entry.
+func (f *FS) writeEntry(entry string, write func(d *dir, name string) error) error {
+	s, err := f.locate(entry, false)
+	if err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
-	if err := write(); err != nil {
+	defer s.close()
+	// 0755 like any /var/lib directory: each entry keeps the original's mode.
+	if err := f.makeParents(s, false); err != nil {
+		return fmt.Errorf("back up: %w", err)
+	}
+	if err := write(s.dir, s.name); err != nil {
 		return fmt.Errorf("back up: %w", err)
 	}
 	return nil
 }
 
-// mkdirRecorded creates directory real and its missing parents with perm,
-// recording each directory it creates before creating it (so a crash in
-// between still leaves reset knowing it is ours): reset removes them once
-// they are empty.
-func (f *FS) mkdirRecorded(real string, perm fs.FileMode) error {
+// mkdirRecorded opens directory p, creating it and its missing parents
+// with perm, and recording each directory it creates before creating it (so
+// a crash in between still leaves reset knowing it is ours): reset removes
+// them once they are empty.
+func (f *FS) mkdirRecorded(p string, perm fs.FileMode) (*dir, error) {
 	// One at a time: two writes into the same new directory would race
 	// to record it.
 	f.dirsMu.Lock()
 	defer f.dirsMu.Unlock()
-	var missing []string
-	for d := real; ; d = filepath.Dir(d) {
-		_, err := os.Lstat(d)
-		if err == nil {
-			break
-		}
-		if !isNotExist(err) {
-			return err
-		}
-		missing = append(missing, d)
-		if d == filepath.Dir(d) {
-			break
-		}
+	d, missing, err := f.lookup(p)
+	if err != nil {
+		return nil, err
 	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		d := missing[i]
-		if err := f.recordCreatedDir(d); err != nil {
-			return err
-		}
-		if err := os.Mkdir(d, perm); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
-		}
-	}
-	return nil
+	return mkdirs(d, missing, perm, f.recordCreatedDir)
 }
 
-func (f *FS) recordCreatedDir(real string) error {
-	hp := f.hostPath(real)
-	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
+// makeParents creates the directories missing above the entry of s, 0755,
+// and leaves s on the last of them; record records them as mkdirRecorded
+// does.
+func (f *FS) makeParents(s *spot, record bool) error {
+	if len(s.missing) == 0 {
 		return nil
 	}
-	marker, err := f.createdDirMarker(hp)
+	var rec func(string) error
+	if record {
+		f.dirsMu.Lock()
+		defer f.dirsMu.Unlock()
+		rec = f.recordCreatedDir
+	}
+	d, err := mkdirs(s.dir, s.missing, 0o755, rec)
 	if err != nil {
 		return err
 	}
-	if _, err := os.Lstat(marker); err == nil {
+	s.dir, s.missing = d, nil
+	return nil
+}
+
+// recordCreatedDir records host directory hp as created by eksd-kata.
+func (f *FS) recordCreatedDir(hp string) error {
+	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
+		return nil
+	}
+	marker := f.createdDirMarker(hp)
+	if _, err := f.Lstat(marker); err == nil {
 		return nil
 	}
 	if err := f.CheckState(); err != nil {
 		return err
 	}
-	return writeEntry(marker, func() error { return writeAtomic(marker, nil, 0o600, -1, -1) })
+	return f.writeMarker(marker)
 }
 
 // RecordCreated records p, made by something other than this FS (systemd
@@ -179,13 +188,14 @@ func (f *FS) RecordCreated(p string) error { return f.record(p, true) }
 func (f *FS) RecordOriginal(p string) error { return f.record(p, false) }
 
 func (f *FS) record(p string, created bool) error {
-	real, err := f.resolveParent(p)
+	s, err := f.locate(p, false)
 	if err != nil {
 		return err
 	}
+	defer s.close()
 	var fi fs.FileInfo
 	if !created {
-		fi, err = os.Lstat(real)
+		fi, err = s.lstat()
 		switch {
 		case isNotExist(err):
 			fi = nil
@@ -193,11 +203,11 @@ func (f *FS) record(p string, created bool) error {
 			return err
 		}
 	}
-	return f.backupOnceLocked(real, fi)
+	return f.backupOnceLocked(s, fi)
 }
 
-// createdDirMarker is the real path of the marker that records host
+// createdDirMarker is the host path of the marker that records host
 // directory hp as created by eksd-kata.
-func (f *FS) createdDirMarker(hp string) (string, error) {
-	return f.resolveParent(filepath.Join(f.backupDir(), "dirs", hp, dirMarker))
+func (f *FS) createdDirMarker(hp string) string {
+	return path.Join(f.backupDir(), "dirs", hp, dirMarker)
 }

@@ -1,9 +1,13 @@
 package host
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Owner returns the numeric owner of fi, or -1, -1 when the platform has none.
@@ -15,11 +19,19 @@ func Owner(fi fs.FileInfo) (uid, gid int) { return owner(fi) }
 func (f *FS) Chown(p string, uid, gid int) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	real, err := f.Resolve(p)
+	s, err := f.locate(p, true)
 	if err != nil {
 		return false, err
 	}
-	fi, err := os.Lstat(real)
+	defer s.close()
+	// The entry itself, opened without following a symlink swapped in:
+	// the changes go to what was checked. O_NONBLOCK: a FIFO must not hang.
+	fh, err := s.open(unix.O_RDONLY | unix.O_NONBLOCK)
+	if err != nil {
+		return false, err
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
 	if err != nil {
 		return false, err
 	}
@@ -27,16 +39,16 @@ func (f *FS) Chown(p string, uid, gid int) (bool, error) {
 		return false, nil
 	}
 	if fi.Mode().IsRegular() {
-		if err := f.backupOnce(real, fi); err != nil {
+		if err := f.backupOnce(s, fi); err != nil {
 			return false, err
 		}
 	}
-	if err := os.Chown(real, uid, gid); err != nil {
+	if err := fh.Chown(uid, gid); err != nil {
 		return false, fmt.Errorf("chown %s: %w", p, err)
 	}
 	// chown clears setuid/setgid: put the mode back as it was.
 	if fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
-		if err := os.Chmod(real, fi.Mode()&modeBits); err != nil {
+		if err := fh.Chmod(fi.Mode() & modeBits); err != nil {
 			return false, fmt.Errorf("chown %s: %w", p, err)
 		}
 	}
@@ -49,11 +61,15 @@ func (f *FS) Chown(p string, uid, gid int) (bool, error) {
 func (f *FS) RemoveEmptyDir(p string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	real, err := f.resolveParent(p)
+	s, err := f.locate(p, false)
+	if isNotExist(err) {
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
-	fi, err := os.Lstat(real)
+	defer s.close()
+	fi, err := s.lstat()
 	if isNotExist(err) {
 		return false, nil
 	}
@@ -63,12 +79,17 @@ func (f *FS) RemoveEmptyDir(p string) (bool, error) {
 	if !fi.IsDir() {
 		return false, fmt.Errorf("remove %s: not a directory", p)
 	}
-	entries, err := os.ReadDir(real)
-	if err != nil || len(entries) > 0 {
+	d, err := openDirAt(s.dir, s.name)
+	if err != nil {
 		return false, err
 	}
-	if err := os.Remove(real); err != nil {
+	entries, err := d.ReadDir(1)
+	d.Close()
+	if len(entries) > 0 || (err != nil && !errors.Is(err, io.EOF)) {
 		return false, err
+	}
+	if err := unix.Unlinkat(s.dir.fd(), s.name, unix.AT_REMOVEDIR); err != nil {
+		return false, &os.PathError{Op: "remove", Path: s.host(), Err: err}
 	}
 	return true, nil
 }

@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 )
 
 // modeBits are the parts of a mode a write keeps or sets; type bits are not ours.
@@ -65,10 +67,10 @@ func (f *FS) lockPath(real string) (unlock func()) {
 }
 
 // backupOnceLocked is backupOnce under mu.
-func (f *FS) backupOnceLocked(real string, fi fs.FileInfo) error {
+func (f *FS) backupOnceLocked(s *spot, fi fs.FileInfo) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.backupOnce(real, fi)
+	return f.backupOnce(s, fi)
 }
 
 // NewFS returns an FS below root, made absolute and cleaned. The root should
@@ -113,18 +115,6 @@ func (f *FS) resolveParent(p string) (string, error) {
 	return filepath.Join(dir, filepath.Base(p)), nil
 }
 
-// hostPath turns a real path below the root back into a host path.
-func (f *FS) hostPath(real string) string {
-	if f.root == "/" {
-		return real
-	}
-	rel := strings.TrimPrefix(real, f.root)
-	if rel == "" {
-		return "/"
-	}
-	return rel
-}
-
 // ReadFile reads host path p.
 func (f *FS) ReadFile(p string) ([]byte, error) {
 	real, err := f.Resolve(p)
@@ -154,11 +144,15 @@ func (f *FS) Stat(p string) (fs.FileInfo, error) {
 
 // Lstat does not follow a symlink in the last component.
 func (f *FS) Lstat(p string) (fs.FileInfo, error) {
-	real, err := f.resolveParent(p)
+	if filepath.Clean(p) == "/" {
+		return os.Lstat(f.root)
+	}
+	s, err := f.locate(p, false)
 	if err != nil {
 		return nil, err
 	}
-	return os.Lstat(real)
+	defer s.close()
+	return s.lstat()
 }
 
 // Exists reports whether p exists (following symlinks); a missing path or a
@@ -232,11 +226,11 @@ func (f *FS) Glob(pattern string) ([]string, error) {
 
 // MkdirAll creates directory p and its parents with perm.
 func (f *FS) MkdirAll(p string, perm fs.FileMode) error {
-	real, err := f.Resolve(p)
+	d, err := f.mkdirRecorded(p, perm)
 	if err != nil {
 		return err
 	}
-	return f.mkdirRecorded(real, perm)
+	return d.Close()
 }
 
 // WriteFile replaces p atomically with data and reports whether anything
@@ -245,17 +239,18 @@ func (f *FS) MkdirAll(p string, perm fs.FileMode) error {
 // backed up before the first change (see Backups). Identical bytes and mode
 // write nothing at all, so re-runs on a converged host are free.
 func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
-	real, err := f.Resolve(p)
+	s, unlock, err := f.locateLocked(p, true)
 	if err != nil {
 		return false, err
 	}
-	defer f.lockPath(real)()
-	old, mode, err := target(real, perm)
+	defer unlock()
+	defer s.close()
+	old, mode, err := s.target(perm)
 	if err != nil {
 		return false, err
 	}
 	if old != nil {
-		cur, err := os.ReadFile(real)
+		cur, err := s.readFile()
 		if err != nil {
 			return false, err
 		}
@@ -263,7 +258,7 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 			return false, nil
 		}
 	}
-	return true, f.replace(real, old, mode, writeBytes(data), nil)
+	return true, f.replace(s, old, mode, writeBytes(data), nil)
 }
 
 // CopyFile writes what src holds from its offset on to p, atomically and
@@ -274,12 +269,13 @@ func (f *FS) WriteFile(p string, data []byte, perm fs.FileMode) (bool, error) {
 // error from it leaves p as it was. CopyFile always writes: the caller has
 // found that p must change.
 func (f *FS) CopyFile(p string, src *os.File, perm fs.FileMode, check func() error) error {
-	real, err := f.Resolve(p)
+	s, unlock, err := f.locateLocked(p, true)
 	if err != nil {
 		return err
 	}
-	defer f.lockPath(real)()
-	old, mode, err := target(real, perm)
+	defer unlock()
+	defer s.close()
+	old, mode, err := s.target(perm)
 	if err != nil {
 		return err
 	}
@@ -287,19 +283,19 @@ func (f *FS) CopyFile(p string, src *os.File, perm fs.FileMode, check func() err
 		_, err := io.Copy(tmp, src) // *os.File to *os.File: copy_file_range
 		return err
 	}
-	return f.replace(real, old, mode, write, check)
+	return f.replace(s, old, mode, write, check)
 }
 
-// target returns what stands at real (nil: nothing) and the mode new
-// content there gets: perm, or when perm is 0 the old file's mode (0644
-// for a new file).
-func target(real string, perm fs.FileMode) (fs.FileInfo, fs.FileMode, error) {
+// target returns what stands at s (nil: nothing) and the mode new content
+// there gets: perm, or when perm is 0 the old file's mode (0644 for a new
+// file).
+func (s *spot) target(perm fs.FileMode) (fs.FileInfo, fs.FileMode, error) {
 	perm &= modeBits
-	old, err := os.Lstat(real)
+	old, err := s.lstat()
 	switch {
 	case err == nil:
 		if !old.Mode().IsRegular() {
-			return nil, 0, fmt.Errorf("write %s: not a regular file (%s)", real, old.Mode().Type())
+			return nil, 0, fmt.Errorf("write %s: not a regular file (%s)", s.host(), old.Mode().Type())
 		}
 		if perm == 0 {
 			perm = old.Mode() & modeBits
@@ -315,49 +311,53 @@ func target(real string, perm fs.FileMode) (fs.FileInfo, fs.FileMode, error) {
 	}
 }
 
-// replace backs up old (or records real as created, when old is nil) and
-// writes real atomically with write, keeping old's owner.
-func (f *FS) replace(real string, old fs.FileInfo, mode fs.FileMode, write func(*os.File) error, check func() error) error {
+// replace backs up old (or records s as created, when old is nil) and
+// writes s atomically with write, keeping old's owner.
+func (f *FS) replace(s *spot, old fs.FileInfo, mode fs.FileMode, write func(*os.File) error, check func() error) error {
 	if old != nil {
-		if err := f.backupOnceLocked(real, old); err != nil {
+		if err := f.backupOnceLocked(s, old); err != nil {
 			return err
 		}
 		uid, gid := owner(old)
-		return writeAtomicWith(real, write, check, mode, uid, gid)
+		return f.writeAtomicWith(s.dir, s.name, write, check, mode, uid, gid)
 	}
 	// Record "created" before creating, so a crash in between still
 	// leaves reset knowing the file is ours.
-	if err := f.backupOnceLocked(real, nil); err != nil {
+	if err := f.backupOnceLocked(s, nil); err != nil {
 		return err
 	}
-	if err := f.mkdirRecorded(filepath.Dir(real), 0o755); err != nil {
+	if err := f.makeParents(s, true); err != nil {
 		return err
 	}
-	return writeAtomicWith(real, write, check, mode, -1, -1)
+	return f.writeAtomicWith(s.dir, s.name, write, check, mode, -1, -1)
 }
 
 // Remove backs p up (once) and removes it; a symlink is removed, not its
 // target. A missing p is not an error.
 func (f *FS) Remove(p string) error {
-	real, err := f.resolveParent(p)
-	if err != nil {
-		return err
-	}
-	defer f.lockPath(real)()
-	fi, err := os.Lstat(real)
+	s, unlock, err := f.locateLocked(p, false)
 	if isNotExist(err) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := f.backupOnceLocked(real, fi); err != nil {
+	defer unlock()
+	defer s.close()
+	fi, err := s.lstat()
+	if isNotExist(err) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if err := os.Remove(real); err != nil {
+	if err := f.backupOnceLocked(s, fi); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(real))
+	if err := removeAt(s.dir, s.name); err != nil {
+		return err
+	}
+	return syncAt(s.dir)
 }
 
 // LookPath finds an executable regular file called name in the usual PATH
@@ -384,11 +384,11 @@ func (f *FS) LookPath(name string) (string, error) {
 	return "", fmt.Errorf("%s: no executable in %s under %s: %w", name, strings.Join(searchPath, ":"), f.root, exec.ErrNotFound)
 }
 
-// writeAtomic writes data to a temp file beside real, sets owner (uid < 0:
-// leave as created) and mode, fsyncs, renames it over real and fsyncs the
-// directory: a crash leaves either the old or the new file, never a torn one.
-func writeAtomic(real string, data []byte, mode fs.FileMode, uid, gid int) error {
-	return writeAtomicWith(real, writeBytes(data), nil, mode, uid, gid)
+// writeAtomic writes data to a temp file beside name in d, sets owner (uid
+// < 0: leave as created) and mode, fsyncs, renames it over name and fsyncs
+// d: a crash leaves either the old or the new file, never a torn one.
+func (f *FS) writeAtomic(d *dir, name string, data []byte, mode fs.FileMode, uid, gid int) error {
+	return f.writeAtomicWith(d, name, writeBytes(data), nil, mode, uid, gid)
 }
 
 // writeBytes writes data to a temp file.
@@ -400,19 +400,20 @@ func writeBytes(data []byte) func(*os.File) error {
 }
 
 // writeAtomicWith is writeAtomic with the content written by write, and
-// check, when set, run before the rename: its error leaves real as it was.
-func writeAtomicWith(real string, write func(*os.File) error, check func() error, mode fs.FileMode, uid, gid int) (err error) {
-	dir, base := filepath.Split(real)
-	removeStaleTemps(dir, base)
-	tmp, err := os.CreateTemp(dir, "."+base+tmpInfix+"*.tmp")
+// check, when set, run before the rename: its error leaves name as it was.
+// Everything happens relative to d, so the file and its temp file stay in
+// that directory whatever is done to the path that led to it.
+func (f *FS) writeAtomicWith(d *dir, name string, write func(*os.File) error, check func() error, mode fs.FileMode, uid, gid int) (err error) {
+	real := f.real(path.Join(d.host, name))
+	removeStaleTemps(d, name)
+	tmp, tmpName, err := createTemp(d, name)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", real, err)
 	}
-	name := tmp.Name()
 	defer func() {
 		if err != nil {
 			_ = tmp.Close()
-			_ = os.Remove(name)
+			_ = unix.Unlinkat(d.fd(), tmpName, 0)
 			err = fmt.Errorf("write %s: %w", real, err)
 		}
 	}()
@@ -440,32 +441,38 @@ func writeAtomicWith(real string, write func(*os.File) error, check func() error
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	FaultPoint("before-rename " + name)
+	FaultPoint("before-rename " + f.real(path.Join(d.host, tmpName)))
 	if check != nil {
 		if err = check(); err != nil {
 			return err
 		}
 	}
-	if err = os.Rename(name, real); err != nil {
+	if err = unix.Renameat(d.fd(), tmpName, d.fd(), name); err != nil {
 		return err
 	}
-	if err = syncDir(dir); err != nil {
+	if err = syncAt(d); err != nil {
 		return err
 	}
 	FaultPoint("after-rename " + real)
 	return nil
 }
 
-// removeStaleTemps deletes temp files that crashed writes to base left in dir.
-func removeStaleTemps(dir, base string) {
-	entries, err := os.ReadDir(dir)
+// removeStaleTemps deletes temp files that crashed writes to name left in d.
+func removeStaleTemps(d *dir, name string) {
+	// A handle of its own: listing moves the offset of the one it reads.
+	list, err := openDirAt(d, ".")
 	if err != nil {
 		return
 	}
-	prefix := "." + base + tmpInfix
+	defer list.Close()
+	entries, err := list.ReadDir(-1)
+	if err != nil {
+		return
+	}
+	prefix := "." + name + tmpInfix
 	for _, e := range entries {
 		if n := e.Name(); strings.HasPrefix(n, prefix) && isTempName(n) {
-			_ = os.Remove(filepath.Join(dir, n))
+			_ = unix.Unlinkat(d.fd(), n, 0)
 		}
 	}
 }

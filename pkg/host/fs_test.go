@@ -346,3 +346,36 @@ func TestLookPath(t *testing.T) {
 		t.Error("relative path with a slash accepted")
 	}
 }
+
+// TestDirectoryModesIgnoreUmask: the directories made for a file, those
+// MkdirAll makes and those of the backups get their modes from eksd-kata,
+// not from the umask of whoever runs it.
+func TestDirectoryModesIgnoreUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	t.Cleanup(func() { syscall.Umask(old) })
+	root := t.TempDir()
+	f := NewFS(root)
+	if _, err := f.WriteFile("/etc/new/dir/file", []byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.MkdirAll("/srv/kubelet/pki", 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Symlink("/x", "/usr/local/bin/link"); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		"etc/new":                               0o755,
+		"etc/new/dir":                           0o755,
+		"etc/new/dir/file":                      0o644,
+		"srv":                                   0o750,
+		"srv/kubelet/pki":                       0o750,
+		"usr/local/bin":                         0o755,
+		"var/lib/eksd-kata/backup/created/etc":  0o755,
+		"var/lib/eksd-kata/backup/dirs/etc/new": 0o755,
+	} {
+		if m := mustMode(t, filepath.Join(root, p)).Perm(); m != want {
+			t.Errorf("%s: mode %v, want %v", p, m, want)
+		}
+	}
+}

@@ -3,8 +3,8 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -28,19 +28,21 @@ func (f *FS) Lock(p string) (release func(), err error) {
 	if f.root != "/" {
 		return lockRoot(f.root)
 	}
-	real, err := f.Resolve(p)
+	s, err := f.locate(p, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+	defer s.close()
+	if err := f.makeParents(s, false); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
-	file, err := os.OpenFile(real, os.O_RDWR|os.O_CREATE, 0o644)
+	fd, err := unix.Openat(s.dir.fd(), s.name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", p, err)
 	}
+	file := os.NewFile(uintptr(fd), s.host())
 	if err := unix.Flock(int(file.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		holder, _ := os.ReadFile(real)
+		holder, _ := io.ReadAll(io.LimitReader(file, 32))
 		file.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			pid := strings.TrimSpace(string(holder))

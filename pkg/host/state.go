@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -24,19 +23,19 @@ var ErrUntrustedState = errors.New("refused: eksd-kata follows no symlink and tr
 // following symlinks, from the state directory down: a path checked once
 // and opened again by name could be swapped for a symlink in between.
 
-// openDirAt opens directory name in dir without following a symlink; nil
-// when there is nothing by that name. hp names it in messages.
-func openDirAt(dir *os.File, name, hp string) (*os.File, error) {
-	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+// stateDirAt opens directory name of the state in d (openDirAt: not
+// through a symlink); nil when there is nothing by that name.
+func stateDirAt(d *dir, name string) (*dir, error) {
+	sub, err := openDirAt(d, name)
 	switch {
 	case err == nil:
-		return os.NewFile(uintptr(fd), hp), nil
+		return sub, nil
 	case errors.Is(err, unix.ENOENT):
 		return nil, nil
 	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR):
-		return nil, untrusted(hp, describeAt(dir, name), "a directory")
+		return nil, untrusted(path.Join(d.host, name), describeAt(d, name), "a directory")
 	default:
-		return nil, fmt.Errorf("open %s: %w", hp, err)
+		return nil, err
 	}
 }
 
@@ -45,24 +44,23 @@ func untrusted(hp, what, want string) error {
 	return fmt.Errorf("%s is %s, where eksd-kata keeps %s of its own: %w", hp, what, want, ErrUntrustedState)
 }
 
-// describeAt says what name in dir is, for an error message.
-func describeAt(dir *os.File, name string) string {
+// describeAt says what name in d is, for an error message.
+func describeAt(d *dir, name string) string {
 	var st unix.Stat_t
-	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return "unreadable (" + err.Error() + ")"
 	}
-	return describe(dir, name, st.Mode)
+	return describe(d, name, st.Mode)
 }
 
-func describe(dir *os.File, name string, mode uint32) string {
+func describe(d *dir, name string, mode uint32) string {
 	switch mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		target := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(int(dir.Fd()), name, target)
+		target, err := readlinkAt(d, name)
 		if err != nil {
 			return "a symlink"
 		}
-		return "a symlink to " + string(target[:n])
+		return "a symlink to " + target
 	case unix.S_IFDIR:
 		return "a directory"
 	case unix.S_IFREG:
@@ -79,26 +77,22 @@ func describe(dir *os.File, name string, mode uint32) string {
 
 // openState opens the state directory's backup directory (nil: there is
 // none) and, for pruning it, the state directory holding it.
-func (f *FS) openState() (state, backup *os.File, err error) {
+func (f *FS) openState() (state, backup *dir, err error) {
 	sd := f.stateDir()
 	// The parents of the state directory are the host's own and resolve
 	// like any host path, inside the root.
-	parent, err := f.Resolve(path.Dir(sd))
+	parent, missing, err := f.lookup(path.Dir(sd))
 	if err != nil {
 		return nil, nil, err
 	}
-	pf, err := os.Open(parent)
-	if isNotExist(err) {
+	defer parent.Close()
+	if len(missing) > 0 {
 		return nil, nil, nil
 	}
-	if err != nil {
+	if state, err = stateDirAt(parent, path.Base(sd)); state == nil || err != nil {
 		return nil, nil, err
 	}
-	defer pf.Close()
-	if state, err = openDirAt(pf, path.Base(sd), sd); state == nil || err != nil {
-		return nil, nil, err
-	}
-	if backup, err = openDirAt(state, "backup", f.backupDir()); backup == nil || err != nil {
+	if backup, err = stateDirAt(state, "backup"); backup == nil || err != nil {
 		state.Close()
 		return nil, nil, err
 	}
@@ -118,7 +112,7 @@ func (f *FS) CheckState() error {
 	defer state.Close()
 	defer backup.Close()
 	for _, kind := range backupKinds {
-		d, err := openDirAt(backup, kind, path.Join(f.backupDir(), kind))
+		d, err := stateDirAt(backup, kind)
 		if err != nil {
 			return err
 		}
@@ -169,7 +163,7 @@ func (f *FS) scanBackups(prune bool) (*backupScan, error) {
 		}
 	}
 	if !keep {
-		if err := s.leftover(state, "backup", f.backupDir(), prune); err != nil {
+		if err := s.leftover(state, "backup", prune); err != nil {
 			return nil, err
 		}
 	}
@@ -189,9 +183,8 @@ func (f *FS) scanBackups(prune bool) (*backupScan, error) {
 // scanSub scans directory name in parent, standing for host path hp in
 // the kind/ tree, and reports whether anything in it is kept; if not, it
 // is a leftover itself.
-func (s *backupScan) scanSub(f *FS, parent *os.File, name, kind, hp string, prune bool) (keep bool, err error) {
-	at := path.Join(f.backupDir(), kind, hp)
-	d, err := openDirAt(parent, name, at)
+func (s *backupScan) scanSub(f *FS, parent *dir, name, kind, hp string, prune bool) (keep bool, err error) {
+	d, err := stateDirAt(parent, name)
 	if d == nil || err != nil {
 		return false, err
 	}
@@ -200,21 +193,20 @@ func (s *backupScan) scanSub(f *FS, parent *os.File, name, kind, hp string, prun
 	if err != nil || keep {
 		return keep, err
 	}
-	return false, s.leftover(parent, name, at, prune)
+	return false, s.leftover(parent, name, prune)
 }
 
 // scanDir scans directory d of the kind/ tree, standing for host path hp
 // ("" for the top), and reports whether anything in it is kept.
-func (s *backupScan) scanDir(f *FS, d *os.File, kind, hp string, prune bool) (keep bool, err error) {
+func (s *backupScan) scanDir(f *FS, d *dir, kind, hp string, prune bool) (keep bool, err error) {
 	names, err := readNames(d)
 	if err != nil {
 		return false, err
 	}
 	for _, n := range names {
-		entry := path.Join(f.backupDir(), kind, hp, n)
 		var st unix.Stat_t
-		if err := unix.Fstatat(int(d.Fd()), n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return false, fmt.Errorf("list backups: %s: %w", entry, err)
+		if err := unix.Fstatat(d.fd(), n, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return false, fmt.Errorf("list backups: %s: %w", path.Join(d.host, n), err)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			k, err := s.scanSub(f, d, n, kind, hp+"/"+n, prune)
@@ -225,13 +217,13 @@ func (s *backupScan) scanDir(f *FS, d *os.File, kind, hp string, prune bool) (ke
 			continue
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFREG && isTempName(n) {
-			if err := s.leftover(d, n, entry, prune); err != nil {
+			if err := s.leftover(d, n, prune); err != nil {
 				return false, err
 			}
 			continue
 		}
 		keep = true
-		b, err := f.backupAt(d, n, kind, hp+"/"+n, entry, st.Mode)
+		b, err := f.backupAt(d, n, kind, hp+"/"+n, st.Mode)
 		if err != nil {
 			return false, err
 		}
@@ -245,7 +237,7 @@ func (s *backupScan) scanDir(f *FS, d *os.File, kind, hp string, prune bool) (ke
 // backupAt checks one entry of the kind/ tree (hp: the host path it
 // stands for) and returns what it records; nil for a file eksd-kata does
 // not write there but that is harmless left alone.
-func (f *FS) backupAt(d *os.File, name, kind, hp, entry string, mode uint32) (*Backup, error) {
+func (f *FS) backupAt(d *dir, name, kind, hp string, mode uint32) (*Backup, error) {
 	typ := mode & unix.S_IFMT
 	switch {
 	case kind == "files" && (typ == unix.S_IFREG || typ == unix.S_IFLNK):
@@ -258,7 +250,7 @@ func (f *FS) backupAt(d *os.File, name, kind, hp, entry string, mode uint32) (*B
 	case kind == "dirs" && typ == unix.S_IFREG:
 		return nil, nil
 	}
-	return nil, untrusted(entry, describe(d, name, mode), entryKind(kind))
+	return nil, untrusted(path.Join(d.host, name), describe(d, name, mode), entryKind(kind))
 }
 
 // entryKind says what an entry of the kind/ tree is.
@@ -288,22 +280,23 @@ func fileMode(m uint32) fs.FileMode {
 	return mode
 }
 
-// leftover notes name in d (host path hp) as a leftover and, with prune,
-// removes it: a directory only while empty, never what it points to.
-func (s *backupScan) leftover(d *os.File, name, hp string, prune bool) error {
+// leftover notes name in d as a leftover and, with prune, removes it: a
+// directory only while empty, never what it points to.
+func (s *backupScan) leftover(d *dir, name string, prune bool) error {
+	hp := path.Join(d.host, name)
 	s.leftovers = append(s.leftovers, hp)
 	if !prune {
 		return nil
 	}
 	var st unix.Stat_t
-	if err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstatat(d.fd(), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("remove %s: %w", hp, err)
 	}
 	flags := 0
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		flags = unix.AT_REMOVEDIR
 	}
-	if err := unix.Unlinkat(int(d.Fd()), name, flags); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := unix.Unlinkat(d.fd(), name, flags); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove %s: %w", hp, err)
 	}
 	FaultPoint("pruned " + hp)
@@ -311,10 +304,10 @@ func (s *backupScan) leftover(d *os.File, name, hp string, prune bool) error {
 }
 
 // readNames lists the names in directory d, sorted.
-func readNames(d *os.File) ([]string, error) {
+func readNames(d *dir) ([]string, error) {
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("list backups: %s: %w", d.Name(), err)
+		return nil, fmt.Errorf("list backups: %s: %w", d.host, err)
 	}
 	sort.Strings(names)
 	return names, nil
@@ -368,7 +361,7 @@ func (f *FS) restorable(hp string) error {
 // backupEntry is an open backup entry: the directories from kind/ down to
 // the entry's, each opened without following a symlink.
 type backupEntry struct {
-	dirs  []*os.File
+	dirs  []*dir
 	names []string // names[i] is the name of dirs[i+1] in dirs[i]; the last one the entry's
 	mode  uint32
 }
@@ -379,11 +372,11 @@ func (e *backupEntry) close() {
 	}
 }
 
-func (e *backupEntry) dir() *os.File { return e.dirs[len(e.dirs)-1] }
-func (e *backupEntry) name() string  { return e.names[len(e.names)-1] }
+func (e *backupEntry) dir() *dir    { return e.dirs[len(e.dirs)-1] }
+func (e *backupEntry) name() string { return e.names[len(e.names)-1] }
 
 // path is the entry's host path, for messages.
-func (e *backupEntry) path() string { return path.Join(e.dir().Name(), e.name()) }
+func (e *backupEntry) path() string { return path.Join(e.dir().host, e.name()) }
 
 // openEntry opens the kind/ entry of host path hp (rel: below hp, for a
 // directory's marker); nil when there is none.
@@ -394,16 +387,14 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 	}
 	state.Close()
 	defer backup.Close()
-	at := path.Join(f.backupDir(), kind)
-	top, err := openDirAt(backup, kind, at)
+	top, err := stateDirAt(backup, kind)
 	if top == nil || err != nil {
 		return nil, err
 	}
-	e := &backupEntry{dirs: []*os.File{top}}
+	e := &backupEntry{dirs: []*dir{top}}
 	parts := strings.Split(strings.TrimPrefix(path.Join(hp, rel), "/"), "/")
 	for _, n := range parts[:len(parts)-1] {
-		at = path.Join(at, n)
-		d, err := openDirAt(e.dir(), n, at)
+		d, err := stateDirAt(e.dir(), n)
 		if d == nil || err != nil {
 			e.close()
 			return nil, err
@@ -412,7 +403,7 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 	}
 	e.names = append(e.names, parts[len(parts)-1])
 	var st unix.Stat_t
-	if err := unix.Fstatat(int(e.dir().Fd()), e.name(), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstatat(e.dir().fd(), e.name(), &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		e.close()
 		if errors.Is(err, unix.ENOENT) {
 			return nil, nil
@@ -431,12 +422,12 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 // drop removes the entry and the directories of kind/ it leaves empty.
 func (e *backupEntry) drop() error {
 	defer e.close()
-	if err := unix.Unlinkat(int(e.dir().Fd()), e.name(), 0); err != nil && !errors.Is(err, unix.ENOENT) {
+	if err := unix.Unlinkat(e.dir().fd(), e.name(), 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("drop backup %s: %w", e.path(), err)
 	}
 	FaultPoint("dropped " + e.path())
 	for i := len(e.dirs) - 1; i > 0; i-- {
-		if unix.Unlinkat(int(e.dirs[i-1].Fd()), e.names[i-1], unix.AT_REMOVEDIR) != nil {
+		if unix.Unlinkat(e.dirs[i-1].fd(), e.names[i-1], unix.AT_REMOVEDIR) != nil {
 			break // not empty: another entry is in it
 		}
 	}
@@ -458,21 +449,25 @@ func (f *FS) Restore(p string) error {
 	if err := f.CheckState(); err != nil {
 		return err
 	}
-	real, err := f.resolveParent(p)
-	if err != nil {
-		return err
+	// Not there (nil) when a parent is not a directory any more.
+	s, located := f.locate(p, false)
+	if located != nil && !isNotExist(located) {
+		return located
+	}
+	if s != nil {
+		defer s.close()
 	}
 	if e, err := f.openEntry("dirs", p, dirMarker); e != nil || err != nil {
 		if err != nil {
 			return err
 		}
-		return removeCreated(e, p, real, unix.Rmdir)
+		return removeCreated(e, s, p, unix.AT_REMOVEDIR)
 	}
 	if e, err := f.openEntry("created", p, ""); e != nil || err != nil {
 		if err != nil {
 			return err
 		}
-		return removeCreated(e, p, real, removeFileOrLink)
+		return removeCreated(e, s, p, 0)
 	}
 	e, err := f.openEntry("files", p, "")
 	if err != nil {
@@ -481,23 +476,36 @@ func (f *FS) Restore(p string) error {
 	if e == nil {
 		return fmt.Errorf("restore %s: no backup: %w", p, fs.ErrNotExist)
 	}
-	if err := restoreOriginal(e, real); err != nil {
+	if s == nil {
+		e.close()
+		return fmt.Errorf("restore %s: %w", p, located)
+	}
+	if err := f.restoreOriginal(e, s); err != nil {
 		e.close()
 		return fmt.Errorf("restore %s: %w", p, err)
 	}
 	return e.drop()
 }
 
-// removeCreated removes real with remove, then drops its entry. What
-// remove refuses (a directory not empty or not a directory, a file that
-// became a directory) is someone else's now and stays.
-func removeCreated(e *backupEntry, hp, real string, remove func(string) error) error {
-	err := remove(real)
+// removeCreated removes the entry of s (host path hp; s nil: not there),
+// which eksd-kata created: a directory (flags AT_REMOVEDIR) while empty,
+// else a file or a symlink; then it drops the record. Anything else
+// standing there now is someone else's and stays.
+func removeCreated(e *backupEntry, s *spot, hp string, flags int) error {
+	var err error = unix.ENOENT
+	var st unix.Stat_t
+	if s != nil && len(s.missing) == 0 {
+		err = unix.Fstatat(s.dir.fd(), s.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if typ := st.Mode & unix.S_IFMT; err == nil {
+		if flags == unix.AT_REMOVEDIR && typ == unix.S_IFDIR || flags == 0 && (typ == unix.S_IFREG || typ == unix.S_IFLNK) {
+			err = unix.Unlinkat(s.dir.fd(), s.name, flags)
+		}
+	}
 	switch {
 	case err == nil:
 		FaultPoint("removed " + hp)
-	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST),
-		errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.EISDIR):
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
 	default:
 		e.close()
 		return fmt.Errorf("restore %s: %w", hp, err)
@@ -505,35 +513,22 @@ func removeCreated(e *backupEntry, hp, real string, remove func(string) error) e
 	return e.drop()
 }
 
-// removeFileOrLink removes what eksd-kata creates at a path, a file or a
-// symlink; anything else is EISDIR.
-func removeFileOrLink(real string) error {
-	fi, err := os.Lstat(real)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
-		return unix.EISDIR
-	}
-	return unix.Unlink(real)
-}
-
-// restoreOriginal writes the original e holds at real.
-func restoreOriginal(e *backupEntry, real string) error {
-	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+// restoreOriginal writes the original e holds at s.
+func (f *FS) restoreOriginal(e *backupEntry, s *spot) error {
+	if err := f.makeParents(s, false); err != nil {
 		return err
 	}
 	if e.mode&unix.S_IFMT == unix.S_IFLNK {
-		target := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(int(e.dir().Fd()), e.name(), target)
+		target, err := readlinkAt(e.dir(), e.name())
 		if err != nil {
 			return err
 		}
-		return replaceWithSymlink(string(target[:n]), real)
+		return symlinkAt(s.dir, s.name, target)
 	}
-	fd, err := unix.Openat(int(e.dir().Fd()), e.name(), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: a FIFO swapped in must not hang the read.
+	fd, err := unix.Openat(e.dir().fd(), e.name(), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: e.path(), Err: err}
 	}
 	src := os.NewFile(uintptr(fd), e.path())
 	defer src.Close()
@@ -549,23 +544,5 @@ func restoreOriginal(e *backupEntry, real string) error {
 		_, err := io.Copy(tmp, src)
 		return err
 	}
-	return writeAtomicWith(real, copyFrom, nil, fi.Mode()&modeBits, uid, gid)
-}
-
-// replaceWithSymlink makes real a symlink to target via a temp name and a
-// rename, so that real is never missing in between.
-func replaceWithSymlink(target, real string) error {
-	dir, base := filepath.Split(real)
-	tmp := filepath.Join(dir, "."+base+tmpInfix+"link.tmp")
-	if err := os.Remove(tmp); err != nil && !isNotExist(err) {
-		return err
-	}
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, real); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
+	return f.writeAtomicWith(s.dir, s.name, copyFrom, nil, fi.Mode()&modeBits, uid, gid)
 }

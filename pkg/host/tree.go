@@ -19,14 +19,15 @@ import (
 func (f *FS) Symlink(target, link string) (changed bool, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	real, err := f.resolveParent(link)
+	s, err := f.locate(link, false)
 	if err != nil {
 		return false, err
 	}
-	fi, err := os.Lstat(real)
+	defer s.close()
+	fi, err := s.lstat()
 	switch {
 	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
-		if cur, _ := os.Readlink(real); cur == target {
+		if cur, _ := readlinkAt(s.dir, s.name); cur == target {
 			return false, nil
 		}
 	case err == nil && fi.IsDir():
@@ -37,32 +38,27 @@ func (f *FS) Symlink(target, link string) (changed bool, err error) {
 	if isNotExist(err) {
 		fi = nil
 	}
-	if err := f.backupOnce(real, fi); err != nil {
+	if err := f.backupOnce(s, fi); err != nil {
 		return false, err
 	}
-	if err := f.mkdirRecorded(filepath.Dir(real), 0o755); err != nil {
+	if err := f.makeParents(s, true); err != nil {
 		return false, err
 	}
-	// Make the link beside and rename it over: atomic, like WriteFile.
-	tmp := filepath.Join(filepath.Dir(real), "."+filepath.Base(real)+".eksd-kata-link.tmp")
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp, real); err != nil {
-		os.Remove(tmp)
-		return false, err
-	}
-	return true, syncDir(filepath.Dir(real))
+	// Made beside and renamed over: atomic, like WriteFile.
+	return true, symlinkAt(s.dir, s.name, target)
 }
 
 // Readlink returns the target of the symlink at p (not followed).
 func (f *FS) Readlink(p string) (string, error) {
-	real, err := f.resolveParent(p)
+	s, err := f.locate(p, false)
 	if err != nil {
 		return "", err
 	}
-	return os.Readlink(real)
+	defer s.close()
+	if len(s.missing) > 0 {
+		return "", &os.PathError{Op: "readlink", Path: s.host(), Err: unix.ENOENT}
+	}
+	return readlinkAt(s.dir, s.name)
 }
 
 // TreeEntry maps a tar entry name to a path inside the installed tree; ok

@@ -82,7 +82,11 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			return nil, err
 		}
 		if len(missing) > 0 {
-			p.Notef("Kata is not completely installed: %s; pods of the kata RuntimeClasses will fail to start until it is (install a kata-static release with --install-kata FILE|URL --kata-sha256 SUM)", strings.Join(missing, "; "))
+			// The run goes on: the node still runs runc pods.
+			p.Unsolved = append(p.Unsolved, plan.Problem{
+				What:   fmt.Sprintf("Kata is not completely installed (%s): pods of the kata RuntimeClasses will fail to start until it is", strings.Join(missing, "; ")),
+				Remedy: "install a kata-static release with --install-kata FILE|URL --kata-sha256 SUM",
+			})
 		}
 	}
 	return p, nil

@@ -66,14 +66,16 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func TestMissingKataIsANoteNotAFailure(t *testing.T) {
+// TestMissingKataIsLeftToTheOperator: the run goes on (runc pods work),
+// and the plan says what is missing and how to install it.
+func TestMissingKataIsLeftToTheOperator(t *testing.T) {
 	h := hosttest.NewTestHost(t, "")
 	p, err := (&Step{Config: config.Default()}).Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Empty() || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "no /opt/kata/bin/containerd-shim-kata-v2") || !strings.Contains(p.Notes[0], "--install-kata") {
-		t.Fatalf("plan %v notes %v", p.Summaries(), p.Notes)
+	if !p.Empty() || len(p.Unsolved) != 1 || !strings.Contains(p.Unsolved[0].What, "no /opt/kata/bin/containerd-shim-kata-v2") || !strings.Contains(p.Unsolved[0].Remedy, "--install-kata") {
+		t.Fatalf("plan %v unsolved %v", p.Summaries(), p.Unsolved)
 	}
 }
 
@@ -105,8 +107,8 @@ func TestInstallVerifiedTarball(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !p2.Empty() || len(p2.Notes) != 0 {
-				t.Fatalf("re-plan %v notes %v", p2.Summaries(), p2.Notes)
+			if !p2.Empty() || len(p2.Notes) != 0 || len(p2.Unsolved) != 0 {
+				t.Fatalf("re-plan %v notes %v unsolved %v", p2.Summaries(), p2.Notes, p2.Unsolved)
 			}
 		})
 	}
@@ -195,7 +197,7 @@ func TestInstalledKataLinksEveryShim(t *testing.T) {
 	if got := p.Summaries(); !slices.Equal(got, want) {
 		t.Fatalf("plan %v", got)
 	}
-	if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "hypervisor /opt/kata/bin/qemu-system-x86_64 is missing") {
-		t.Fatalf("notes %v", p.Notes)
+	if len(p.Unsolved) != 1 || !strings.Contains(p.Unsolved[0].What, "hypervisor /opt/kata/bin/qemu-system-x86_64 is missing") {
+		t.Fatalf("unsolved %v", p.Unsolved)
 	}
 }

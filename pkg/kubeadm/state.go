@@ -2,15 +2,10 @@ package kubeadm
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
@@ -104,27 +99,6 @@ func ProbeReadyz(ctx context.Context, h *host.Host) error {
 	if err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return fmt.Errorf("%s: no certificate", CACert)
-	}
-	client := &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
-	}
 	url := strings.TrimRight(string(m[1]), "/") + "/readyz"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(body)))
-	}
-	return nil
+	return host.GetHTTPS(ctx, url, caPEM)
 }

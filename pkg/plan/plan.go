@@ -216,6 +216,10 @@ type Plan struct {
 	// Notes tell what the plan deliberately leaves out or could not keep:
 	// live operations skipped under --root, katacli not written, comments lost.
 	Notes []string
+	// Unsolved are problems the step leaves to the operator without
+	// stopping the run: the node works only in part until they are fixed
+	// (Kata not installed: runc pods run, Kata pods do not).
+	Unsolved []Problem
 	// Before, when set, lets the runner apply the plan in the background,
 	// beside the steps after it, holding back the steps named here until
 	// it is done (image pulls beside the binaries, before kubeadm).

@@ -27,7 +27,7 @@ var containerdChecks = []Check{
 // ctrFacts are shared by the containerd and Kata checks.
 type ctrFacts struct {
 	daemonOnce sync.Once
-	daemon     ContainerdInfo
+	daemon     host.ContainerdInfo
 	daemonErr  error // nil: the daemon answered
 	probed     bool
 
@@ -41,7 +41,7 @@ type ctrFacts struct {
 func (e *Env) ctr() *ctrFacts { return &e.facts.ctr }
 
 // daemon asks the running containerd once.
-func (e *Env) daemon(ctx context.Context) (ContainerdInfo, bool, error) {
+func (e *Env) daemon(ctx context.Context) (host.ContainerdInfo, bool, error) {
 	f := e.ctr()
 	f.daemonOnce.Do(func() {
 		if e.Containerd == nil {

@@ -4,32 +4,30 @@ import (
 	"context"
 	"net"
 	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
 // EndpointProber resolves and dials the cluster's API server endpoint from
-// this host. Tests dial real listeners.
+// this host (host.NetEndpoints). Tests dial real listeners.
 type EndpointProber interface {
 	Resolve(ctx context.Context, host string) ([]string, error)
 	Dial(ctx context.Context, hostPort string) error
 }
 
-// NetEndpoints uses the system resolver (/etc/hosts, then DNS) and TCP.
-type NetEndpoints struct{}
-
-// Resolve implements EndpointProber.
-func (NetEndpoints) Resolve(ctx context.Context, host string) ([]string, error) {
-	return net.DefaultResolver.LookupHost(ctx, host)
+// KVMProber opens the KVM device at a real path and asks it to create a VM
+// (host.KVMDevice). Tests fake it.
+type KVMProber interface {
+	Probe(device string) (host.KVMInfo, error)
 }
 
-// Dial implements EndpointProber: a TCP connection, closed at once.
-func (NetEndpoints) Dial(ctx context.Context, hostPort string) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", hostPort)
-	if err != nil {
-		return err
-	}
-	return c.Close()
+// ContainerdProber asks the daemon listening on a socket (a real path) for
+// its version and plugins (host.ContainerdSocket). Tests fake it.
+type ContainerdProber interface {
+	Probe(ctx context.Context, socket string) (host.ContainerdInfo, error)
 }
+
+const kvmDevice = "/dev/kvm"
 
 // checkAPIEndpoint: a joining node must reach the API server it joins
 // through, or kubeadm join waits minutes before it says so; the first
@@ -44,7 +42,7 @@ func checkAPIEndpoint(ctx context.Context, e *Env) Result {
 	case e.Endpoints == nil:
 		return skip("not the running system")
 	}
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	ctx, cancel := context.WithTimeout(ctx, host.ProbeTimeout)
 	defer cancel()
 	if join != "" {
 		if err := e.Endpoints.Dial(ctx, join); err != nil {

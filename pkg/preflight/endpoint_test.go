@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
 // TestCheckAPIEndpoint dials real listeners and asks the system resolver:
@@ -45,7 +46,7 @@ func TestCheckAPIEndpoint(t *testing.T) {
 			cfg := config.Default()
 			cfg.Spec.Join.ControlPlaneEndpoint = tc.join
 			cfg.Spec.Network.ControlPlaneEndpoint = tc.stable
-			e := &Env{Config: cfg, Endpoints: NetEndpoints{}}
+			e := &Env{Config: cfg, Endpoints: host.NetEndpoints{}}
 			if tc.offline {
 				e.Endpoints = nil
 			}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
 
 // facts are read once and shared by several checks.
@@ -79,7 +81,7 @@ type kvmState struct {
 	Module  string // kvm_intel, kvm_amd, kvm_pvm, or "" when none is present
 	Present bool   // /dev/kvm exists under the root
 	Probed  bool   // the device was opened (running system only)
-	Info    KVMInfo
+	Info    host.KVMInfo
 	Err     error // from the probe
 }
 

@@ -19,19 +19,19 @@ import (
 // fakeKVM answers as the fixture says.
 type fakeKVM struct{ err error }
 
-func (f fakeKVM) Probe(string) (KVMInfo, error) {
+func (f fakeKVM) Probe(string) (host.KVMInfo, error) {
 	if f.err != nil {
-		return KVMInfo{APIVersion: kvmAPIVersion}, f.err
+		return host.KVMInfo{APIVersion: host.KVMAPIVersion}, f.err
 	}
-	return KVMInfo{APIVersion: kvmAPIVersion, CreateVM: true}, nil
+	return host.KVMInfo{APIVersion: host.KVMAPIVersion, CreateVM: true}, nil
 }
 
 type fakeContainerd struct {
-	info ContainerdInfo
+	info host.ContainerdInfo
 	err  error
 }
 
-func (f fakeContainerd) Probe(context.Context, string) (ContainerdInfo, error) { return f.info, f.err }
+func (f fakeContainerd) Probe(context.Context, string) (host.ContainerdInfo, error) { return f.info, f.err }
 
 var probeErrors = map[string]error{
 	"eacces": &os.PathError{Op: "open", Path: "/dev/kvm", Err: syscall.EACCES},
@@ -59,7 +59,7 @@ func fixtureEnv(t *testing.T, root string, f preflighttest.Machine, cfg *config.
 		case len(fs) == 2 && fs[0] == "kvm":
 			e.KVM = fakeKVM{err: probeErrors[fs[1]]}
 		case len(fs) == 3 && fs[0] == "containerd" && fs[1] == "ok":
-			e.Containerd = fakeContainerd{info: ContainerdInfo{Version: fs[2], CRI: true}}
+			e.Containerd = fakeContainerd{info: host.ContainerdInfo{Version: fs[2], CRI: true}}
 		case len(fs) == 2 && fs[0] == "containerd":
 			e.Containerd = fakeContainerd{err: probeErrors[fs[1]]}
 		case len(fs) == 5 && fs[0] == "unit":

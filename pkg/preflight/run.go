@@ -52,9 +52,9 @@ type Env struct {
 func NewEnv(h *host.Host, cfg *config.NodeConfig) *Env {
 	e := &Env{Host: h, Config: cfg}
 	if h.IsLive() {
-		e.KVM = DeviceKVM{}
-		e.Containerd = SocketContainerd{}
-		e.Endpoints = NetEndpoints{}
+		e.KVM = host.KVMDevice{}
+		e.Containerd = host.ContainerdSocket{}
+		e.Endpoints = host.NetEndpoints{}
 		e.RunVersions = true
 		e.Root = os.Geteuid() == 0
 	}

@@ -22,7 +22,7 @@ type Step struct {
 
 func (s *Step) Name() string { return "preflight" }
 
-// Plan runs the checks: failures are the error, warnings become notes.
+// Plan runs the checks: failures block the run, warnings become notes.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	env := NewEnv(h, s.Config)
 	env.Release = s.Release
@@ -37,14 +37,19 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if len(failed) == 0 {
 		return p, nil
 	}
+	const hint = "eksd-kata check shows every check; --ignore ID turns a failure into a warning"
+	blocked := &plan.Blocked{}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d preflight check(s) failed:", len(failed))
 	for _, f := range failed {
+		blocked.Problems = append(blocked.Problems, plan.Problem{What: f.ID + ": " + f.Message, Remedy: f.Remedy})
 		fmt.Fprintf(&b, "\n  ✗ %s: %s", f.ID, f.Message)
 		if f.Remedy != "" {
 			fmt.Fprintf(&b, "\n    → %s", f.Remedy)
 		}
 	}
-	b.WriteString("\n(eksd-kata check shows every check; --ignore ID turns a failure into a warning)")
-	return nil, fmt.Errorf("%s", b.String())
+	fmt.Fprintf(&b, "\n(%s)", hint)
+	blocked.Text = b.String()
+	p.Notef("%s", hint)
+	return p, blocked
 }
