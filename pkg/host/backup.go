@@ -61,6 +61,9 @@ func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
 	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
 	}
+	if err := f.CheckState(); err != nil {
+		return err
+	}
 	files, created := f.backupEntries(hp)
 	for _, e := range []string{files, created} {
 		if _, err := f.Lstat(e); err == nil {
@@ -68,9 +71,6 @@ func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
 		} else if !isNotExist(err) {
 			return fmt.Errorf("back up %s: %w", hp, err)
 		}
-	}
-	if err := f.CheckState(); err != nil {
-		return err
 	}
 	if fi == nil {
 		return f.writeMarker(created)
@@ -167,12 +167,12 @@ func (f *FS) recordCreatedDir(hp string) error {
 	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
 		return nil
 	}
+	if err := f.CheckState(); err != nil {
+		return err
+	}
 	marker := f.createdDirMarker(hp)
 	if _, err := f.Lstat(marker); err == nil {
 		return nil
-	}
-	if err := f.CheckState(); err != nil {
-		return err
 	}
 	return f.writeMarker(marker)
 }

@@ -101,8 +101,9 @@ func (f *FS) openState() (state, backup *dir, err error) {
 
 // CheckState verifies that the state directory, its backup directory and
 // the backup's files/, created/ and dirs/ are real directories or absent.
-// It runs before each new backup record too: a backup written through a
-// symlink is one reset will refuse, so the change it is for is refused
+// It runs before each backup record is looked up too: through a symlink
+// the record would be wrong (files/ -> / makes every file its own
+// backup), and reset would refuse it, so the change it is for is refused
 // first.
 func (f *FS) CheckState() error {
 	state, backup, err := f.openState()

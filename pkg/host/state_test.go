@@ -258,3 +258,25 @@ func TestPruneBackupsRemovesLeftovers(t *testing.T) {
 		t.Fatalf("the emptied backup directory stays: %v", err)
 	}
 }
+
+// TestWriteRefusesUntrustedState: with files/ a symlink to /, every file
+// would look backed up already (its "backup" being itself); the write is
+// refused before anything changes instead.
+func TestWriteRefusesUntrustedState(t *testing.T) {
+	root := t.TempDir()
+	mkfile(t, root, "/etc/fstab", "original\n", 0o644)
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/eksd-kata/backup"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(root, "var/lib/eksd-kata/backup/files")); err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, root)
+	f := NewFS(root)
+	_, err := f.WriteFile("/etc/fstab", []byte("ours\n"), 0)
+	wantRefused(t, "WriteFile", err, "/var/lib/eksd-kata/backup/files")
+	wantRefused(t, "MkdirAll", f.MkdirAll("/etc/eksd-kata", 0o755), "/var/lib/eksd-kata/backup/files")
+	if got := listing(t, root); !mapsEqual(got, before) {
+		t.Fatalf("the refused writes changed the root:\n%v", got)
+	}
+}
