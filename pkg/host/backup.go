@@ -61,7 +61,7 @@ func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
 	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
 	}
-	if err := f.CheckState(); err != nil {
+	if err := f.checkState(); err != nil {
 		return err
 	}
 	files, created := f.backupEntries(hp)
@@ -167,7 +167,7 @@ func (f *FS) recordCreatedDir(hp string) error {
 	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
 		return nil
 	}
-	if err := f.CheckState(); err != nil {
+	if err := f.checkState(); err != nil {
 		return err
 	}
 	marker := f.createdDirMarker(hp)

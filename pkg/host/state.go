@@ -99,13 +99,13 @@ func (f *FS) openState() (state, backup *dir, err error) {
 	return state, backup, nil
 }
 
-// CheckState verifies that the state directory, its backup directory and
+// checkState verifies that the state directory, its backup directory and
 // the backup's files/, created/ and dirs/ are real directories or absent.
 // It runs before each backup record is looked up too: through a symlink
 // the record would be wrong (files/ -> / makes every file its own
 // backup), and reset would refuse it, so the change it is for is refused
 // first.
-func (f *FS) CheckState() error {
+func (f *FS) checkState() error {
 	state, backup, err := f.openState()
 	if backup == nil || err != nil {
 		return err
@@ -447,7 +447,7 @@ func (f *FS) Restore(p string) error {
 	if err := f.restorable(p); err != nil {
 		return err
 	}
-	if err := f.CheckState(); err != nil {
+	if err := f.checkState(); err != nil {
 		return err
 	}
 	// Not there (nil) when a parent is not a directory any more.
