@@ -23,9 +23,8 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
-// TestFaultChild is not a test: TestCrashAnywhereThenRerunConverges runs
-// the test binary again with this alone, to die at fault point number
-// EKSD_KATA_FAULT_AT of a bootstrap.
+// TestFaultChild is not a test: killAt runs the test binary again with
+// this alone, to die at fault point number EKSD_KATA_FAULT_AT of a run.
 func TestFaultChild(t *testing.T) {
 	at, err := strconv.Atoi(os.Getenv("EKSD_KATA_FAULT_AT"))
 	if err != nil {
@@ -60,17 +59,7 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 		return []string{"--root", root, "bootstrap", "--only", "host,containerd,kata",
 			"--containerd-version", "2.4.2", "--install-kata", tarPath, "--kata-sha256", hex.EncodeToString(sum[:])}
 	}
-	fixture := func() string {
-		root := t.TempDir()
-		hosttest.WriteTree(t, root, map[string]string{
-			"/etc/fstab":                  "UUID=1 / ext4 defaults 0 1\n/swapfile none swap sw 0 0\n",
-			"/etc/selinux/config":         "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
-			"/etc/containerd/config.toml": "# Docker Engine\ndisabled_plugins = [\"cri\"]\n",
-		})
-		return root
-	}
-
-	ref := fixture()
+	ref := foundHost(t)
 	points := 0
 	host.Fault = func(string) { points++ }
 	code, out, stderr := run(t, "", args(ref)...)
@@ -86,14 +75,8 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 	loadsInContainerd2(t, filepath.Join(ref, "etc/containerd/config.toml"))
 
 	for at := 1; at <= points; at++ {
-		root := fixture()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "EKSD_KATA_FAULT_AT="+strconv.Itoa(at), "EKSD_KATA_FAULT_ARGS="+strings.Join(args(root), "\n"))
-		outb, err := cmd.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("fault point %d: child not killed: %v\n%s", at, err, outb)
-		}
+		root := foundHost(t)
+		killAt(t, at, args(root))
 		code, out, stderr := run(t, "", args(root)...)
 		if code != ExitOK {
 			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
@@ -103,6 +86,19 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 		}
 	}
 	t.Logf("%d fault points, each converged", points)
+}
+
+// killAt runs eksd-kata with args in a child that is killed at its fault
+// point number at.
+func killAt(t *testing.T, at int, args []string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFaultChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "EKSD_KATA_FAULT_AT="+strconv.Itoa(at), "EKSD_KATA_FAULT_ARGS="+strings.Join(args, "\n"))
+	outb, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("fault point %d: child not killed: %v\n%s", at, err, outb)
+	}
 }
 
 // loadsInContainerd2 starts the containerd 2.x daemon with the config at
@@ -128,8 +124,8 @@ func loadsInContainerd2(t *testing.T, path string) {
 	}
 }
 
-// treeHash hashes the tree without the lock file (it holds a pid), and
-// fails on any temporary file a write or an install left behind.
+// treeHash hashes the tree, and fails on any temporary file a write or an
+// install left behind.
 func treeHash(t *testing.T, root string) string {
 	t.Helper()
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -142,10 +138,6 @@ func treeHash(t *testing.T, root string) string {
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	lock := filepath.Join(root, "run/eksd-kata.lock")
-	if err := os.Remove(lock); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal(err)
 	}
 	return hosttest.HashTree(t, root)

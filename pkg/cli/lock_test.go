@@ -81,3 +81,24 @@ func TestConcurrentBootstrapIsRefused(t *testing.T) {
 		t.Fatalf("first bootstrap output:\n%s", out.String())
 	}
 }
+
+// TestLockLeavesNoTraceUnderRoot: under --root the lock writes nothing in
+// the tree, so a converged re-run leaves it byte for byte as it was, and
+// reset returns exactly the tree bootstrap started from, /run included.
+func TestLockLeavesNoTraceUnderRoot(t *testing.T) {
+	root := foundHost(t)
+	before := hosttest.HashTree(t, root)
+	mustRun(t, bootstrapArgs(root)...)
+	bootstrapped := hosttest.HashTree(t, root)
+	mustRun(t, bootstrapArgs(root)...)
+	if hosttest.HashTree(t, root) != bootstrapped {
+		t.Error("a converged re-run changed the tree")
+	}
+	if _, err := os.Lstat(filepath.Join(root, "run")); !os.IsNotExist(err) {
+		t.Errorf("the lock left %s/run: %v", root, err)
+	}
+	mustRun(t, "--root", root, "reset")
+	if hosttest.HashTree(t, root) != before {
+		t.Error("reset did not return the tree bootstrap started from")
+	}
+}

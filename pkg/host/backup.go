@@ -1,15 +1,11 @@
 package host
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,6 +60,9 @@ func (f *FS) backupOnce(s *spot, fi fs.FileInfo) error {
 	hp := s.host()
 	if b := f.backupDir(); hp == b || strings.HasPrefix(hp, b+"/") {
 		return nil
+	}
+	if err := f.checkState(); err != nil {
+		return err
 	}
 	files, created := f.backupEntries(hp)
 	for _, e := range []string{files, created} {
@@ -168,6 +167,9 @@ func (f *FS) recordCreatedDir(hp string) error {
 	if sd := f.stateDir(); hp == sd || strings.HasPrefix(hp, sd+"/") {
 		return nil
 	}
+	if err := f.checkState(); err != nil {
+		return err
+	}
 	marker := f.createdDirMarker(hp)
 	if _, err := f.Lstat(marker); err == nil {
 		return nil
@@ -208,178 +210,4 @@ func (f *FS) record(p string, created bool) error {
 // directory hp as created by eksd-kata.
 func (f *FS) createdDirMarker(hp string) string {
 	return path.Join(f.backupDir(), "dirs", hp, dirMarker)
-}
-
-// Backups lists every recorded original: files sorted by path, then the
-// directories we created, deepest first, so that restoring them in this
-// order empties each directory before it is removed.
-func (f *FS) Backups() ([]Backup, error) {
-	var out []Backup
-	for _, kind := range []string{"files", "created"} {
-		err := f.walkBackups(kind, func(hp string, d fs.DirEntry) error {
-			if d.IsDir() || isTempName(d.Name()) { // a crashed backup write
-				return nil
-			}
-			b := Backup{Path: hp, Created: kind == "created"}
-			if !b.Created {
-				fi, err := d.Info()
-				if err != nil {
-					return err
-				}
-				b.Mode = fi.Mode() & (modeBits | fs.ModeSymlink)
-			}
-			out = append(out, b)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	var dirs []Backup
-	err := f.walkBackups("dirs", func(hp string, d fs.DirEntry) error {
-		if !d.IsDir() && d.Name() == dirMarker {
-			dirs = append(dirs, Backup{Path: path.Dir(hp), Created: true, Dir: true})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(dirs, func(i, j int) bool { return dirs[i].Path > dirs[j].Path })
-	return append(out, dirs...), nil
-}
-
-// walkBackups calls fn for every entry under the backup's kind/ tree (a
-// missing tree has none), with the host path the entry stands for.
-func (f *FS) walkBackups(kind string, fn func(hp string, d fs.DirEntry) error) error {
-	top, err := f.Resolve(filepath.Join(f.backupDir(), kind))
-	if err != nil {
-		return err
-	}
-	err = filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == top && isNotExist(err) {
-				return nil
-			}
-			return err
-		}
-		return fn(strings.TrimPrefix(p, top), d)
-	})
-	if err != nil {
-		return fmt.Errorf("list backups: %w", err)
-	}
-	return nil
-}
-
-// Restore puts the original of p back (bytes, mode and owner, or the symlink),
-// or deletes p if we created it, then drops the backup entry. p is a path as
-// Backups lists it; its last component is not followed.
-func (f *FS) Restore(p string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, err := f.locate(p, false)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	hp := s.host()
-	if marker := f.createdDirMarker(hp); f.exists(marker) {
-		// A directory we created goes once empty; what someone else put
-		// in it stays, and so does the directory.
-		if err := s.remove(); err != nil && !isNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) && !errors.Is(err, syscall.EEXIST) {
-			return fmt.Errorf("restore %s: %w", hp, err)
-		}
-		return f.dropEntry(marker, "dirs")
-	}
-	files, created := f.backupEntries(hp)
-	if f.exists(created) {
-		if err := s.remove(); err != nil && !isNotExist(err) {
-			return fmt.Errorf("restore %s: %w", hp, err)
-		}
-		return f.dropEntry(created, "created")
-	}
-	e, err := f.locate(files, false)
-	if err != nil {
-		return fmt.Errorf("restore %s: %w", hp, err)
-	}
-	defer e.close()
-	fi, err := e.lstat()
-	if isNotExist(err) {
-		return fmt.Errorf("restore %s: no backup: %w", hp, fs.ErrNotExist)
-	}
-	if err != nil {
-		return fmt.Errorf("restore %s: %w", hp, err)
-	}
-	if err := f.makeParents(s, false); err != nil {
-		return fmt.Errorf("restore %s: %w", hp, err)
-	}
-	if fi.Mode()&fs.ModeSymlink != 0 {
-		var target string
-		if target, err = readlinkAt(e.dir, e.name); err == nil {
-			err = symlinkAt(s.dir, s.name, target)
-		}
-	} else {
-		var data []byte
-		if data, err = e.readFile(); err == nil {
-			uid, gid := owner(fi)
-			err = f.writeAtomic(s.dir, s.name, data, fi.Mode()&modeBits, uid, gid)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("restore %s: %w", hp, err)
-	}
-	return f.dropEntry(files, "files")
-}
-
-// exists reports whether host path p is there, not following a last symlink.
-func (f *FS) exists(p string) bool {
-	_, err := f.Lstat(p)
-	return err == nil
-}
-
-// remove removes the entry of s as os.Remove would; nothing to remove is
-// ErrNotExist.
-func (s *spot) remove() error {
-	if len(s.missing) > 0 {
-		return &os.PathError{Op: "remove", Path: s.host(), Err: unix.ENOENT}
-	}
-	return removeAt(s.dir, s.name)
-}
-
-// dropEntry removes a backup entry (a host path) and the directories it
-// leaves empty.
-func (f *FS) dropEntry(entry, kind string) error {
-	s, err := f.locate(entry, false)
-	if err == nil {
-		err = s.remove()
-		s.close()
-	}
-	if err != nil {
-		return fmt.Errorf("drop backup %s: %w", entry, err)
-	}
-	top := path.Join(f.backupDir(), kind)
-	for d := path.Dir(entry); d != top && strings.HasPrefix(d, top+"/"); d = path.Dir(d) {
-		if f.rmdir(d) != nil {
-			break // not empty: pruning is tidiness only
-		}
-	}
-	return nil
-}
-
-// rmdir removes the empty directory at host path p, not following a last
-// symlink.
-func (f *FS) rmdir(p string) error {
-	s, err := f.locate(p, false)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	if len(s.missing) > 0 {
-		return &os.PathError{Op: "rmdir", Path: s.host(), Err: unix.ENOENT}
-	}
-	if err := unix.Unlinkat(s.dir.fd(), s.name, unix.AT_REMOVEDIR); err != nil {
-		return &os.PathError{Op: "rmdir", Path: s.host(), Err: err}
-	}
-	return nil
 }

@@ -50,23 +50,13 @@ func debianRoot(t *testing.T) string {
 	return root
 }
 
-// hashRoot hashes the tree without the lock file: /run is a tmpfs on a
-// real host and the lock is runtime state, not something reset restores.
-func hashRoot(t *testing.T, root string) string {
-	t.Helper()
-	if err := os.Remove(filepath.Join(root, bootstrap.LockFile)); err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	return hosttest.HashTree(t, root)
-}
-
 // TestResetRestoresByteIdentical: host, containerd and kubeadm (config
 // only, --root) applied over an image, then reset: the tree is as before,
 // backup directory and /etc/eksd-kata included (reset removes them), and a
 // second reset changes nothing.
 func TestResetRestoresByteIdentical(t *testing.T) {
 	root := debianRoot(t)
-	before := hashRoot(t, root)
+	before := hosttest.HashTree(t, root)
 	h, err := host.New(root)
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +78,7 @@ func TestResetRestoresByteIdentical(t *testing.T) {
 	if rep.Changed() < 4 {
 		t.Fatalf("bootstrap changed only %d things", rep.Changed())
 	}
-	if hashRoot(t, root) == before {
+	if hosttest.HashTree(t, root) == before {
 		t.Fatal("bootstrap changed nothing")
 	}
 
@@ -106,14 +96,14 @@ func TestResetRestoresByteIdentical(t *testing.T) {
 	if _, err := bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{Out: &out}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if after := hashRoot(t, root); after != before {
+	if after := hosttest.HashTree(t, root); after != before {
 		t.Fatalf("reset did not bring the tree back:\n%s\n%s", out.String(), listTree(t, root))
 	}
 	rep, err = bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{})
 	if err != nil || rep.Changed() != 0 {
 		t.Fatalf("second reset: %v changes, %v", rep, err)
 	}
-	if after := hashRoot(t, root); after != before {
+	if after := hosttest.HashTree(t, root); after != before {
 		t.Fatal("second reset changed the tree")
 	}
 }
@@ -204,4 +194,24 @@ func listTree(t *testing.T, root string) string {
 		return nil
 	})
 	return b.String()
+}
+
+// TestResetLeavesASymlinkAtItsOwnDirectory: a symlink where eksd-kata
+// keeps a directory of its own (its log directory) is not eksd-kata's to
+// remove, even to an empty directory: reset leaves it and succeeds.
+func TestResetLeavesASymlinkAtItsOwnDirectory(t *testing.T) {
+	root := debianRoot(t)
+	hosttest.LinkDir(t, root, "/var/log/eksd-kata", "/srv/logs")
+	before := hosttest.HashTree(t, root)
+	h, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := bootstrap.Run(context.Background(), h, Steps(Options{}), bootstrap.Options{})
+	if err != nil || rep.Changed() != 0 {
+		t.Fatalf("reset: %v, %v; want nothing to do", rep, err)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("reset changed the tree")
+	}
 }

@@ -2,6 +2,7 @@ package reset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -32,6 +33,14 @@ func (s *RestoreStep) Name() string { return "restore" }
 func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	backups, err := h.FS.Backups()
+	if errors.Is(err, host.ErrUntrustedState) {
+		return nil, plan.BadInput(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A killed reset leaves directories its last entries were in.
+	leftovers, err := h.FS.BackupLeftovers()
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +54,7 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 		p.Notef("kernel settings made now (sysctls, modules, swap off, SELinux) stay until the next boot, which reads the restored files")
 		s.planDaemons(ctx, h, p, units, ctrd)
 	}
-	if dirs := existingOwnDirs(h); len(backups) > 0 && len(dirs) > 0 || emptyOwnDir(h) {
+	if dirs := existingOwnDirs(h); len(backups) > 0 && len(dirs) > 0 || len(leftovers) > 0 || emptyOwnDir(h) {
 		p.Add(&removeDirs{dirs: dirs})
 	}
 	return p, nil
@@ -81,11 +90,12 @@ func (s *RestoreStep) planDaemons(ctx context.Context, h *host.Host, p *plan.Pla
 	}
 }
 
-// existingOwnDirs are those of our directories that exist.
+// existingOwnDirs are those of our directories that exist. A symlink in
+// the place of one is someone else's, and is left alone.
 func existingOwnDirs(h *host.Host) []string {
 	var out []string
 	for _, d := range ownDirs(h) {
-		if ok, _ := h.FS.Exists(d); ok {
+		if fi, err := h.FS.Lstat(d); err == nil && fi.IsDir() {
 			out = append(out, d)
 		}
 	}
@@ -94,7 +104,7 @@ func existingOwnDirs(h *host.Host) []string {
 
 // emptyOwnDir reports whether one of our directories is left, empty.
 func emptyOwnDir(h *host.Host) bool {
-	for _, d := range ownDirs(h) {
+	for _, d := range existingOwnDirs(h) {
 		entries, err := h.FS.ReadDir(d)
 		if err == nil && len(entries) == 0 {
 			return true
@@ -118,7 +128,8 @@ func (c *restoreFile) Summary() string {
 
 func (c *restoreFile) Apply(_ context.Context, h *host.Host) error { return h.FS.Restore(c.b.Path) }
 
-// removeDirs removes those of dirs that are empty.
+// removeDirs removes what is left of the backup tree, then those of dirs
+// that are empty.
 type removeDirs struct{ dirs []string }
 
 func (c *removeDirs) Summary() string {
@@ -126,9 +137,16 @@ func (c *removeDirs) Summary() string {
 }
 
 func (c *removeDirs) Apply(_ context.Context, h *host.Host) error {
+	if err := h.FS.PruneBackups(); err != nil {
+		return err
+	}
 	for _, d := range c.dirs {
-		if _, err := h.FS.RemoveEmptyDir(d); err != nil {
+		removed, err := h.FS.RemoveEmptyDir(d)
+		if err != nil {
 			return err
+		}
+		if removed {
+			host.FaultPoint("removed " + d)
 		}
 	}
 	return nil

@@ -74,3 +74,15 @@ func WriteTree(t testing.TB, root string, files map[string]string) {
 		}
 	}
 }
+
+// LinkDir makes directory target (a host path) under root and, at host
+// path link, a symlink to it.
+func LinkDir(t testing.TB, root, link, target string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(root, target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+		t.Fatal(err)
+	}
+}
