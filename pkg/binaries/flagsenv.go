@@ -36,7 +36,7 @@ func (s *Step) planFlagsEnv(h *host.Host, p *plan.Plan) error {
 	if !ok || minor < 35 {
 		return nil
 	}
-	old, err := h.FS.ReadFile(FlagsEnv)
+	old, err := h.FS.ReadText(FlagsEnv)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -290,11 +290,13 @@ func resolveRelease(ctx context.Context, cfg *config.NodeConfig, fetch bool) (*e
 	return rel, nil
 }
 
-// inputError maps bad input (a malformed file on the host, an unknown step)
-// to exit 2; anything else stays a failure (exit 1).
+// inputError maps bad input (a malformed file on the host, one that is not
+// a regular file or is too large, an unknown step) to exit 2; anything
+// else stays a failure (exit 1).
 func inputError(err error) error {
 	var in *plan.InputError
-	if errors.As(err, &in) {
+	var hi *host.InputError
+	if errors.As(err, &in) || errors.As(err, &hi) {
 		return usageError(err)
 	}
 	return err

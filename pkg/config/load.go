@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
@@ -56,19 +56,33 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// readFile reads path ("-" reads stdin); the error names the file once, as
-// the source, and says why (no such file, permission denied).
+// Unwrap lets a caller see why a read failed (the end of the run's context).
+func (e *Error) Unwrap() error { return e.Read }
+
+// MaxFile bounds a configuration file: real ones are a few KB.
+const MaxFile = 1 << 20
+
+// readFile reads path ("-" reads stdin), a regular file of at most MaxFile
+// bytes; the error names the file once, as the source, and says why (no
+// such file, permission denied, a FIFO, too large).
 func readFile(path string, stdin io.Reader) ([]byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
-		data, err = io.ReadAll(stdin)
+		data, err = io.ReadAll(io.LimitReader(stdin, MaxFile+1))
+		if err == nil && len(data) > MaxFile {
+			err = fmt.Errorf("too large (more than the limit of %d MiB): not a NodeConfig", MaxFile>>20)
+		}
 	} else {
-		data, err = os.ReadFile(path)
+		data, err = host.ReadInput(path, MaxFile)
 	}
 	if err != nil {
 		var pe *fs.PathError
-		if errors.As(err, &pe) {
+		var ie *host.InputError
+		switch {
+		case errors.As(err, &ie):
+			err = errors.New(ie.Reason)
+		case errors.As(err, &pe):
 			err = pe.Err
 		}
 		return nil, &Error{Source: path, Read: err}

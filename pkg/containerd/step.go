@@ -51,7 +51,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		return nil, err
 	}
 	cfgPath := s.Config.Spec.Containerd.ConfigPath
-	existing, err := h.FS.ReadFile(cfgPath)
+	existing, err := h.FS.ReadText(cfgPath)
 	switch {
 	case err == nil || isNotExist(err):
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
@@ -158,7 +158,7 @@ func (s *Step) planHostsFiles(h *host.Host, p *plan.Plan, hosts []string, dir st
 	}
 	for _, host := range hosts {
 		file := path.Join(dir, host, "hosts.toml")
-		cur, err := h.FS.ReadFile(file)
+		cur, err := h.FS.ReadText(file)
 		switch {
 		case err == nil && !ownHostsFile(cur):
 			p.Notef("%s is not eksd-kata's: kept as it is (spec.images.insecureRegistries lists %s; make sure it allows plain HTTP)", file, host)

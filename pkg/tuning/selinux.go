@@ -33,7 +33,7 @@ func (s *Step) planSELinux(_ context.Context, h *host.Host, p *plan.Plan) error 
 		if err != nil {
 			return err
 		}
-		old, err := h.FS.ReadFile(path)
+		old, err := h.FS.ReadText(path)
 		if err != nil {
 			return err
 		}
