@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/clip"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -46,6 +47,7 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
+		fe = clipped(fe)
 		prefix()
 		if fe.Origin == unknownFieldOrigin {
 			b.WriteString(fe.Field + ": " + fe.Detail)
@@ -61,6 +63,17 @@ func (e *Error) Unwrap() error { return e.Read }
 
 // MaxFile bounds a configuration file: real ones are a few KB.
 const MaxFile = 1 << 20
+
+// clipped is fe with a long value and field name shortened: every field
+// error is printed here, so no check needs to shorten what it reports.
+func clipped(fe *field.Error) *field.Error {
+	c := *fe
+	c.Field = clip.String(c.Field)
+	if v := reflect.ValueOf(c.BadValue); v.Kind() == reflect.String {
+		c.BadValue = clip.String(v.String())
+	}
+	return &c
+}
 
 // readFile reads path ("-" reads stdin), a regular file of at most MaxFile
 // bytes; the error names the file once, as the source, and says why (no

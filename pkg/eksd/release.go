@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/clip"
 	"sigs.k8s.io/yaml"
 )
 
@@ -62,7 +63,18 @@ func Parse(data []byte) (*Release, error) {
 // Validate checks that r is a Release this program can install from.
 func (r *Release) Validate() error {
 	var problems []string
-	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	add := func(format string, a ...any) {
+		// A manifest's values are quoted shortened: one can be huge.
+		for i, x := range a {
+			switch x := x.(type) {
+			case string:
+				a[i] = clip.String(x)
+			case error:
+				a[i] = clip.String(x.Error())
+			}
+		}
+		problems = append(problems, fmt.Sprintf(format, a...))
+	}
 
 	if r.APIVersion != APIVersion {
 		add("apiVersion is %q, want %q", r.APIVersion, APIVersion)

@@ -1,6 +1,7 @@
 package eksd
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -183,5 +184,16 @@ func TestCheckMirror(t *testing.T) {
 		if err := CheckMirror(bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckMirror(%q) = %v, want error containing %q", bad, err, want)
 		}
+	}
+}
+
+// TestParseQuotesLongValuesShortened: a value of 300 KB is quoted by its
+// first characters and its size, not whole.
+func TestParseQuotesLongValuesShortened(t *testing.T) {
+	long := strings.Repeat("x", 300000)
+	_, err := Parse([]byte(edit(t, manifest136(t), "gitTag: v1.36.2", "gitTag: "+long)))
+	want := `gitTag is "` + strings.Repeat("x", 64) + `… (300000 bytes)"`
+	if err == nil || !strings.Contains(err.Error(), want) || len(err.Error()) > 1000 {
+		t.Fatalf("error (%d bytes) should quote %q", len(fmt.Sprint(err)), want)
 	}
 }
