@@ -66,11 +66,8 @@ func (r *Release) Validate() error {
 	add := func(format string, a ...any) {
 		// A manifest's values are quoted shortened: one can be huge.
 		for i, x := range a {
-			switch x := x.(type) {
-			case string:
-				a[i] = clip.String(x)
-			case error:
-				a[i] = clip.String(x.Error())
+			if s, ok := x.(string); ok {
+				a[i] = clip.String(s)
 			}
 		}
 		problems = append(problems, fmt.Sprintf(format, a...))
