@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
 
 // TestBadInputTable is the promise for every kind of bad input: exit 2, a
@@ -31,6 +33,7 @@ func TestBadInputTable(t *testing.T) {
 	sum := sha256.Sum256(tarball)
 	goodSum := hex.EncodeToString(sum[:])
 
+	manifest := releasetest.Manifest(t, eksd.Default())
 	boot := []string{"bootstrap", "--only", "host,containerd,kata", "--containerd-version", "2.4.2"}
 	with := func(extra ...string) []string { return append(append([]string{}, boot...), extra...) }
 
@@ -88,6 +91,11 @@ func TestBadInputTable(t *testing.T) {
 		{name: "manifest not YAML", args: with("--config", cfg("m1", "  release: {channel: \"1-36\", manifest: "+write("m1.txt", "{{{")+"}\n")), want: "manifest"},
 		{name: "manifest wrong kind", args: with("--config", cfg("m2", "  release: {channel: \"1-36\", manifest: "+write("m2.yaml", "apiVersion: v1\nkind: ConfigMap\n")+"}\n")), want: "kind"},
 		{name: "manifest missing", args: with("--config", cfg("m3", "  release: {channel: \"1-36\", manifest: "+filepath.Join(files, "missing.yaml")+"}\n")), want: "missing.yaml"},
+		{name: "config with a second document", args: with("--config", write("d1.yaml", head+"spec: {}\n---\n"+head)), want: "d1.yaml: document: Invalid value: the file holds more than one YAML document (a second one starts at line 4 after ---): give one document"},
+		{name: "config with an empty second document", args: with("--config", write("d2.yaml", head+"---\n# nothing\n")), want: "d2.yaml: document: Invalid value: the file holds more than one YAML document"},
+		{name: "config with a null second document", args: with("--config", write("d3.yaml", head+"---\n~\n")), want: "d3.yaml: document: Invalid value: the file holds more than one YAML document"},
+		{name: "manifest with a second document", args: with("--release-manifest", write("m5.yaml", string(manifest)+"---\n"+string(manifest))), want: "m5.yaml: release manifest: the file holds more than one YAML document"},
+		{name: "manifest with garbage after its end", args: with("--release-manifest", write("m6.yaml", string(manifest)+"...\ngarbage\n")), want: "m6.yaml: release manifest: the file holds more after its first document"},
 		{name: "manifest over ftp", args: with("--config", cfg("m4", "  release: {manifest: \"ftp://example.com/r.yaml\"}\n")), want: "spec.release.manifest"},
 		// Other settings.
 		{name: "bad role", args: with("--role", "master"), want: `spec.node.role: Unsupported value: "master"`},

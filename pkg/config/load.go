@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/clip"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/suggest"
+	"github.com/eksd-kata/eksd-kata/pkg/yamldoc"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -127,6 +128,9 @@ func decode(data []byte, source string) (*NodeConfig, field.ErrorList, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("not valid YAML: " + err.Error())}}
+	}
+	if err := yamldoc.Single(data); err != nil {
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("the file " + err.Error())}}
 	}
 	// Decode the type header first so a wrong kind is reported as such rather
 	// than as a pile of unknown fields.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/clip"
+	"github.com/eksd-kata/eksd-kata/pkg/yamldoc"
 	"sigs.k8s.io/yaml"
 )
 
@@ -53,6 +54,9 @@ func Parse(data []byte) (*Release, error) {
 	var r Release
 	if err := yaml.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("release manifest: not a valid YAML Release document: %w", err)
+	}
+	if err := yamldoc.Single(data); err != nil {
+		return nil, fmt.Errorf("release manifest: the file %w", err)
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err
