@@ -12,11 +12,14 @@ const Max = 64
 
 // String is s when it is short, else its first Max bytes (whole
 // characters) followed by "… (N bytes)".
-func String(s string) string {
-	if len(s) <= Max {
+func String(s string) string { return Prefix(s, Max) }
+
+// Prefix is String with max in place of Max.
+func Prefix(s string, max int) string {
+	if len(s) <= max {
 		return s
 	}
-	n := Max
+	n := max
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -20,7 +20,7 @@ func TestLongValuesAreShortenedInErrors(t *testing.T) {
 		`spec.network.podCIDR: Invalid value: "` + short + `"`,
 		`spec.node.name: Invalid value: "` + short + `"`,
 		`spec.node.role: Unsupported value: "` + strings.Repeat("a", 64) + `… (1000 bytes)"`,
-		"spec." + strings.Repeat("a", 59) + "… (1005 bytes): unknown field",
+		"spec." + strings.Repeat("a", 195) + "… (1005 bytes): unknown field",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not contain %q:\n%.600s", want, msg)

@@ -65,11 +65,15 @@ func (e *Error) Unwrap() error { return e.Read }
 // MaxFile bounds a configuration file: real ones are a few KB.
 const MaxFile = 1 << 20
 
+// maxField is how much of a field name an error prints: real ones,
+// with the flag that set them, are far shorter; an unknown key can be huge.
+const maxField = 200
+
 // clipped is fe with a long value and field name shortened: every field
 // error is printed here, so no check needs to shorten what it reports.
 func clipped(fe *field.Error) *field.Error {
 	c := *fe
-	c.Field = clip.String(c.Field)
+	c.Field = clip.Prefix(c.Field, maxField)
 	if v := reflect.ValueOf(c.BadValue); v.Kind() == reflect.String {
 		c.BadValue = clip.String(v.String())
 	}
