@@ -83,6 +83,10 @@ func TestBadInputTable(t *testing.T) {
 		{name: "install-kata missing file", args: with("--install-kata", filepath.Join(files, "none.tar.zst"), "--kata-sha256", goodSum), want: "none.tar.zst"},
 		{name: "install-kata not a tarball", args: with("--install-kata", write("junk.tar.zst", "junk"), "--kata-sha256", hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte("junk")); return s[:] }())), want: "not a kata-static tarball"},
 		{name: "install-kata ftp", args: with("--install-kata", "ftp://example.com/k.tar.zst", "--kata-sha256", goodSum), want: "https"},
+		{name: "kata-sha256 without install-kata", args: with("--kata-sha256", goodSum), want: "--kata-sha256 checks the tarball of --install-kata, which is not given"},
+		{name: "kata-checksum-file without install-kata", args: with("--kata-checksum-file", write("SUMS2", goodSum+"  kata-static-3.21.0-amd64.tar.gz\n")), want: "--kata-checksum-file checks the tarball of --install-kata, which is not given"},
+		{name: "containerd version with junk around it", args: with("--containerd-version", "x2.4.2junk"), want: `--containerd-version: containerd version "x2.4.2junk"`},
+		{name: "manifest image digest not sha256", args: with("--release-manifest", write("m7.yaml", strings.Replace(string(manifest), "uri: public.ecr.aws/eks-distro/kubernetes/pause:", "imageDigest: sha256:12345\n        uri: public.ecr.aws/eks-distro/kubernetes/pause:", 1))), want: `m7.yaml: release manifest: asset "pause-image": image.imageDigest is "sha256:12345"`},
 		{name: "checksum file without the tarball", args: with("--install-kata", tarPath, "--kata-checksum-file", write("SUMS", goodSum+"  other.tar.gz\n")), want: "no sha256 line"},
 		// Releases and manifests.
 		{name: "unknown channel", args: with("--release", "1-99"), want: "spec.release"},

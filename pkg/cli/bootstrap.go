@@ -140,6 +140,11 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 // configuration with what this host detects filled in.
 func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *bootstrapFlags) (*eksd.Release, *config.NodeConfig, error) {
 	var err error
+	for _, o := range [][2]string{{"--kata-sha256", f.kataSHA256}, {"--kata-checksum-file", f.kataChecksumFile}} {
+		if o[1] != "" && f.installKata == "" {
+			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata FILE|URL or drop %s", o[0], o[0])
+		}
+	}
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}

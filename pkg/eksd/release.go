@@ -42,6 +42,7 @@ const KubernetesComponent = "kubernetes"
 var (
 	channelRE = regexp.MustCompile(`^([0-9]+)-([0-9]+)$`)
 	gitTagRE  = regexp.MustCompile(`^v([0-9]+)\.([0-9]+)\.([0-9]+)$`)
+	digestRE  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 
 // Parse decodes and validates a release manifest (YAML or JSON). Unknown
@@ -124,6 +125,16 @@ func (r *Release) Validate() error {
 		}
 		if _, err := parseImageRef(a.Image.URI); err != nil {
 			add("asset %q: image.uri: %v", a.Name, err)
+		}
+	}
+
+	// A digest is what pulls are checked against: one that cannot be
+	// compared (sha256:0123) would fail only after the download.
+	for _, c := range r.Status.Components {
+		for _, a := range c.Assets {
+			if a.Image != nil && a.Image.ImageDigest != "" && !digestRE.MatchString(a.Image.ImageDigest) {
+				add("asset %q: image.imageDigest is %q, want sha256: and 64 lowercase hex digits", a.Name, a.Image.ImageDigest)
+			}
 		}
 	}
 
