@@ -107,6 +107,8 @@ func TestBadInputTable(t *testing.T) {
 		{name: "bad advertise address", args: with("--advertise-address", "10.0.0.256"), want: "spec.node.advertiseAddress"},
 		{name: "bad cgroup driver", args: with("--cgroup-driver", "cgroupv2"), want: "spec.node.cgroupDriver"},
 		{name: "mirror with a scheme", args: with("--image-mirror", "https://registry.local"), want: "spec.images.mirror"},
+		{name: "mirror without a registry host", args: []string{"config", "validate", "-f", cfg("im1", "  images: {mirror: mirror/eks}\n")}, want: `spec.images.mirror: Invalid value: "mirror/eks": "mirror" is not a registry host`},
+		{name: "mirror without a registry host in bootstrap", args: with("--image-mirror", "eks-mirror/eks"), want: `spec.images.mirror: Invalid value: "eks-mirror/eks": "eks-mirror" is not a registry host`},
 		{name: "mirror with a bad port", args: with("--image-mirror", "registry.local:0"), want: "spec.images.mirror"},
 		{name: "insecure registry with a path", args: with("--insecure-registry", "registry.local/x"), want: "spec.images.insecureRegistries[0]"},
 		{name: "CNI manifest over plain http", args: with("--cni-manifest", "http://example.com/cni.yaml"), want: "spec.addons.cniManifest"},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -202,7 +203,14 @@ func validateKata(k *Kata, p *field.Path) field.ErrorList {
 func validateImages(im *Images, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if im.Mirror != "" {
-		errs = append(errs, validateRegistry(im.Mirror, true, p.Child("mirror"))...)
+		mp := p.Child("mirror")
+		merrs := validateRegistry(im.Mirror, true, mp)
+		// The image references are built by eksd: what it refuses later
+		// (a first element that is no registry host) is refused here.
+		if err := eksd.CheckMirror(im.Mirror); err != nil && merrs == nil {
+			merrs = field.ErrorList{field.Invalid(mp, im.Mirror, strings.TrimPrefix(err.Error(), fmt.Sprintf("image mirror %q: ", im.Mirror)))}
+		}
+		errs = append(errs, merrs...)
 	}
 	for i, h := range im.InsecureRegistries {
 		errs = append(errs, validateRegistry(h, false, p.Child("insecureRegistries").Index(i))...)
