@@ -54,6 +54,8 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	existing, err := h.FS.ReadText(cfgPath)
 	switch {
 	case err == nil || isNotExist(err):
+	case errors.As(err, new(*host.InputError)):
+		return nil, plan.BadInput(fmt.Errorf("%w; it must be containerd's config file (or absent)", err))
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
 		// The path is not a file we can merge into: the operator must look.
 		return nil, plan.BadInput(fmt.Errorf("%s: %w; it must be containerd's config file (or absent)", cfgPath, err))
