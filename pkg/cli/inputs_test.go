@@ -98,3 +98,22 @@ func TestInputsAreBoundedRegularFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckReadsNoFIFO: check reads the host's files as bootstrap does, so
+// a FIFO among them (a crafted image under --root) is passed over, not
+// waited on for ever.
+func TestCheckReadsNoFIFO(t *testing.T) {
+	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{"/etc/fstab": "\n"})
+	for _, p := range []string{"/etc/os-release", "/etc/hosts", "/etc/nsswitch.conf", "/var/lib/dpkg/status", "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml"} {
+		mkfifo(t, filepath.Join(root, p))
+	}
+	before := hosttest.HashTree(t, root)
+	code, out, stderr := run(t, "", "--root", root, "check")
+	if code == ExitUsage || !strings.Contains(out+stderr, "configuration-qemu.toml: not a regular file (a FIFO)") {
+		t.Fatalf("exit %d, want a report that names the Kata configuration:\n%s%s", code, out, stderr)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("check changed the root")
+	}
+}
