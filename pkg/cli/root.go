@@ -237,7 +237,7 @@ func (g *globals) host() (*host.Host, error) {
 
 // loadConfig reads defaults, --config and the override flags; bad input is a usage error.
 func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
-	cfg, err := config.Load(g.configFile, g.stdin, o)
+	cfg, err := config.Load(g.configFile, config.Input{Stdin: g.stdin, Read: host.ReadInput}, o)
 	if cfg != nil {
 		g.secrets.Add(cfg.Spec.Join.Token, cfg.Spec.Join.CertificateKey)
 	}

@@ -10,7 +10,7 @@ import (
 func TestLongValuesAreShortenedInErrors(t *testing.T) {
 	long := strings.Repeat("a", 300000)
 	p := writeTemp(t, "apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  network: {podCIDR: "+long+"}\n  node: {name: "+long+", role: "+long[:1000]+"}\n  "+long[:1000]+": 1\n")
-	_, err := Load(p, nil, nil)
+	_, err := Load(p, osInput, nil)
 	if err == nil {
 		t.Fatal("Load accepted 300 KB values")
 	}

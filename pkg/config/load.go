@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/clip"
-	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/suggest"
 	"github.com/eksd-kata/eksd-kata/pkg/yamldoc"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -80,28 +79,36 @@ func clipped(fe *field.Error) *field.Error {
 	return &c
 }
 
-// readFile reads path ("-" reads stdin), a regular file of at most MaxFile
-// bytes; the error names the file once, as the source, and says why (no
-// such file, permission denied, a FIFO, too large).
-func readFile(path string, stdin io.Reader) ([]byte, error) {
+// Input is where Load reads the configuration file from. config touches
+// no file itself: Read is the caller's bounded read of a regular file
+// (host.ReadInput), Stdin serves "-".
+type Input struct {
+	Stdin io.Reader
+	Read  func(path string, limit int64) ([]byte, error)
+}
+
+// readFile reads path ("-" reads stdin), at most MaxFile bytes; the error
+// names the file once, as the source, and says why (no such file,
+// permission denied, a FIFO, too large).
+func readFile(path string, in Input) ([]byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
-		data, err = io.ReadAll(io.LimitReader(stdin, MaxFile+1))
+		data, err = io.ReadAll(io.LimitReader(in.Stdin, MaxFile+1))
 		if err == nil && len(data) > MaxFile {
 			err = fmt.Errorf("too large (more than the limit of %d MiB): not a NodeConfig", MaxFile>>20)
 		}
 	} else {
-		data, err = host.ReadInput(path, MaxFile)
+		data, err = in.Read(path, MaxFile)
 	}
 	if err != nil {
 		var pe *fs.PathError
-		var ie *host.InputError
-		switch {
-		case errors.As(err, &ie):
-			err = errors.New(ie.Reason)
-		case errors.As(err, &pe):
+		if errors.As(err, &pe) {
 			err = pe.Err
+		}
+		// A reason that names the path says it again after the source.
+		if msg, ok := strings.CutPrefix(err.Error(), path+": "); ok {
+			err = errors.New(msg)
 		}
 		return nil, &Error{Source: path, Read: err}
 	}

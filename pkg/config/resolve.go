@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -13,13 +12,13 @@ import (
 // Load builds the configuration in order: defaults, then the file (if
 // path is not empty; "-" is stdin), then the flags the user set, and
 // validates the result. Any problem is an *Error.
-func Load(path string, stdin io.Reader, o *Overrides) (*NodeConfig, error) {
+func Load(path string, in Input, o *Overrides) (*NodeConfig, error) {
 	cfg, source := Default(), "defaults"
 	// The file's unknown fields are listed with the validation's problems:
 	// every problem at once.
 	var errs field.ErrorList
 	if path != "" {
-		data, err := readFile(path, stdin)
+		data, err := readFile(path, in)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +88,7 @@ func hostname(h *host.Host) (string, error) {
 		}
 		name = n
 	} else {
-		b, err := h.FS.ReadText("/etc/hostname")
+		b, err := h.FS.ReadFile("/etc/hostname")
 		if err != nil {
 			return "", err
 		}
