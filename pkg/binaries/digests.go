@@ -42,7 +42,7 @@ func identity(fi fs.FileInfo) (fileIdentity, bool) {
 
 func loadDigests(h *host.Host) map[string]digestEntry {
 	m := map[string]digestEntry{}
-	data, err := h.FS.ReadFile(DigestsFile)
+	data, err := h.FS.ReadText(DigestsFile)
 	if err == nil {
 		_ = json.Unmarshal(data, &m) // a corrupt cache is an empty one
 	}

@@ -10,11 +10,12 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // FlagsEnv is where kubeadm init/join write the kubelet's flags.
-const FlagsEnv = "/var/lib/kubelet/kubeadm-flags.env"
+const FlagsEnv = owned.KubeletFlagsEnv
 
 const podInfraFlag = "--pod-infra-container-image"
 
@@ -36,7 +37,7 @@ func (s *Step) planFlagsEnv(h *host.Host, p *plan.Plan) error {
 	if !ok || minor < 35 {
 		return nil
 	}
-	old, err := h.FS.ReadFile(FlagsEnv)
+	old, err := h.FS.ReadText(FlagsEnv)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

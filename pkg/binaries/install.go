@@ -29,7 +29,8 @@ const KubeadmStep = "kubeadm"
 // --version.
 const KubeletInstalled = "kubelet installed"
 
-// maxBinary bounds a download held in memory: kubelet is ~80 MB.
+// maxBinary bounds a node binary held in memory (a download or the
+// operator's copy): kubelet is ~80 MB.
 const maxBinary = 1 << 30
 
 // Install puts one node binary at Path, mode 0755. The bytes are fetched
@@ -186,7 +187,7 @@ func (c *Install) yield(ctx context.Context) {
 // changed nothing, when the file is not known verified: the caller then
 // reads and checks it.
 func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) {
-	f, err := operatorFS().Open(c.Artifact)
+	f, err := host.OpenInput(c.Artifact)
 	if err != nil {
 		return true, fmt.Errorf("%s: %w", c.Binary.Name, err)
 	}
@@ -220,7 +221,7 @@ func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) 
 
 // readArtifact reads the operator's copy and verifies it.
 func (c *Install) readArtifact() ([]byte, error) {
-	data, err := operatorFS().ReadFile(c.Artifact)
+	data, err := host.ReadInput(c.Artifact, maxBinary)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Binary.Name, err)
 	}

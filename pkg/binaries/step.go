@@ -114,7 +114,7 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 			return nil, err
 		}
 	}
-	cur, err := h.FS.ReadFile(c.Path)
+	cur, err := h.FS.ReadInput(c.Path, maxBinary)
 	present := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", c.Path, err)
@@ -213,7 +213,7 @@ func verifyArtifact(p string, b eksd.Binary) error {
 // hashArtifact checks the operator's copy against the manifest.
 func hashArtifact(p string, b eksd.Binary) error {
 	// Streamed: the whole of kubelet need not sit in memory to be checked.
-	f, err := operatorFS().Open(p)
+	f, err := host.OpenInput(p)
 	if err != nil {
 		return plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
 	}

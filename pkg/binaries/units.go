@@ -7,6 +7,7 @@ import (
 	"text/template"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/systemd"
 )
@@ -15,8 +16,8 @@ import (
 // administrator's directory, which takes precedence over packaged units.
 const (
 	KubeletUnit     = "kubelet.service"
-	KubeletUnitPath = "/etc/systemd/system/kubelet.service"
-	KubeadmDropIn   = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
+	KubeletUnitPath = owned.KubeletUnitPath
+	KubeadmDropIn   = owned.KubeadmDropIn
 )
 
 // RenderUnits returns the kubelet unit and kubeadm's drop-in for binaries

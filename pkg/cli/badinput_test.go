@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
 
 // TestBadInputTable is the promise for every kind of bad input: exit 2, a
@@ -37,6 +39,7 @@ func TestBadInputTable(t *testing.T) {
 	)
 	escapingSum := sha256.Sum256(escaping)
 
+	manifest := releasetest.Manifest(t, eksd.Default())
 	boot := []string{"bootstrap", "--only", "host,containerd,kata", "--containerd-version", "2.4.2"}
 	with := func(extra ...string) []string { return append(append([]string{}, boot...), extra...) }
 
@@ -87,6 +90,10 @@ func TestBadInputTable(t *testing.T) {
 		{name: "install-kata not a tarball", args: with("--install-kata", write("junk.tar.zst", "junk"), "--kata-sha256", hex.EncodeToString(func() []byte { s := sha256.Sum256([]byte("junk")); return s[:] }())), want: "not a kata-static tarball"},
 		{name: "install-kata tarball with a link out of the tree", args: with("--install-kata", write("escaping.tar.gz", string(escaping)), "--kata-sha256", hex.EncodeToString(escapingSum[:])), want: `"./opt/kata/b"`},
 		{name: "install-kata ftp", args: with("--install-kata", "ftp://example.com/k.tar.zst", "--kata-sha256", goodSum), want: "https"},
+		{name: "kata-sha256 without install-kata", args: with("--kata-sha256", goodSum), want: "--kata-sha256 checks the tarball of --install-kata, which is not given"},
+		{name: "kata-checksum-file without install-kata", args: with("--kata-checksum-file", write("SUMS2", goodSum+"  kata-static-3.21.0-amd64.tar.gz\n")), want: "--kata-checksum-file checks the tarball of --install-kata, which is not given"},
+		{name: "containerd version with junk around it", args: with("--containerd-version", "x2.4.2junk"), want: `--containerd-version: containerd version "x2.4.2junk"`},
+		{name: "manifest image digest not sha256", args: with("--release-manifest", write("m7.yaml", strings.Replace(string(manifest), "uri: public.ecr.aws/eks-distro/kubernetes/pause:", "imageDigest: sha256:12345\n        uri: public.ecr.aws/eks-distro/kubernetes/pause:", 1))), want: `m7.yaml: release manifest: asset "pause-image": image.imageDigest is "sha256:12345"`},
 		{name: "checksum file without the tarball", args: with("--install-kata", tarPath, "--kata-checksum-file", write("SUMS", goodSum+"  other.tar.gz\n")), want: "no sha256 line"},
 		// Releases and manifests.
 		{name: "unknown channel", args: with("--release", "1-99"), want: "spec.release"},
@@ -95,6 +102,11 @@ func TestBadInputTable(t *testing.T) {
 		{name: "manifest not YAML", args: with("--config", cfg("m1", "  release: {channel: \"1-36\", manifest: "+write("m1.txt", "{{{")+"}\n")), want: "manifest"},
 		{name: "manifest wrong kind", args: with("--config", cfg("m2", "  release: {channel: \"1-36\", manifest: "+write("m2.yaml", "apiVersion: v1\nkind: ConfigMap\n")+"}\n")), want: "kind"},
 		{name: "manifest missing", args: with("--config", cfg("m3", "  release: {channel: \"1-36\", manifest: "+filepath.Join(files, "missing.yaml")+"}\n")), want: "missing.yaml"},
+		{name: "config with a second document", args: with("--config", write("d1.yaml", head+"spec: {}\n---\n"+head)), want: "d1.yaml: document: Invalid value: the file holds more than one YAML document (a second one starts at line 4 after ---): give one document"},
+		{name: "config with an empty second document", args: with("--config", write("d2.yaml", head+"---\n# nothing\n")), want: "d2.yaml: document: Invalid value: the file holds more than one YAML document"},
+		{name: "config with a null second document", args: with("--config", write("d3.yaml", head+"---\n~\n")), want: "d3.yaml: document: Invalid value: the file holds more than one YAML document"},
+		{name: "manifest with a second document", args: with("--release-manifest", write("m5.yaml", string(manifest)+"---\n"+string(manifest))), want: "m5.yaml: release manifest: the file holds more than one YAML document"},
+		{name: "manifest with garbage after its end", args: with("--release-manifest", write("m6.yaml", string(manifest)+"...\ngarbage\n")), want: "m6.yaml: release manifest: the file holds more after its first document"},
 		{name: "manifest over ftp", args: with("--config", cfg("m4", "  release: {manifest: \"ftp://example.com/r.yaml\"}\n")), want: "spec.release.manifest"},
 		// Other settings.
 		{name: "bad role", args: with("--role", "master"), want: `spec.node.role: Unsupported value: "master"`},
@@ -102,6 +114,8 @@ func TestBadInputTable(t *testing.T) {
 		{name: "bad advertise address", args: with("--advertise-address", "10.0.0.256"), want: "spec.node.advertiseAddress"},
 		{name: "bad cgroup driver", args: with("--cgroup-driver", "cgroupv2"), want: "spec.node.cgroupDriver"},
 		{name: "mirror with a scheme", args: with("--image-mirror", "https://registry.local"), want: "spec.images.mirror"},
+		{name: "mirror without a registry host", args: []string{"config", "validate", "-f", cfg("im1", "  images: {mirror: mirror/eks}\n")}, want: `spec.images.mirror: Invalid value: "mirror/eks": "mirror" is not a registry host`},
+		{name: "mirror without a registry host in bootstrap", args: with("--image-mirror", "eks-mirror/eks"), want: `spec.images.mirror: Invalid value: "eks-mirror/eks": "eks-mirror" is not a registry host`},
 		{name: "mirror with a bad port", args: with("--image-mirror", "registry.local:0"), want: "spec.images.mirror"},
 		{name: "insecure registry with a path", args: with("--insecure-registry", "registry.local/x"), want: "spec.images.insecureRegistries[0]"},
 		{name: "CNI manifest over plain http", args: with("--cni-manifest", "http://example.com/cni.yaml"), want: "spec.addons.cniManifest"},
@@ -117,8 +131,28 @@ func TestBadInputTable(t *testing.T) {
 		// Paths and the files under --root.
 		{name: "relative containerd config path", args: with("--containerd-config", "etc/containerd/config.toml"), want: "spec.containerd.configPath"},
 		{name: "containerd config path with ..", args: with("--containerd-config", "/etc/../etc/containerd/config.toml"), want: "spec.containerd.configPath"},
+		{name: "containerd config path with a newline", args: with("--containerd-config", "/etc/containerd/config.toml\nx"), want: `spec.containerd.configPath: Invalid value: "/etc/containerd/config.toml\nx": contains a control character`},
+		{name: "containerd socket with a NUL", args: with("--config", cfg("p1", "  containerd: {socket: \"/run/containerd/containerd.sock\\0\"}\n")), want: `spec.containerd.socket: Invalid value: "/run/containerd/containerd.sock\x00": contains a control character`},
+		{name: "CNI manifest with a newline", args: with("--cni-manifest", "/srv/cni\n.yaml"), want: `spec.addons.cniManifest: Invalid value: "/srv/cni\n.yaml": contains a control character`},
+		{name: "release manifest with a tab", args: with("--config", cfg("p2", "  release: {manifest: \"/srv/r\\t.yaml\"}\n")), want: `spec.release.manifest: Invalid value: "/srv/r\t.yaml": contains a control character`},
+		{name: "containerd config path is fstab", args: with("--containerd-config", "/etc/fstab"), want: `spec.containerd.configPath: Invalid value: "/etc/fstab": is /etc/fstab, which eksd-kata's host step writes`},
+		{name: "containerd config path is the sysctl file", args: with("--containerd-config", "/etc/sysctl.d/99-eksd-kata.conf"), want: "which eksd-kata's host step writes"},
+		{name: "containerd config path is the modules file", args: with("--containerd-config", "/etc/modules-load.d/eksd-kata.conf"), want: "which eksd-kata's host step writes"},
+		{name: "containerd config path is SELinux's", args: with("--containerd-config", "/etc/selinux/config"), want: "which eksd-kata's host step writes"},
+		{name: "containerd config path is kubeadm's", args: with("--containerd-config", "/etc/eksd-kata/kubeadm.yaml"), want: "lies in /etc/eksd-kata, which eksd-kata's kubeadm step writes"},
+		{name: "containerd config path is the kubelet drop-in", args: with("--containerd-config", "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"), want: "which eksd-kata's binaries step writes"},
 		{name: "malformed config.toml", files: map[string]string{"/etc/containerd/config.toml": "version = 2\n[plugins\n"}, args: boot, want: "/etc/containerd/config.toml:2:"},
 		{name: "version 3 config.toml for containerd 1.7", files: map[string]string{"/etc/containerd/config.toml": "version = 3\n"}, args: with("--containerd-version", "1.7.28", "--release", "1-34"), want: "config.toml"},
+		{name: "version 2 CRI section is an integer", files: map[string]string{"/etc/containerd/config.toml": "version = 2\n[plugins]\n\"io.containerd.grpc.v1.cri\" = 1\n"}, args: boot,
+			want: `/etc/containerd/config.toml: key plugins."io.containerd.grpc.v1.cri" holds an integer, want a table`},
+		{name: "version 2 CRI section is a string", files: map[string]string{"/etc/containerd/config.toml": "version = 2\n[plugins]\n\"io.containerd.grpc.v1.cri\" = \"x\"\n"}, args: boot,
+			want: `/etc/containerd/config.toml: key plugins."io.containerd.grpc.v1.cri" holds a string, want a table`},
+		{name: "version 2 runtimes not a table", files: map[string]string{"/etc/containerd/config.toml": "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\nruntimes = [\"runc\"]\n"}, args: boot,
+			want: `/etc/containerd/config.toml: key plugins."io.containerd.grpc.v1.cri".containerd.runtimes holds an array, want a table`},
+		{name: "version 2 runtime not a table", files: map[string]string{"/etc/containerd/config.toml": "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes]\nrunc = 1\n"}, args: boot,
+			want: `/etc/containerd/config.toml: key plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc holds an integer, want a table`},
+		{name: "version 1 plugins not a table", files: map[string]string{"/etc/containerd/config.toml": "plugins = 3\n"}, args: boot,
+			want: `/etc/containerd/config.toml: key plugins holds an integer, want a table`},
 		{name: "config.toml is a directory", files: map[string]string{"/etc/containerd/config.toml/x": ""}, args: boot, want: "/etc/containerd/config.toml"},
 		{name: "config.toml is a symlink loop", links: map[string]string{"/etc/containerd/config.toml": "config.toml"}, args: boot, want: "/etc/containerd/config.toml"},
 		{name: "images import of garbage", args: []string{"images", "import", write("garbage.tar", "garbage")}, want: "garbage.tar"},

@@ -141,6 +141,11 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 // configuration with what this host detects filled in.
 func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *bootstrapFlags) (*eksd.Release, *config.NodeConfig, error) {
 	var err error
+	for _, o := range [][2]string{{"--kata-sha256", f.kataSHA256}, {"--kata-checksum-file", f.kataChecksumFile}} {
+		if o[1] != "" && f.installKata == "" {
+			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata FILE|URL or drop %s", o[0], o[0])
+		}
+	}
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}
@@ -334,11 +339,13 @@ func resolveRelease(ctx context.Context, cfg *config.NodeConfig, fetch bool) (*e
 	return rel, nil
 }
 
-// inputError maps bad input (a malformed file on the host, an unknown step)
-// to exit 2; anything else stays a failure (exit 1).
+// inputError maps bad input (a malformed file on the host, one that is not
+// a regular file or is too large, an unknown step) to exit 2; anything
+// else stays a failure (exit 1).
 func inputError(err error) error {
 	var in *plan.InputError
-	if errors.As(err, &in) {
+	var hi *host.InputError
+	if errors.As(err, &in) || errors.As(err, &hi) {
 		return usageError(err)
 	}
 	return err

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -30,6 +31,11 @@ func usageErrorf(format string, a ...any) error { return usageError(fmt.Errorf(f
 func exitCode(err error) int {
 	if err == nil {
 		return ExitOK
+	}
+	// A cancelled read or step is not bad input, even when the error of
+	// the input it was reading wraps it.
+	if errors.Is(err, context.Canceled) {
+		return ExitFailure
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

@@ -53,6 +53,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 // secrets the flags carry, and those the configuration will carry.
 func execute(ctx context.Context, g *globals, args []string, stdout, stderr io.Writer) int {
 	g.args, g.secrets = args, &redact.Set{}
+	if g.stdin != nil {
+		g.stdin = ctxReader{ctx: ctx, r: g.stdin}
+	}
 	g.secrets.FlagValues(args, secretFlags...)
 	out, errOut := g.secrets.Writer(stdout), g.secrets.Writer(stderr)
 	defer func() {
@@ -68,6 +71,12 @@ func execute(ctx context.Context, g *globals, args []string, stdout, stderr io.W
 		// cobra reports an unknown verb before any of our code runs.
 		if strings.HasPrefix(err.Error(), "unknown command") {
 			code = ExitUsage
+		}
+		// A signal ended the context of the run: it failed, whatever the
+		// step or read it stopped took the cancellation for.
+		if ctx.Err() != nil {
+			fmt.Fprintf(errOut, "error: interrupted: %v\n", err)
+			return ExitFailure
 		}
 		fmt.Fprintf(errOut, "error: %v\n", err)
 		return code
@@ -228,7 +237,7 @@ func (g *globals) host() (*host.Host, error) {
 
 // loadConfig reads defaults, --config and the override flags; bad input is a usage error.
 func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
-	cfg, err := config.Load(g.configFile, g.stdin, o)
+	cfg, err := config.Load(g.configFile, config.Input{Stdin: g.stdin, Read: host.ReadInput}, o)
 	if cfg != nil {
 		g.secrets.Add(cfg.Spec.Join.Token, cfg.Spec.Join.CertificateKey)
 	}

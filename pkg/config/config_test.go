@@ -104,7 +104,7 @@ func TestBadConfigs(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Load(writeTemp(t, tc.yaml), nil, nil)
+			_, err := Load(writeTemp(t, tc.yaml), osInput, nil)
 			if err == nil {
 				t.Fatalf("accepted:\n%s", tc.yaml)
 			}
@@ -134,7 +134,7 @@ func TestEveryProblemIsListed(t *testing.T) {
 // each with the known one it is closest to, come in one error with what
 // validation finds in the fields that are known.
 func TestUnknownFieldsAndProblemsListedTogether(t *testing.T) {
-	_, err := Load(writeTemp(t, "apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  network: {podCidr: 10.0.0.0/16, serviceCIDR: 172.0.0.0/8}\n  node: {rolee: worker, name: My_Node}\n"), nil, nil)
+	_, err := Load(writeTemp(t, "apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  network: {podCidr: 10.0.0.0/16, serviceCIDR: 172.0.0.0/8}\n  node: {rolee: worker, name: My_Node}\n"), osInput, nil)
 	if err == nil {
 		t.Fatal("accepted")
 	}
@@ -158,7 +158,7 @@ func TestUnknownFieldsAndProblemsListedTogether(t *testing.T) {
 // the reason, and nothing else.
 func TestMissingFileSaysSo(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.yaml")
-	_, err := Load(path, nil, nil)
+	_, err := Load(path, osInput, nil)
 	var ce *Error
 	if !errors.As(err, &ce) {
 		t.Fatalf("error is %T, want *config.Error: %v", err, err)
@@ -176,7 +176,7 @@ func TestFlagsOverrideFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := writeTemp(t, "apiVersion: eksd-kata.io/v1alpha1\nkind: NodeConfig\nspec:\n  network: {podCIDR: 192.168.0.0/16, serviceCIDR: 10.100.0.0/16}\n")
-	cfg, err := Load(path, nil, &o)
+	cfg, err := Load(path, osInput, &o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestBadReleaseFlag(t *testing.T) {
 		if err := fs.Parse([]string{"--release", v}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Load("", nil, &o)
+		_, err := Load("", osInput, &o)
 		var ce *Error
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), "--release") {
 			t.Errorf("--release %s: got %v, want a config error naming --release", v, err)

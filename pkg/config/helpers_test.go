@@ -14,3 +14,7 @@ func writeTemp(t *testing.T, content string) string {
 	}
 	return p
 }
+
+// osInput reads files as a caller does, without the bounds host.ReadInput
+// adds (tested there).
+var osInput = Input{Read: func(path string, _ int64) ([]byte, error) { return os.ReadFile(path) }}

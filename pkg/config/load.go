@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"reflect"
 	"regexp"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/clip"
 	"github.com/eksd-kata/eksd-kata/pkg/suggest"
+	"github.com/eksd-kata/eksd-kata/pkg/yamldoc"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -46,6 +47,7 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
+		fe = clipped(fe)
 		prefix()
 		if fe.Origin == unknownFieldOrigin {
 			b.WriteString(fe.Field + ": " + fe.Detail)
@@ -56,20 +58,57 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// readFile reads path ("-" reads stdin); the error names the file once, as
-// the source, and says why (no such file, permission denied).
-func readFile(path string, stdin io.Reader) ([]byte, error) {
+// Unwrap lets a caller see why a read failed (the end of the run's context).
+func (e *Error) Unwrap() error { return e.Read }
+
+// MaxFile bounds a configuration file: real ones are a few KB.
+const MaxFile = 1 << 20
+
+// maxField is how much of a field name an error prints: real ones,
+// with the flag that set them, are far shorter; an unknown key can be huge.
+const maxField = 200
+
+// clipped is fe with a long value and field name shortened: every field
+// error is printed here, so no check needs to shorten what it reports.
+func clipped(fe *field.Error) *field.Error {
+	c := *fe
+	c.Field = clip.Prefix(c.Field, maxField)
+	if v := reflect.ValueOf(c.BadValue); v.Kind() == reflect.String {
+		c.BadValue = clip.String(v.String())
+	}
+	return &c
+}
+
+// Input is where Load reads the configuration file from. config touches
+// no file itself: Read is the caller's bounded read of a regular file
+// (host.ReadInput), Stdin serves "-".
+type Input struct {
+	Stdin io.Reader
+	Read  func(path string, limit int64) ([]byte, error)
+}
+
+// readFile reads path ("-" reads stdin), at most MaxFile bytes; the error
+// names the file once, as the source, and says why (no such file,
+// permission denied, a FIFO, too large).
+func readFile(path string, in Input) ([]byte, error) {
 	var data []byte
 	var err error
 	if path == "-" {
-		data, err = io.ReadAll(stdin)
+		data, err = io.ReadAll(io.LimitReader(in.Stdin, MaxFile+1))
+		if err == nil && len(data) > MaxFile {
+			err = fmt.Errorf("too large (more than the limit of %d MiB): not a NodeConfig", MaxFile>>20)
+		}
 	} else {
-		data, err = os.ReadFile(path)
+		data, err = in.Read(path, MaxFile)
 	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
+		}
+		// A reason that names the path says it again after the source.
+		if msg, ok := strings.CutPrefix(err.Error(), path+": "); ok {
+			err = errors.New(msg)
 		}
 		return nil, &Error{Source: path, Read: err}
 	}
@@ -100,6 +139,9 @@ func decode(data []byte, source string) (*NodeConfig, field.ErrorList, error) {
 	js, err := yaml.YAMLToJSONStrict(data)
 	if err != nil {
 		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("not valid YAML: " + err.Error())}}
+	}
+	if err := yamldoc.Single(data); err != nil {
+		return nil, nil, &Error{Source: source, Errs: field.ErrorList{documentError("the file " + err.Error())}}
 	}
 	// Decode the type header first so a wrong kind is reported as such rather
 	// than as a pile of unknown fields.

@@ -1,21 +1,19 @@
 package config
 
 import (
-	"io"
-
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Load builds the configuration in order: defaults, then the file (if
 // path is not empty; "-" is stdin), then the flags the user set, and
 // validates the result. Any problem is an *Error.
-func Load(path string, stdin io.Reader, o *Overrides) (*NodeConfig, error) {
+func Load(path string, in Input, o *Overrides) (*NodeConfig, error) {
 	cfg, source := Default(), "defaults"
 	// The file's unknown fields are listed with the validation's problems:
 	// every problem at once.
 	var errs field.ErrorList
 	if path != "" {
-		data, err := readFile(path, stdin)
+		data, err := readFile(path, in)
 		if err != nil {
 			return nil, err
 		}

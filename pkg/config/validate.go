@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
@@ -8,8 +9,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -134,12 +137,32 @@ func parseCIDR(s string, p *field.Path) (netip.Prefix, field.ErrorList) {
 
 func validateContainerd(c *Containerd, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	errs = append(errs, absPath(c.ConfigPath, p.Child("configPath"))...)
+	cp := absPath(c.ConfigPath, p.Child("configPath"))
+	if o, ok := owned.Owner(c.ConfigPath); ok && cp == nil {
+		what := "is " + o.Path
+		if o.Path != c.ConfigPath {
+			what = "lies in " + o.Path
+		}
+		cp = field.ErrorList{field.Invalid(p.Child("configPath"), c.ConfigPath, what+", which eksd-kata's "+o.Step+" step writes: give containerd a file of its own (default "+DefaultContainerdConfig+")")}
+	}
+	errs = append(errs, cp...)
 	errs = append(errs, absPath(c.Socket, p.Child("socket"))...)
 	return errs
 }
 
+// controlChars is the problem of a path or URL holding a control
+// character: a newline or NUL would cut it in two wherever it is written.
+func controlChars(s string, p *field.Path) field.ErrorList {
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return field.ErrorList{field.Invalid(p, s, "contains a control character (a newline, tab, NUL…): remove it")}
+	}
+	return nil
+}
+
 func absPath(s string, p *field.Path) field.ErrorList {
+	if errs := controlChars(s, p); errs != nil {
+		return errs
+	}
 	switch {
 	case s == "":
 		return field.ErrorList{field.Required(p, "an absolute path")}
@@ -180,7 +203,14 @@ func validateKata(k *Kata, p *field.Path) field.ErrorList {
 func validateImages(im *Images, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if im.Mirror != "" {
-		errs = append(errs, validateRegistry(im.Mirror, true, p.Child("mirror"))...)
+		mp := p.Child("mirror")
+		merrs := validateRegistry(im.Mirror, true, mp)
+		// The image references are built by eksd: what it refuses later
+		// (a first element that is no registry host) is refused here.
+		if err := eksd.CheckMirror(im.Mirror); err != nil && merrs == nil {
+			merrs = field.ErrorList{field.Invalid(mp, im.Mirror, strings.TrimPrefix(err.Error(), fmt.Sprintf("image mirror %q: ", im.Mirror)))}
+		}
+		errs = append(errs, merrs...)
 	}
 	for i, h := range im.InsecureRegistries {
 		errs = append(errs, validateRegistry(h, false, p.Child("insecureRegistries").Index(i))...)
@@ -225,6 +255,9 @@ func validateAddons(a *Addons, p *field.Path) field.ErrorList {
 
 // validateSource accepts a file path or an https URL (http only to loopback).
 func validateSource(s string, p *field.Path) field.ErrorList {
+	if errs := controlChars(s, p); errs != nil {
+		return errs
+	}
 	if !strings.Contains(s, "://") {
 		return nil
 	}

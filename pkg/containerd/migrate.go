@@ -52,7 +52,11 @@ func v1PluginURI(name string) string {
 // migrateV1 renames short plugin names (version 1, the 2020 tutorial's
 // `[plugins.cri]`) to URIs, making the file version 2.
 func migrateV1(doc table) error {
-	if plugins, ok := doc["plugins"].(table); ok {
+	plugins, err := tableAt(doc, "plugins")
+	if err != nil {
+		return err
+	}
+	if plugins != nil {
 		renamed := table{}
 		for _, name := range sortedKeys(plugins) {
 			uri := v1PluginURI(name)
@@ -89,6 +93,9 @@ var (
 // we write says what containerd will really use. Keys already present in
 // the version 3 sections win, as in containerd.
 func migrateV2(doc table) error {
+	if err := checkV2Tables(doc); err != nil {
+		return err
+	}
 	doc["version"] = int64(3)
 	plugins, ok := doc["plugins"].(table)
 	if !ok {
@@ -174,6 +181,25 @@ func migrateV2(doc table) error {
 		plugins[criV2] = streaming
 	} else {
 		delete(plugins, criV2)
+	}
+	return nil
+}
+
+// checkV2Tables refuses a version 2 file whose CRI keys that migrateV2
+// splits up are not tables, before anything of it is moved.
+func checkV2Tables(doc table) error {
+	cri := []string{"plugins", criV2}
+	runtimes := slices.Concat(cri, []string{"containerd", "runtimes"})
+	for _, keys := range [][]string{cri, slices.Concat(cri, []string{"cni"}), runtimes} {
+		if _, err := tableAt(doc, keys...); err != nil {
+			return err
+		}
+	}
+	rts, _ := tableAt(doc, runtimes...)
+	for _, name := range sortedKeys(rts) {
+		if _, err := tableAt(doc, slices.Concat(runtimes, []string{name})...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

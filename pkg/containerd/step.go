@@ -57,9 +57,11 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		return nil, err
 	}
 	cfgPath := s.Config.Spec.Containerd.ConfigPath
-	existing, err := h.FS.ReadFile(cfgPath)
+	existing, err := h.FS.ReadText(cfgPath)
 	switch {
 	case err == nil || isNotExist(err):
+	case errors.As(err, new(*host.InputError)):
+		return nil, plan.BadInput(fmt.Errorf("%w; it must be containerd's config file (or absent)", err))
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
 		// The path is not a file we can merge into: the operator must look.
 		return nil, plan.BadInput(fmt.Errorf("%s: %w; it must be containerd's config file (or absent)", cfgPath, err))
@@ -165,7 +167,7 @@ func (s *Step) planHostsFiles(h *host.Host, p *plan.Plan, hosts []string, dir st
 	}
 	for _, host := range hosts {
 		file := path.Join(dir, host, "hosts.toml")
-		cur, err := h.FS.ReadFile(file)
+		cur, err := h.FS.ReadText(file)
 		switch {
 		case err == nil && !ownHostsFile(cur):
 			p.Notef("%s is not eksd-kata's: kept as it is (spec.images.insecureRegistries lists %s; make sure it allows plain HTTP)", file, host)

@@ -19,20 +19,48 @@ func lookup(t table, keys ...string) (table, bool) {
 
 // ensure returns the table at keys, creating missing steps. A step that
 // holds a non-table value is an error: overwriting it would lose a setting.
-func ensure(t table, keys ...string) (table, error) {
+func ensure(t table, keys ...string) (table, error) { return walk(t, true, keys) }
+
+// tableAt returns the table at keys, nil when a step is missing. A step
+// that holds another type is an error naming its key: carrying it over,
+// or going around it, would lose a setting.
+func tableAt(t table, keys ...string) (table, error) { return walk(t, false, keys) }
+
+// walk follows keys through tables, creating the missing ones if create.
+func walk(t table, create bool, keys []string) (table, error) {
 	for i, k := range keys {
 		switch v := t[k].(type) {
 		case table:
 			t = v
 		case nil:
+			if !create {
+				return nil, nil
+			}
 			n := table{}
 			t[k] = n
 			t = n
 		default:
-			return nil, fmt.Errorf("key %s holds a %T, want a table", dotted(keys[:i+1]), v)
+			return nil, notTable(keys[:i+1], v)
 		}
 	}
 	return t, nil
+}
+
+func notTable(keys []string, v any) error {
+	kind := fmt.Sprintf("a %T", v)
+	switch v.(type) {
+	case int64:
+		kind = "an integer"
+	case float64:
+		kind = "a float"
+	case string:
+		kind = "a string"
+	case bool:
+		kind = "a boolean"
+	case []any:
+		kind = "an array"
+	}
+	return fmt.Errorf("key %s holds %s, want a table", dotted(keys), kind)
 }
 
 // dotted renders a key path the way containerd's docs spell it.

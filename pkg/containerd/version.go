@@ -9,13 +9,15 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
-var versionRE = regexp.MustCompile(`v?(\d+)\.(\d+)(?:\.(\d+))?`)
+// versionRE is a whole version: "x2.4.2junk" is not read as 2.4.2. A
+// suffix starts with -, + or ~ (2.2.0-rc.1, 1.6.20~ds1, 2.2.1+unknown).
+var versionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~-]*)?$`)
 
 // ParseVersion returns major and minor of a containerd version such as
-// "1.6.20", "v2.4.2" or Debian's "1.6.20~ds1". It also accepts the whole
-// `containerd --version` line and picks the first version in it.
+// "1.6.20", "v2.4.2" or Debian's "1.6.20~ds1"; spaces around it are
+// ignored, anything else is refused.
 func ParseVersion(s string) (major, minor int, err error) {
-	m := versionRE.FindStringSubmatch(s)
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return 0, 0, fmt.Errorf("containerd version %q: want MAJOR.MINOR[.PATCH]", s)
 	}
@@ -100,7 +102,7 @@ func MinimumVersionsText(kubeMinor int) string {
 }
 
 func fullVersion(s string) ([3]int, error) {
-	m := versionRE.FindStringSubmatch(s)
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return [3]int{}, fmt.Errorf("containerd version %q: want MAJOR.MINOR[.PATCH]", s)
 	}

@@ -58,7 +58,7 @@ func hostname(h *host.Host) (string, error) {
 		}
 		name = n
 	} else {
-		b, err := h.FS.ReadFile("/etc/hostname")
+		b, err := h.FS.ReadText("/etc/hostname")
 		if err != nil {
 			return "", err
 		}

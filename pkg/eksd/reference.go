@@ -3,6 +3,8 @@ package eksd
 import (
 	"fmt"
 	"strings"
+
+	"github.com/eksd-kata/eksd-kata/pkg/clip"
 )
 
 // imageRef is a split image reference: host[:port]/path:tag[@digest].
@@ -23,14 +25,14 @@ func parseImageRef(s string) (imageRef, error) {
 		return ref, fmt.Errorf("empty image reference")
 	}
 	if strings.ContainsAny(s, " \t\n") || strings.Contains(s, "://") {
-		return ref, fmt.Errorf("%q is not an image reference (want host/path:tag)", s)
+		return ref, fmt.Errorf("%q is not an image reference (want host/path:tag)", clip.String(s))
 	}
 	rest := s
 	if i := strings.IndexByte(rest, '@'); i >= 0 {
 		ref.digest = rest[i+1:]
 		rest = rest[:i]
 		if !strings.Contains(ref.digest, ":") {
-			return ref, fmt.Errorf("image reference %q: digest %q is not algorithm:hex", s, ref.digest)
+			return ref, fmt.Errorf("image reference %q: digest %q is not algorithm:hex", clip.String(s), clip.String(ref.digest))
 		}
 	}
 	slash := strings.LastIndexByte(rest, '/')
@@ -39,11 +41,11 @@ func parseImageRef(s string) (imageRef, error) {
 		rest = rest[:i]
 	}
 	if ref.tag == "" {
-		return ref, fmt.Errorf("image reference %q has no tag (want host/path:tag)", s)
+		return ref, fmt.Errorf("image reference %q has no tag (want host/path:tag)", clip.String(s))
 	}
 	host, p, ok := strings.Cut(rest, "/")
 	if !ok || p == "" || !looksLikeRegistry(host) {
-		return ref, fmt.Errorf("image reference %q does not start with a registry host (want e.g. public.ecr.aws/eks-distro/...)", s)
+		return ref, fmt.Errorf("image reference %q does not start with a registry host (want e.g. public.ecr.aws/eks-distro/...)", clip.String(s))
 	}
 	ref.registry, ref.path, ref.repository = host, p, rest
 	return ref, nil

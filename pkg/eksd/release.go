@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/clip"
+	"github.com/eksd-kata/eksd-kata/pkg/yamldoc"
 	"sigs.k8s.io/yaml"
 )
 
@@ -40,6 +42,7 @@ const KubernetesComponent = "kubernetes"
 var (
 	channelRE = regexp.MustCompile(`^([0-9]+)-([0-9]+)$`)
 	gitTagRE  = regexp.MustCompile(`^v([0-9]+)\.([0-9]+)\.([0-9]+)$`)
+	digestRE  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 
 // Parse decodes and validates a release manifest (YAML or JSON). Unknown
@@ -53,6 +56,9 @@ func Parse(data []byte) (*Release, error) {
 	if err := yaml.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("release manifest: not a valid YAML Release document: %w", err)
 	}
+	if err := yamldoc.Single(data); err != nil {
+		return nil, fmt.Errorf("release manifest: the file %w", err)
+	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -62,7 +68,15 @@ func Parse(data []byte) (*Release, error) {
 // Validate checks that r is a Release this program can install from.
 func (r *Release) Validate() error {
 	var problems []string
-	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	add := func(format string, a ...any) {
+		// A manifest's values are quoted shortened: one can be huge.
+		for i, x := range a {
+			if s, ok := x.(string); ok {
+				a[i] = clip.String(s)
+			}
+		}
+		problems = append(problems, fmt.Sprintf(format, a...))
+	}
 
 	if r.APIVersion != APIVersion {
 		add("apiVersion is %q, want %q", r.APIVersion, APIVersion)
@@ -111,6 +125,16 @@ func (r *Release) Validate() error {
 		}
 		if _, err := parseImageRef(a.Image.URI); err != nil {
 			add("asset %q: image.uri: %v", a.Name, err)
+		}
+	}
+
+	// A digest is what pulls are checked against: one that cannot be
+	// compared (sha256:0123) would fail only after the download.
+	for _, c := range r.Status.Components {
+		for _, a := range c.Assets {
+			if a.Image != nil && a.Image.ImageDigest != "" && !digestRE.MatchString(a.Image.ImageDigest) {
+				add("asset %q: image.imageDigest is %q, want sha256: and 64 lowercase hex digits", a.Name, a.Image.ImageDigest)
+			}
 		}
 	}
 

@@ -1,6 +1,7 @@
 package eksd
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -81,14 +82,14 @@ func TestParseAcceptsUnknownFieldsAndDigests(t *testing.T) {
 	m := manifest136(t)
 	m = edit(t, m, "spec:\n", "spec:\n  buildRepoCommit: abc\n  somethingNew: true\n")
 	m = edit(t, m, "        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n",
-		"        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n        imageDigest: sha256:0123\n")
+		"        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n        imageDigest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n")
 	m = edit(t, m, "        sha512: \"\"\n        uri: https://distro.eks.amazonaws.com/kubernetes-1-36/releases/7/artifacts/kubernetes/v1.36.2/bin/linux/amd64/kubeadm\n",
 		"        sha512: abcd\n        uri: https://distro.eks.amazonaws.com/kubernetes-1-36/releases/7/artifacts/kubernetes/v1.36.2/bin/linux/amd64/kubeadm\n")
 	r, err := Parse([]byte(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img, _ := r.Image(Pause); img.Digest != "sha256:0123" {
+	if img, _ := r.Image(Pause); img.Digest != "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" {
 		t.Errorf("pause digest = %q", img.Digest)
 	}
 	if b, _ := r.Binary("kubeadm", "amd64"); b.SHA512 != "abcd" || !b.Verifiable() {
@@ -129,6 +130,12 @@ func TestParseBad(t *testing.T) {
 			[]string{`component "kubernetes": gitTag v1.35.6 does not belong to channel 1-36`}},
 		{"no kubernetes component", strings.ReplaceAll(good, "name: kubernetes\n", "name: kube\n"),
 			[]string{`status.components has no "kubernetes" component`}},
+		{"short image digest", edit(t, good, "        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n",
+			"        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n        imageDigest: sha256:0123\n"),
+			[]string{`asset "pause-image": image.imageDigest is "sha256:0123", want sha256: and 64 lowercase hex digits`}},
+		{"image digest of another algorithm", edit(t, good, "        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n",
+			"        uri: public.ecr.aws/eks-distro/kubernetes/pause:v1.36.2-eks-1-36-7\n        imageDigest: md5:"+strings.Repeat("a", 64)+"\n"),
+			[]string{`image.imageDigest is "md5:`}},
 		{"several problems at once", edit(t, edit(t, good, "kind: Release", "kind: Foo"), "number: 7", "number: -1"),
 			[]string{`kind is "Foo"`, "; spec.number is -1"}},
 	}
@@ -183,5 +190,16 @@ func TestCheckMirror(t *testing.T) {
 		if err := CheckMirror(bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("CheckMirror(%q) = %v, want error containing %q", bad, err, want)
 		}
+	}
+}
+
+// TestParseQuotesLongValuesShortened: a value of 300 KB is quoted by its
+// first characters and its size, not whole.
+func TestParseQuotesLongValuesShortened(t *testing.T) {
+	long := strings.Repeat("x", 300000)
+	_, err := Parse([]byte(edit(t, manifest136(t), "gitTag: v1.36.2", "gitTag: "+long)))
+	want := `gitTag is "` + strings.Repeat("x", 64) + `… (300000 bytes)"`
+	if err == nil || !strings.Contains(err.Error(), want) || len(err.Error()) > 1000 {
+		t.Fatalf("error (%d bytes) should quote %q", len(fmt.Sprint(err)), want)
 	}
 }

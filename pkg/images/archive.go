@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/archive/compression"
 	"github.com/distribution/reference"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -34,7 +34,7 @@ type archive struct {
 // crane) or a docker archive (docker save) and checks that every blob its
 // manifests name is there with its size; digests are verified by the import.
 func readArchive(file string) (*archive, error) {
-	f, err := os.Open(file)
+	f, err := host.OpenInput(file)
 	if err != nil {
 		return nil, err
 	}

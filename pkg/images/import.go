@@ -3,7 +3,6 @@ package images
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -39,7 +38,7 @@ func (i *Import) Apply(ctx context.Context, h *host.Host) error {
 		return err
 	}
 	defer c.Close()
-	f, err := os.Open(i.Path)
+	f, err := host.OpenInput(i.Path)
 	if err != nil {
 		return plan.BadInput(err)
 	}

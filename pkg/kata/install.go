@@ -24,6 +24,10 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
+// maxTarball bounds a local kata-static tarball, read whole to be verified:
+// releases are a few hundred MB.
+const maxTarball = 2 << 30
+
 // Install puts a verified kata-static tarball into /opt/kata.
 type Install struct {
 	Source string
@@ -80,7 +84,7 @@ func (s *Step) planInstall(h *host.Host) (*Install, error) {
 	if err != nil {
 		return nil, plan.BadInput(err)
 	}
-	if cur, err := h.FS.ReadFile(Marker); err == nil && strings.TrimSpace(string(cur)) == sum {
+	if cur, err := h.FS.ReadText(Marker); err == nil && strings.TrimSpace(string(cur)) == sum {
 		return nil, nil
 	}
 	c := &Install{Source: s.Install, SHA256: sum, step: s}
@@ -91,7 +95,7 @@ func (s *Step) planInstall(h *host.Host) (*Install, error) {
 		}
 		return c, nil
 	}
-	data, err := host.NewFS("/").ReadFile(absolute(s.Install))
+	data, err := host.ReadInput(absolute(s.Install), maxTarball)
 	if err != nil {
 		return nil, plan.BadInput(fmt.Errorf("--install-kata: %w", err))
 	}
@@ -123,7 +127,7 @@ func (s *Step) expectedSHA256() (string, error) {
 	if s.ChecksumFile == "" {
 		return "", fmt.Errorf("--install-kata %s: refusing to install without a checksum; pass --kata-sha256 SUM or --kata-checksum-file FILE (the .sha256 file published beside the release)", s.Install)
 	}
-	data, err := host.NewFS("/").ReadFile(absolute(s.ChecksumFile))
+	data, err := host.ReadInput(absolute(s.ChecksumFile), host.MaxText)
 	if err != nil {
 		return "", fmt.Errorf("--kata-checksum-file: %w", err)
 	}

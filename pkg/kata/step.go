@@ -128,7 +128,7 @@ func (s *Step) missing(h *host.Host) ([]string, error) {
 	}
 	for _, hv := range s.Config.Spec.Kata.Hypervisors {
 		conf := path.Join(ConfigDir, "configuration-"+hv+".toml")
-		data, err := h.FS.ReadFile(conf)
+		data, err := h.FS.ReadText(conf)
 		if errors.Is(err, fs.ErrNotExist) {
 			out = append(out, "no "+conf)
 			continue

@@ -61,7 +61,7 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 // Connect reads the kubeconfig at path on the host (under its root) and
 // returns clients for it. It does not contact the API server.
 func Connect(h *host.Host, path string) (*Clients, error) {
-	data, err := h.FS.ReadFile(path)
+	data, err := h.FS.ReadText(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the kubeconfig: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/kube"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
@@ -23,7 +24,7 @@ import (
 )
 
 // JoinConfigFile holds the JoinConfiguration; 0600 as it holds the token.
-const JoinConfigFile = "/etc/eksd-kata/kubeadm-join.yaml"
+const JoinConfigFile = owned.KubeadmJoinFile
 
 // RenderJoin returns the JoinConfiguration (v1beta4; v1beta3 for 1-30) that
 // joins this node as a worker, or as a control plane when j.ControlPlane

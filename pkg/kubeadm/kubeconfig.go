@@ -29,7 +29,7 @@ func invokingUser(h *host.Host, sudoUser string) (User, error) {
 	if name == "" {
 		name = "root"
 	}
-	data, err := h.FS.ReadFile("/etc/passwd")
+	data, err := h.FS.ReadText("/etc/passwd")
 	if err != nil && !isNotExist(err) {
 		return User{}, err
 	}
@@ -62,7 +62,7 @@ func (c *CopyKubeconfig) Summary() string {
 }
 
 func (c *CopyKubeconfig) Apply(_ context.Context, h *host.Host) error {
-	data, err := h.FS.ReadFile(AdminConf)
+	data, err := h.FS.ReadText(AdminConf)
 	if err != nil {
 		return err
 	}
@@ -88,11 +88,11 @@ func (c *CopyKubeconfig) Apply(_ context.Context, h *host.Host) error {
 // kubeconfigCurrent reports whether the user's kubeconfig already is
 // admin.conf with the right mode and owner.
 func kubeconfigCurrent(h *host.Host, u User) (bool, error) {
-	want, err := h.FS.ReadFile(AdminConf)
+	want, err := h.FS.ReadText(AdminConf)
 	if err != nil {
 		return false, err
 	}
-	have, err := h.FS.ReadFile(u.KubeconfigPath())
+	have, err := h.FS.ReadText(u.KubeconfigPath())
 	if isNotExist(err) {
 		return false, nil
 	}

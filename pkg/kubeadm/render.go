@@ -10,6 +10,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,7 +27,7 @@ import (
 
 // ConfigFile is where the rendered configuration is kept, so the operator
 // can read exactly what kubeadm ran with.
-const ConfigFile = "/etc/eksd-kata/kubeadm.yaml"
+const ConfigFile = owned.KubeadmConfigFile
 
 // CRISocket is containerd's CRI endpoint as kubeadm and the kubelet name it.
 const CRISocket = "unix:///var/run/containerd/containerd.sock"

@@ -87,7 +87,7 @@ var serverRE = regexp.MustCompile(`(?m)^\s*server:\s*(\S+)\s*$`)
 // ProbeReadyz asks the API server named in admin.conf for /readyz,
 // trusting only the cluster CA. /readyz is open to anonymous clients.
 func ProbeReadyz(ctx context.Context, h *host.Host) error {
-	conf, err := h.FS.ReadFile(AdminConf)
+	conf, err := h.FS.ReadText(AdminConf)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func ProbeReadyz(ctx context.Context, h *host.Host) error {
 	if m == nil {
 		return fmt.Errorf("%s names no server", AdminConf)
 	}
-	caPEM, err := h.FS.ReadFile(CACert)
+	caPEM, err := h.FS.ReadText(CACert)
 	if err != nil {
 		return err
 	}

@@ -62,8 +62,12 @@ func (c *WriteFile) Apply(_ context.Context, h *host.Host) error {
 // PlanFile returns the change that makes path hold data with mode, or nil
 // when it already does.
 func PlanFile(h *host.Host, path string, data []byte, mode fs.FileMode) (*WriteFile, error) {
-	old, err := h.FS.ReadFile(path)
+	old, err := h.FS.ReadText(path)
 	exists := err == nil
+	var ie *host.InputError
+	if errors.As(err, &ie) {
+		return nil, err // it names the path
+	}
 	if err != nil && !isNotExist(err) {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

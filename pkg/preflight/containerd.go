@@ -62,7 +62,7 @@ func (e *Env) daemon(ctx context.Context) (host.ContainerdInfo, bool, error) {
 func (e *Env) ctrConfig() (s containerd.Summary, raw []byte, exists bool, err error) {
 	f := e.ctr()
 	f.confOnce.Do(func() {
-		b, err := e.Host.FS.ReadFile(e.Config.Spec.Containerd.ConfigPath)
+		b, err := e.Host.FS.ReadText(e.Config.Spec.Containerd.ConfigPath)
 		if notExist(err) {
 			return
 		}

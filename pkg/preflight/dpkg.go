@@ -6,6 +6,9 @@ import (
 	"strings"
 )
 
+// maxDpkgStatus bounds dpkg's package database: a few MB on a full system.
+const maxDpkgStatus = 64 << 20
+
 // dpkgVersion returns the version of the Debian package that installed the
 // file at host path p ("" when dpkg does not own it). Reading dpkg's
 // database costs far less than starting the binary to ask it (tens of ms
@@ -15,7 +18,7 @@ func dpkgVersion(e *Env, p string, packages ...string) string {
 		if !dpkgOwns(e, pkg, p) {
 			continue
 		}
-		b, err := e.Host.FS.ReadFile("/var/lib/dpkg/status")
+		b, err := e.Host.FS.ReadInput("/var/lib/dpkg/status", maxDpkgStatus)
 		if err != nil {
 			return ""
 		}
@@ -27,7 +30,7 @@ func dpkgVersion(e *Env, p string, packages ...string) string {
 // dpkgOwns reports whether package pkg's file list names p.
 func dpkgOwns(e *Env, pkg, p string) bool {
 	for _, list := range []string{pkg + ".list", pkg + ":amd64.list", pkg + ":arm64.list"} {
-		b, err := e.Host.FS.ReadFile("/var/lib/dpkg/info/" + list)
+		b, err := e.Host.FS.ReadInput("/var/lib/dpkg/info/"+list, maxDpkgStatus)
 		if err != nil {
 			continue
 		}

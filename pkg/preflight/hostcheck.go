@@ -47,7 +47,7 @@ const minKernelMajor, minKernelMinor = 4, 19
 func checkOS(_ context.Context, e *Env) Result {
 	osName := ""
 	for _, p := range []string{"/etc/os-release", "/usr/lib/os-release"} {
-		if b, err := e.Host.FS.ReadFile(p); err == nil {
+		if b, err := e.Host.FS.ReadText(p); err == nil {
 			osName = osRelease(b)
 			break
 		}

@@ -57,7 +57,7 @@ func (e *Env) kataConfs() map[string]kataConf {
 		for _, hv := range e.Config.Spec.Kata.Hypervisors {
 			for _, dir := range kataConfigDirs {
 				p := dir + "/configuration-" + hv + ".toml"
-				b, err := e.Host.FS.ReadFile(p)
+				b, err := e.Host.FS.ReadText(p)
 				if notExist(err) {
 					continue
 				}

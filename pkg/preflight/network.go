@@ -48,7 +48,7 @@ func checkHostname(_ context.Context, e *Env) Result {
 // resolvesLocally reports whether /etc/hosts names host, or nss-myhostname
 // (which always resolves the local host name) is configured.
 func resolvesLocally(e *Env, name string) bool {
-	if b, err := e.Host.FS.ReadFile("/etc/hosts"); err == nil {
+	if b, err := e.Host.FS.ReadText("/etc/hosts"); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			line, _, _ := strings.Cut(sc.Text(), "#")
@@ -58,7 +58,7 @@ func resolvesLocally(e *Env, name string) bool {
 			}
 		}
 	}
-	if b, err := e.Host.FS.ReadFile("/etc/nsswitch.conf"); err == nil {
+	if b, err := e.Host.FS.ReadText("/etc/nsswitch.conf"); err == nil {
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
 			k, v, ok := strings.Cut(sc.Text(), ":")

@@ -5,12 +5,13 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // selinuxConfigs are where the boot-time mode lives; /etc/sysconfig/selinux
 // is a link to the first on most RHEL-like systems and then left alone.
-var selinuxConfigs = []string{"/etc/selinux/config", "/etc/sysconfig/selinux"}
+var selinuxConfigs = owned.SELinuxConfigs
 
 func (s *Step) planSELinux(_ context.Context, h *host.Host, p *plan.Plan) error {
 	want := s.Config.Spec.Host.SELinux
@@ -33,7 +34,7 @@ func (s *Step) planSELinux(_ context.Context, h *host.Host, p *plan.Plan) error 
 		if err != nil {
 			return err
 		}
-		old, err := h.FS.ReadFile(path)
+		old, err := h.FS.ReadText(path)
 		if err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func planSwap(ctx context.Context, h *host.Host, p *plan.Plan) error {
 		units[swapUnit(sw.Path)] = true
 	}
 
-	fstab, err := h.FS.ReadFile(FstabFile)
+	fstab, err := h.FS.ReadText(FstabFile)
 	switch {
 	case isNotExist(err):
 	case err != nil:
@@ -79,7 +79,7 @@ func commentSwap(data []byte) ([]byte, []string) {
 // in /etc, as its documentation says.
 func planZram(h *host.Host, p *plan.Plan) error {
 	for _, path := range zramGenerators {
-		b, err := h.FS.ReadFile(path)
+		b, err := h.FS.ReadText(path)
 		if isNotExist(err) {
 			continue
 		}

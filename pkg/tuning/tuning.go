@@ -10,16 +10,17 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // Files the step owns; reset removes them.
 const (
-	ModulesFile = "/etc/modules-load.d/eksd-kata.conf"
-	SysctlFile  = "/etc/sysctl.d/99-eksd-kata.conf"
-	FstabFile   = "/etc/fstab"
+	ModulesFile = owned.ModulesFile
+	SysctlFile  = owned.SysctlFile
+	FstabFile   = owned.FstabFile
 	// ZramGeneratorFile, empty, turns off systemd's zram swap generator.
-	ZramGeneratorFile = "/etc/systemd/zram-generator.conf"
+	ZramGeneratorFile = owned.ZramGeneratorFile
 )
 
 // Modules are loaded now and at every boot: overlay for containerd's

@@ -64,12 +64,9 @@ func readFile(path, what string, max int) ([]byte, error) {
 	if err != nil {
 		return nil, plan.BadInput(fmt.Errorf("%s %s: %w", what, path, err))
 	}
-	data, err := host.NewFS("/").ReadFile(abs)
+	data, err := host.ReadInput(abs, int64(max))
 	if err != nil {
 		return nil, plan.BadInput(fmt.Errorf("%s: %w", what, err))
-	}
-	if len(data) > max {
-		return nil, plan.BadInput(fmt.Errorf("%s %s: larger than %d MiB: not a %s", what, path, max>>20, what))
 	}
 	return data, nil
 }
