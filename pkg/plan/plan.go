@@ -221,10 +221,6 @@ type Plan struct {
 	// stopping the run: the node works only in part until they are fixed
 	// (Kata not installed: runc pods run, Kata pods do not).
 	Unsolved []Problem
-	// Before, when set, lets the runner apply the plan in the background,
-	// beside the steps after it, holding back the steps named here until
-	// it is done (image pulls beside the binaries, before kubeadm).
-	Before []string
 
 	// groups are runs of Changes applied at once (AddConcurrent).
 	groups []span
