@@ -1,7 +1,8 @@
-// Package bootstrap runs the steps that make a host an EKS-D node: each
-// step plans its changes from what is really on the host, then applies
-// them. Nothing is remembered between runs, so a re-run after a crash
-// simply plans what is still missing.
+// Package bootstrap runs the steps that make a host an EKS-D node, in the
+// order a table of phases gives (Phase): each step plans its changes from
+// what is really on the host, then applies them. Nothing is remembered
+// between runs, so a re-run after a crash simply plans what is still
+// missing.
 package bootstrap
 
 import (
