@@ -48,9 +48,10 @@ the host and applying them:
 ` + describePhases(bootstrapPhases(noInputs)) + `
 Each starts once the steps it needs are done, and some overlap (the image
 pulls go on beside the binaries and kubeadm's certificates): --dry-run
-prints the order. A host that is already right plans nothing and changes nothing. Every file
-changed is backed up once under /var/lib/eksd-kata/backup for reset. After a
-failure, run the same command again: it continues from what is still not right.`,
+prints the order. A host that is already right plans nothing and changes
+nothing. Every file changed is backed up once under
+/var/lib/eksd-kata/backup for reset. After a failure, run the same command
+again: it continues from what is still not right.`,
 		Example: `  # Preflight, then every step; on a host that is already right nothing changes
   sudo eksd-kata bootstrap
 

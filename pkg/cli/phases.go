@@ -133,7 +133,7 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 		},
 		{
 			Name:        "binaries",
-			Description: "kubeadm, then the kubelet and its unit, then kubectl, verified",
+			Description: "the kubelet unit, then kubeadm, the kubelet and kubectl, verified",
 			Step: &binaries.Step{
 				Release: in.rel, Mirror: in.cfg.Spec.Images.Mirror, ArtifactsDir: in.f.artifactsDir,
 				InsecureSkipVerify: in.f.insecureSkipVerify, DryRun: in.f.dryRun, Progress: in.errOut,
