@@ -168,15 +168,15 @@ func (s *schedule) implied(ws ...Need) map[Need]bool {
 }
 
 // Order says, one line a phase, what each selected phase waits for (what
-// the others imply left out) and which phases may run beside it.
-func (s *schedule) Order() []string {
+// the others imply left out) and which phases may run beside it; overlap
+// is false when none may.
+func (s *schedule) Order() (lines []string, overlap bool) {
 	before := make([]map[Need]bool, len(s.phases))
 	for i := range s.phases {
 		if s.selected[i] {
 			before[i] = s.implied(s.waits[i]...)
 		}
 	}
-	var lines []string
 	for i, p := range s.phases {
 		if !s.selected[i] {
 			continue
@@ -202,10 +202,11 @@ func (s *schedule) Order() []string {
 		}
 		if len(beside) > 0 {
 			line += " ‖ " + strings.Join(beside, ", ")
+			overlap = true
 		}
 		lines = append(lines, line)
 	}
-	return lines
+	return lines, overlap
 }
 
 // index is the table index of the phase called name.

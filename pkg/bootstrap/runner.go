@@ -145,10 +145,10 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 // lock and starts each phase once what it waits for is done (see Phase),
 // plans it again (earlier phases changed the host) and applies it; phases
 // that wait for nothing still running go on at once. The first failure
-// cancels the rest; Run returns once every phase it started has ended. A
-// dry run prints the order, plans past blocked phases, so that it tells
-// every problem at once, and then fails with a *BlockedError beside its
-// report.
+// cancels the rest; it returns once every phase it started has ended. A
+// dry run prints the order (when phases overlap), plans past blocked
+// phases, so that it tells every problem at once, and then fails with a
+// *BlockedError beside its report.
 func RunPhases(ctx context.Context, h *host.Host, phases []Phase, o Options) (*Report, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -171,9 +171,10 @@ func RunPhases(ctx context.Context, h *host.Host, phases []Phase, o Options) (*R
 			order = append(order, i)
 		}
 	}
-	if o.DryRun && len(order) > 1 {
+	// Phases one after another need no order printed: the plans show it.
+	if lines, overlap := sched.Order(); o.DryRun && overlap {
 		fmt.Fprintln(o.Out, "order: each phase starts once what it is after is done; ‖ names the phases it may run beside")
-		for _, line := range sched.Order() {
+		for _, line := range lines {
 			fmt.Fprintf(o.Out, "  %s\n", line)
 		}
 	}

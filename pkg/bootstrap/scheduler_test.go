@@ -177,7 +177,8 @@ func TestSchedule(t *testing.T) {
 			t.Errorf("%s waits for %q, want %q", p.Name, got, want[p.Name])
 		}
 	}
-	order := strings.Join(s.Order(), "\n")
+	lines, overlap := s.Order()
+	order := strings.Join(lines, "\n")
 	wantOrder := strings.Join([]string{
 		"host",
 		"images (background) after: host ‖ binaries, kubeadm, addons",
@@ -186,8 +187,11 @@ func TestSchedule(t *testing.T) {
 		"addons after: kubeadm, binaries ‖ images",
 		"verify after: addons, images",
 	}, "\n")
-	if order != wantOrder {
-		t.Errorf("order:\n%s\nwant:\n%s", order, wantOrder)
+	if order != wantOrder || !overlap {
+		t.Errorf("order (overlap %v):\n%s\nwant:\n%s", overlap, order, wantOrder)
+	}
+	if _, overlap := newSchedule(Sequence(twoSteps()), []bool{true, true}).Order(); overlap {
+		t.Error("a sequence overlaps")
 	}
 	// Without binaries, kubeadm waits for nothing but the host.
 	s = newSchedule(phases, []bool{true, true, false, true, false, false})
