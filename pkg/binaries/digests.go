@@ -95,7 +95,7 @@ func remember(h *host.Host, p string, b eksd.Binary) error {
 
 // verifications remembers, for this process, the operator's artifacts
 // checked against the manifest, or being checked: a run verifies each at
-// plan time (or before, Step.Prepare), plans again before applying and
+// plan time, plans again before applying and
 // installs from it; hashing 200 MB three times was most of the step. Keyed
 // by path and file identity, so a file changed in between is checked again.
 var verifications sync.Map // artifactKey -> *verification

@@ -6,28 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 )
-
-// maxYield bounds how long an install waits for image downloads to be
-// done before it writes (plan.Yield); a variable for tests.
-var maxYield = 3 * time.Second
-
-// KubeadmStep names the step that runs kubeadm init or join (the name of
-// kubeadm.InitStep and JoinStep, and what the images step runs before), which waits
-// for the kubelet's install.
-const KubeadmStep = "kubeadm"
-
-// KubeletInstalled is what work that runs the kubelet binary before the
-// kubeadm step awaits (plan.Await): kubeadm's preflight runs kubelet
-// --version.
-const KubeletInstalled = "kubelet installed"
 
 // maxBinary bounds a node binary held in memory (a download or the
 // operator's copy): kubelet is ~80 MB.
@@ -46,7 +29,6 @@ type Install struct {
 
 	// have is the current content, already verified: only the mode is wrong.
 	have     []byte
-	group    *installGroup
 	release  *eksd.Release
 	client   *http.Client
 	policy   fetch.Policy
@@ -73,73 +55,6 @@ func (c *Install) Summary() string {
 }
 
 func (c *Install) Apply(ctx context.Context, h *host.Host) error {
-	if c.group != nil {
-		return c.group.apply(ctx, h, c)
-	}
-	return c.install(ctx, h)
-}
-
-// installGroup installs the binaries of one plan together: the first Apply
-// runs them all at once, so reading, hashing and writing one overlaps the
-// disk flush of another. On a terminal, downloads stay one after the other
-// so that each keeps its progress bar.
-type installGroup struct {
-	installs []*Install
-	once     sync.Once
-	errs     map[*Install]error
-}
-
-func (g *installGroup) apply(ctx context.Context, h *host.Host, c *Install) error {
-	g.once.Do(func() {
-		g.errs = map[*Install]error{}
-		var mu sync.Mutex
-		record := func(in *Install, err error) {
-			mu.Lock()
-			g.errs[in] = err
-			mu.Unlock()
-		}
-		var wg sync.WaitGroup
-		out := map[io.Writer]io.Writer{} // one lock per progress writer
-		for _, in := range g.installs {
-			if in.Artifact == "" && in.have == nil && terminal(in.progress) {
-				continue // downloads with bars: each when its turn comes
-			}
-			if in.progress != nil {
-				if out[in.progress] == nil {
-					out[in.progress] = plan.LockWriter(in.progress)
-				}
-				in.progress = out[in.progress]
-			}
-			switch in.Binary.Name {
-			case "kubectl":
-				// Nothing in a bootstrap runs kubectl: it installs beside
-				// kubeadm init, once the pulls kubeadm waits for are done,
-				// and the run waits for it before it ends.
-				record(in, plan.Later(ctx, "install "+in.Path, nil, func(ctx context.Context) error {
-					plan.YieldAll(ctx, maxYield)
-					return in.install(ctx, h)
-				}))
-				continue
-			case "kubelet":
-				// Only kubeadm init or join starts the kubelet: it installs
-				// beside the steps before them (kubeadm's certificates);
-				// kubeadm's preflight awaits it.
-				record(in, plan.Later(ctx, "install "+in.Path, []string{KubeadmStep, KubeletInstalled}, func(ctx context.Context) error {
-					return in.install(ctx, h)
-				}))
-				continue
-			}
-			wg.Go(func() { record(in, in.install(ctx, h)) })
-		}
-		wg.Wait()
-	})
-	if err, done := g.errs[c]; done {
-		return err
-	}
-	return c.install(ctx, h)
-}
-
-func (c *Install) install(ctx context.Context, h *host.Host) error {
 	if !c.Binary.Verifiable() && !c.Unverified {
 		return fmt.Errorf("refusing to install %s without a checksum: %s", c.Path, checksumSource(c.release))
 	}
@@ -160,7 +75,6 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 			return err
 		}
 	}
-	c.yield(ctx)
 	if _, err := h.FS.WriteFile(c.Path, data, 0o755); err != nil {
 		return err
 	}
@@ -170,22 +84,11 @@ func (c *Install) install(ctx context.Context, h *host.Host) error {
 	return remember(h, c.Path, c.Binary)
 }
 
-// yield lets image downloads that kubeadm waits for go first: their small
-// commits would stall behind this large write and its fsync. kubeadm
-// itself does not wait: the next step runs it (its certificates) beside
-// the pulls.
-func (c *Install) yield(ctx context.Context) {
-	if c.Binary.Name != "kubeadm" {
-		plan.Yield(ctx, maxYield)
-	}
-}
-
 // copyArtifact installs the operator's copy with the kernel copying it
 // (FS.CopyFile), when the plan verified this very file or no checksum is
 // asked for: reading 150 MB in only to write it out again cost twice the
-// CPU, beside the image pulls kubeadm waits for. It reports false, having
-// changed nothing, when the file is not known verified: the caller then
-// reads and checks it.
+// CPU, beside the image pulls. It reports false, having changed nothing,
+// when the file is not known verified: the caller then reads and checks it.
 func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) {
 	f, err := host.OpenInput(c.Artifact)
 	if err != nil {
@@ -198,7 +101,6 @@ func (c *Install) copyArtifact(ctx context.Context, h *host.Host) (bool, error) 
 			return false, nil
 		}
 	}
-	c.yield(ctx)
 	// The bytes copied are the ones verified only if the file did not
 	// change meanwhile (its identity holds its size, mtime and ctime).
 	unchanged := func() error {

@@ -52,6 +52,10 @@ type Step struct {
 	Policy fetch.Policy
 	// Progress receives download progress (a bar on a terminal); nil: none.
 	Progress io.Writer
+	// KubeadmInstalled and KubeletInstalled, when set, are reached once
+	// that binary is in place: kubeadm first, then the kubelet, then
+	// kubectl, so that what runs them need not wait for the rest.
+	KubeadmInstalled, KubeletInstalled *plan.Milestone
 }
 
 // StepName is the binaries step's name.
@@ -79,23 +83,18 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	s.verifyArtifacts(h, arch)
 	p := &plan.Plan{}
-	// The unit files and the enable first: they need no binary, and they
-	// then run while the installs below wait for image downloads
-	// (plan.Yield).
+	// The unit files and the enable first: they need no binary.
 	if err := s.planKubelet(ctx, h, p, dir); err != nil {
 		return nil, err
 	}
-	group := &installGroup{}
+	reached := map[string]*plan.Milestone{"kubeadm": s.KubeadmInstalled, "kubelet": s.KubeletInstalled}
 	for _, name := range eksd.RequiredBinaries {
 		c, err := s.planBinary(h, p, name, arch, dir)
 		if err != nil {
 			return nil, err
 		}
-		if c != nil {
-			c.group = group
-			group.installs = append(group.installs, c)
-		}
 		p.Add(c)
+		p.Reach(reached[name])
 	}
 	return p, nil
 }
@@ -154,17 +153,6 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 		return c, nil
 	}
 	return nil, nil
-}
-
-// Prepare starts checking the operator's copies of the binaries to
-// install before the run plans this step: hashing 200 MB is most of
-// planning a first run, and it then goes on beside the steps planned
-// first. Plan finds them verified, or waits for the check under way.
-func (s *Step) Prepare(h *host.Host) {
-	if s.Release == nil {
-		return
-	}
-	s.verifyArtifacts(h, s.arch())
 }
 
 // verifyArtifacts checks the operator's copies of the binaries that are

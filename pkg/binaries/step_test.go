@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -392,121 +392,54 @@ func onlyOthers(t *testing.T, f *fixture, failed string) {
 	}
 }
 
-// TestInstallsBesideThePulls: beside a job that goes first (the image
-// downloads), kubeadm is installed at once, since the next step (its
-// certificates) runs it beside the pulls. The kubelet is written once the
-// pulls share, in a job the kubeadm step waits for (and kubeadm's
-// preflight awaits); kubectl, which nothing
-// in the run needs, once they end.
-func TestInstallsBesideThePulls(t *testing.T) {
-	// A yield that is not meant to happen would hold the test up for
-	// this long, and fail it.
-	defer func(d time.Duration) { maxYield = d }(maxYield)
-	maxYield = time.Hour
-	f := newFixture(t)
-	p := mustPlan(t, f.step(), f.h)
-	ctx, pending := plan.WithPending(context.Background())
-	defer pending.Cancel()
-	share, end := make(chan struct{}), make(chan struct{})
-	pending.GoFirst(ctx, "pulls", nil, func(ctx context.Context) error {
-		for _, next := range []chan struct{}{share, end} {
-			select {
-			case <-next:
-			case <-ctx.Done(): // the test failed
-				return ctx.Err()
+// probe is a phase that records, as it applies, which binaries are in place.
+func probe(f *fixture, name string, need *plan.Milestone, seen map[string][]string) bootstrap.Phase {
+	return bootstrap.Phase{Name: name, Needs: []bootstrap.Need{need}, Step: &probeStep{name: name, do: func() {
+		for _, bin := range eksd.RequiredBinaries {
+			if _, err := f.h.FS.Stat("/usr/local/bin/" + bin); err == nil {
+				seen[name] = append(seen[name], bin)
 			}
-			plan.Share(ctx)
 		}
-		return nil
-	})
-	installed := func(name string) bool {
-		_, err := f.h.FS.Stat("/usr/local/bin/" + name)
-		return err == nil
-	}
-	applied := make(chan error, 1)
-	go func() { applied <- p.Apply(ctx, f.h) }()
-	select {
-	case err := <-applied:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the binaries step waited for the pulls")
-	}
-	if !installed("kubeadm") {
-		t.Fatal("kubeadm is not installed once the step is applied")
-	}
-	time.Sleep(200 * time.Millisecond)
-	for _, name := range []string{"kubelet", "kubectl"} {
-		if installed(name) {
-			t.Fatalf("%s was written before the pulls shared", name)
-		}
-	}
-	close(share)
-	// kubeadm's preflight, in the certs step, awaits the kubelet alone.
-	if err := plan.Await(ctx, KubeletInstalled); err != nil {
-		t.Fatal(err)
-	}
-	if !installed("kubelet") {
-		t.Fatal("kubelet is not installed when the work that awaits it may run")
-	}
-	jobs := pending.WaitFor(KubeadmStep)
-	if len(jobs) != 1 || jobs[0].Err != nil || !strings.Contains(jobs[0].What, "kubelet") {
-		t.Fatalf("the kubeadm step waits for %v", jobs)
-	}
-	if !installed("kubelet") {
-		t.Fatal("kubelet is not installed when the kubeadm step may start")
-	}
-	time.Sleep(100 * time.Millisecond)
-	if installed("kubectl") {
-		t.Fatal("kubectl was written while the pulls were still running")
-	}
-	close(end)
-	for _, j := range pending.WaitAll() {
-		if j.Err != nil {
-			t.Fatalf("%s: %v", j.What, j.Err)
-		}
-	}
-	if !installed("kubectl") {
-		t.Fatal("kubectl is not installed once the run's jobs are done")
-	}
+	}}}
 }
 
-// Prepare checks the artifacts of the binaries still to install, so that
-// the plan finds them verified; those of installed ones are not hashed.
-func TestPrepareVerifiesTheArtifactsToInstall(t *testing.T) {
-	f, dir, s := fromArtifacts(t)
-	key := func(name string) artifactKey {
-		t.Helper()
-		b, err := f.rel.Binary(name, "amd64")
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, ok := artifactKeyOf(filepath.Join(dir, name), b)
-		if !ok {
-			t.Fatal("no identity")
-		}
-		return k
+type probeStep struct {
+	name string
+	do   func()
+}
+
+func (s *probeStep) Name() string { return s.name }
+
+func (s *probeStep) Plan(context.Context, *host.Host) (*plan.Plan, error) {
+	p := &plan.Plan{}
+	p.Add(&plan.Func{Text: "list the binaries", Do: func(context.Context, *host.Host) error { s.do(); return nil }})
+	return p, nil
+}
+
+// TestMilestonesFollowTheInstalls: kubeadm is installed first, then the
+// kubelet; what waits for "kubeadm installed" finds kubeadm in place, and
+// what waits for "kubelet installed" finds both.
+func TestMilestonesFollowTheInstalls(t *testing.T) {
+	f := newFixture(t)
+	s := f.step()
+	s.KubeadmInstalled, s.KubeletInstalled = plan.NewMilestone("kubeadm installed"), plan.NewMilestone("kubelet installed")
+	seen := map[string][]string{}
+	phases := []bootstrap.Phase{
+		{Name: "binaries", Step: s, Provides: []*plan.Milestone{s.KubeadmInstalled, s.KubeletInstalled}},
+		probe(f, "after-kubeadm", s.KubeadmInstalled, seen),
+		probe(f, "after-kubelet", s.KubeletInstalled, seen),
 	}
-	s.Prepare(f.h)
-	for name := range f.bins {
-		if !verified(key(name)) {
-			t.Errorf("%s: not verified by Prepare", name)
-		}
-	}
-	if err := mustPlan(t, s, f.h).Apply(context.Background(), f.h); err != nil {
+	if _, err := bootstrap.RunPhases(context.Background(), f.h, phases, bootstrap.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	// Installed now: the artifact, written again (a new identity), is not
-	// hashed again, and nothing is planned.
-	if err := os.WriteFile(filepath.Join(dir, "kubeadm"), f.bins["kubeadm"], 0o644); err != nil {
-		t.Fatal(err)
+	if !slices.Contains(seen["after-kubeadm"], "kubeadm") {
+		t.Errorf("after kubeadm installed, found %q", seen["after-kubeadm"])
 	}
-	s.Prepare(f.h)
-	if _, hashed := verifications.Load(key("kubeadm")); hashed {
-		t.Error("Prepare hashed the artifact of an installed binary")
+	if got := seen["after-kubelet"]; !slices.Contains(got, "kubeadm") || !slices.Contains(got, "kubelet") {
+		t.Errorf("after kubelet installed, found %q", got)
 	}
-	if p := mustPlan(t, s, f.h); !p.Empty() {
-		t.Errorf("plan after install: %q", p.Summaries())
+	p := mustPlan(t, s, f.h)
+	if !p.Empty() {
+		t.Errorf("plan after the run: %q", p.Summaries())
 	}
 }

@@ -1,7 +1,8 @@
-// Package bootstrap runs the steps that make a host an EKS-D node: each
-// step plans its changes from what is really on the host, then applies
-// them. Nothing is remembered between runs, so a re-run after a crash
-// simply plans what is still missing.
+// Package bootstrap runs the steps that make a host an EKS-D node, in the
+// order a table of phases gives (Phase): each step plans its changes from
+// what is really on the host, then applies them. Nothing is remembered
+// between runs, so a re-run after a crash simply plans what is still
+// missing.
 package bootstrap
 
 import (
@@ -12,7 +13,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -36,13 +36,6 @@ type Step interface {
 // converged host plans nothing and is still checked. Never run in a dry run.
 type Checker interface {
 	Check(ctx context.Context, h *host.Host) error
-}
-
-// Preparer is a step with slow read-only work that may start before the
-// run plans it, beside the steps planned first: hashing the operator's
-// copies of the binaries. Plan must not depend on it having run.
-type Preparer interface {
-	Prepare(h *host.Host)
 }
 
 // Options select and shape a run.
@@ -118,37 +111,45 @@ type StepError struct {
 func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// Select returns the steps --only and --skip leave, in order; an unknown
-// name is an input error.
-func Select(steps []Step, only, skip []string) ([]Step, error) {
-	names := make([]string, len(steps))
-	for i, s := range steps {
-		names[i] = s.Name()
+// selectPhases marks the phases --only and --skip leave; an unknown name
+// is an input error.
+func selectPhases(phases []Phase, only, skip []string) ([]bool, error) {
+	names := make([]string, len(phases))
+	for i, p := range phases {
+		names[i] = p.Name
 	}
 	for _, n := range slices.Concat(only, skip) {
 		if !slices.Contains(names, n) {
 			return nil, plan.BadInput(fmt.Errorf("unknown step %q: steps are %s", n, strings.Join(names, ", ")))
 		}
 	}
-	var out []Step
-	for _, s := range steps {
-		if len(only) > 0 && !slices.Contains(only, s.Name()) || slices.Contains(skip, s.Name()) {
-			continue
-		}
-		out = append(out, s)
+	selected := make([]bool, len(phases))
+	some := false
+	for i, n := range names {
+		selected[i] = (len(only) == 0 || slices.Contains(only, n)) && !slices.Contains(skip, n)
+		some = some || selected[i]
 	}
-	if len(out) == 0 {
+	if !some {
 		return nil, plan.BadInput(errors.New("--only and --skip leave no step to run"))
 	}
-	return out, nil
+	return selected, nil
 }
 
-// Run plans every selected step first, so that bad input anywhere stops the
-// run before anything changed; then, unless DryRun, it takes the lock and
-// for each step plans again (earlier steps changed the host) and applies.
-// A dry run plans past blocked steps, so that it tells every problem at
-// once, and then fails with a *BlockedError beside its report.
+// Run runs steps one after another: RunPhases with a Sequence.
 func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, error) {
+	return RunPhases(ctx, h, Sequence(steps), o)
+}
+
+// RunPhases plans every selected phase first, so that bad input anywhere
+// stops the run before anything changed. Then, unless DryRun, it takes the
+// lock and starts each phase once what it waits for is done (see Phase),
+// plans it again (earlier phases changed the host) and applies it; phases
+// that wait for nothing still running go on at once. The first failure
+// cancels the rest; it returns once every phase it started has ended. A
+// dry run prints the order (when phases overlap), plans past blocked
+// phases, so that it tells every problem at once, and then fails with a
+// *BlockedError beside its report.
+func RunPhases(ctx context.Context, h *host.Host, phases []Phase, o Options) (*Report, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -156,41 +157,51 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	steps, err := Select(steps, o.Only, o.Skip)
+	if err := Validate(phases); err != nil {
+		return nil, err
+	}
+	selected, err := selectPhases(phases, o.Only, o.Skip)
 	if err != nil {
 		return nil, err
 	}
-	// Nothing started here outlives the run.
-	var prep sync.WaitGroup
-	defer prep.Wait()
-	for _, s := range steps {
-		if p, ok := s.(Preparer); ok {
-			prep.Go(func() { p.Prepare(h) })
+	sched := newSchedule(phases, selected)
+	var order []int // the selected phases, by table index
+	for i := range phases {
+		if selected[i] {
+			order = append(order, i)
+		}
+	}
+	// Phases one after another need no order printed: the plans show it.
+	if lines, overlap := sched.Order(); o.DryRun && overlap {
+		fmt.Fprintln(o.Out, "order: each phase starts once what it is after is done; ‖ names the phases it may run beside")
+		for _, line := range lines {
+			fmt.Fprintf(o.Out, "  %s\n", line)
 		}
 	}
 	report := &Report{}
-	plans := make([]*plan.Plan, len(steps))
-	for i, s := range steps {
+	plans := make([]*plan.Plan, len(phases))
+	for k, i := range order {
+		ph := phases[i]
 		t0 := time.Now()
-		p, err := s.Plan(ctx, h)
+		p, err := ph.Step.Plan(ctx, h)
 		var blockers []plan.Problem
 		if err != nil {
 			var ok bool
 			if blockers, ok = plan.Problems(err); !ok || !o.DryRun {
-				return nil, &StepError{Step: s.Name(), Err: err}
+				return nil, &StepError{Step: ph.Name, Err: err}
 			}
 			if p == nil {
 				p = &plan.Plan{}
 			}
 		}
 		plans[i] = p
-		o.Log.Debug("step planned", "step", s.Name(), "changes", len(p.Changes), "duration", time.Since(t0))
+		o.Log.Debug("step planned", "step", ph.Name, "changes", len(p.Changes), "duration", time.Since(t0))
 		if o.DryRun {
-			res := result(s.Name(), p, time.Since(t0))
+			res := result(ph.Name, p, time.Since(t0))
 			res.Blockers = blockers
 			report.Steps = append(report.Steps, res)
-			printPlan(o.Out, i+1, len(steps), res, p)
-			o.Log.Info("step planned", "step", s.Name(), "changes", len(p.Changes), "blockers", len(blockers), "duration", res.Duration)
+			printPlan(o.Out, k+1, len(order), res, p)
+			o.Log.Info("step planned", "step", ph.Name, "changes", len(p.Changes), "blockers", len(blockers), "duration", res.Duration)
 		}
 	}
 	if o.DryRun {
@@ -203,75 +214,16 @@ func Run(ctx context.Context, h *host.Host, steps []Step, o Options) (*Report, e
 		return nil, err
 	}
 	defer release()
-	ctx, pending := plan.WithPending(ctx)
-	// A failed run stops the background work it started before it lets go
-	// of the lock.
-	defer pending.Cancel()
-	// The steps applied in the background: their jobs, and where they stand
-	// in steps (i) and in report.Steps (r).
-	type placed struct{ i, r int }
-	bg := map[*plan.Job]placed{}
-	finish := func(jobs []*plan.Job) error {
-		for _, j := range jobs {
-			if at, ok := bg[j]; ok {
-				report.Steps[at.r].Duration = j.Took
-				fmt.Fprintf(o.Out, "[%d/%d] %s: done in the background (%s)\n", at.i+1, len(steps), j.Step, j.Took.Round(time.Millisecond))
-				o.Log.Info("step done", "step", j.Step, "changes", len(report.Steps[at.r].Changes), "duration", j.Took, "background", true, "elapsed", time.Since(start))
-			} else if j.Err == nil {
-				fmt.Fprintf(o.Out, "  %s: %s done (%s)\n", j.Step, j.What, j.Took.Round(time.Millisecond))
-			}
-			if j.Err != nil {
-				return &StepError{Step: j.Step, Err: j.Err}
-			}
+	r := newRun(ctx, h, sched, plans, order, o, start)
+	defer r.cancel()
+	r.wait()
+	for _, res := range r.done {
+		if res != nil {
+			report.Steps = append(report.Steps, *res)
 		}
-		return nil
-	}
-	for i, s := range steps {
-		if err := finish(pending.WaitFor(s.Name())); err != nil {
-			return report, err
-		}
-		host.FaultPoint("step-start " + s.Name())
-		pending.SetStep(s.Name())
-		t0 := time.Now()
-		p := plans[i]
-		if i > 0 {
-			// Earlier steps changed the host: plan from what is there now.
-			if p, err = s.Plan(ctx, h); err != nil {
-				return report, &StepError{Step: s.Name(), Err: err}
-			}
-			o.Log.Debug("step planned again", "step", s.Name(), "changes", len(p.Changes), "duration", time.Since(t0))
-		}
-		if _, checks := s.(Checker); len(p.Before) > 0 && !checks {
-			// It goes first: the steps beside it yield their large writes
-			// until it shares (plan.Share).
-			j := pending.GoFirst(ctx, "its changes", p.Before, func(ctx context.Context) error { return p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())) })
-			bg[j] = placed{i: i, r: len(report.Steps)}
-			res := result(s.Name(), p, time.Since(t0))
-			report.Steps = append(report.Steps, res)
-			printStarted(o.Out, i+1, len(steps), res, p.Before)
-			continue
-		}
-		if err := p.ApplyTimed(ctx, h, logChange(o.Log, s.Name())); err != nil {
-			return report, &StepError{Step: s.Name(), Err: err}
-		}
-		if c, ok := s.(Checker); ok {
-			if err := c.Check(ctx, h); err != nil {
-				return report, &StepError{Step: s.Name(), Err: err}
-			}
-		}
-		host.FaultPoint("step-done " + s.Name())
-		res := result(s.Name(), p, time.Since(t0))
-		report.Steps = append(report.Steps, res)
-		printDone(o.Out, i+1, len(steps), res)
-		// elapsed counts from the start of the run, planning included: the
-		// wall time of the run up to this step.
-		o.Log.Info("step done", "step", s.Name(), "changes", len(res.Changes), "duration", res.Duration, "elapsed", time.Since(start))
-	}
-	if err := finish(pending.WaitAll()); err != nil {
-		return report, err
 	}
 	report.Duration = time.Since(start)
-	return report, nil
+	return report, r.err()
 }
 
 // logChange logs each applied change with its time, at debug level (-v).
@@ -313,8 +265,8 @@ func printPlan(w io.Writer, i, n int, r StepResult, p *plan.Plan) {
 	printNotes(w, r)
 }
 
-func printStarted(w io.Writer, i, n int, r StepResult, before []string) {
-	fmt.Fprintf(w, "[%d/%d] %s: %d change(s) going on in the background (%s waits for them)\n", i, n, r.Name, len(r.Changes), strings.Join(before, ", "))
+func printStarted(w io.Writer, i, n int, r StepResult) {
+	fmt.Fprintf(w, "[%d/%d] %s: %d change(s) going on in the background\n", i, n, r.Name, len(r.Changes))
 	for _, c := range r.Changes {
 		fmt.Fprintf(w, "  + %s\n", c)
 	}

@@ -13,26 +13,15 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/images"
-	"github.com/eksd-kata/eksd-kata/pkg/kata"
-	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
-	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 	"github.com/spf13/cobra"
 )
-
-// stepNames is the order of a bootstrap; the help text lists it.
-// images comes before binaries: its pulls go on in the background while the
-// binaries install and kubeadm makes its certificates, and kubeadm init
-// waits for them.
-var stepNames = []string{"preflight", "host", "containerd", "kata", "images", "binaries", "certs", "kubeadm", "addons", "verify"}
 
 type bootstrapFlags struct {
 	overrides          config.Overrides
@@ -54,14 +43,16 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bootstrap",
 		Short: "Make this host an EKS-D control-plane node with Kata runtimes",
-		Long: `bootstrap runs these steps in order, each planning its changes from what
-is on the host and applying them:
+		Long: `bootstrap runs these steps, each planning its changes from what is on
+the host and applying them:
 
-  ` + strings.Join(stepNames, " → ") + `
-
-A host that is already right plans nothing and changes nothing. Every file
-changed is backed up once under /var/lib/eksd-kata/backup for reset. After a
-failure, run the same command again: it continues from what is still not right.`,
+` + describePhases(bootstrapPhases(noInputs)) + `
+Each starts once the steps it needs are done, and some overlap (the image
+pulls go on beside the binaries and kubeadm's certificates): --dry-run
+prints the order. A host that is already right plans nothing and changes
+nothing. Every file changed is backed up once under
+/var/lib/eksd-kata/backup for reset. After a failure, run the same command
+again: it continues from what is still not right.`,
 		Example: `  # Preflight, then every step; on a host that is already right nothing changes
   sudo eksd-kata bootstrap
 
@@ -115,7 +106,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 	// kubeadm init makes a control plane whatever the role says; a worker
 	// may still run join's preparation steps alone (an image made offline).
 	if cfg.Spec.Node.Role == config.RoleWorker && slices.ContainsFunc(stepNames, func(s string) bool {
-		return selected(s, f.only, f.skip) && !slices.Contains(joinPrepSteps, s)
+		return selected(s, f.only, f.skip) && !slices.Contains(nodePhaseNames, s)
 	}) {
 		setting := "spec.node.role: worker"
 		if f.overrides.Changed("role") {
@@ -127,8 +118,8 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 	if err != nil {
 		return err
 	}
-	steps := bootstrapSteps(resolved, rel, f, out, errOut)
-	report, err := runSteps(ctx, g, h, rel, steps, f, out, "bootstrap")
+	phases := bootstrapPhases(phaseInputs{cfg: resolved, rel: rel, f: f, out: out, errOut: errOut})
+	report, err := runSteps(ctx, g, h, rel, phases, f, out, "bootstrap")
 	if report == nil {
 		return err
 	}
@@ -169,17 +160,17 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 // kubeadmFirst installs the binaries before the run when the release is
 // newer than this program: the pause tag that containerd's sandbox image
 // and the images step need comes from its kubeadm then.
-func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer) error {
+func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer) error {
 	_, err := rel.KubeadmPauseTag()
 	if !errors.Is(err, eksd.ErrPauseTagUnknown) || !h.IsLive() || f.dryRun || !selected(binaries.StepName, f.only, f.skip) {
 		return nil
 	}
-	i := slices.IndexFunc(steps, func(s bootstrap.Step) bool { return s.Name() == binaries.StepName })
+	i := slices.IndexFunc(phases, func(p bootstrap.Phase) bool { return p.Name == binaries.StepName })
 	if i < 0 {
 		return nil
 	}
 	fmt.Fprintf(out, "EKS-D %s-%d is newer than this eksd-kata knows: its kubeadm is installed first and asked for the pause image tag\n", rel.Channel(), rel.Number())
-	if _, err := bootstrap.Run(ctx, h, steps[i:i+1], bootstrap.Options{Out: out}); err != nil {
+	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{phases[i].Step}, bootstrap.Options{Out: out}); err != nil {
 		return g.runError(err, false)
 	}
 	if err := kubeadm.LearnPauseTag(ctx, h, rel, ""); err != nil {
@@ -189,14 +180,15 @@ func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Relea
 	return err
 }
 
-// runSteps runs steps as bootstrap and join do, and prints the tally line.
-// A dry run that planned past blockers returns its report and a
-// *bootstrap.BlockedError (exit 1: the plan cannot be carried out).
-func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, steps []bootstrap.Step, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
+// runSteps runs the phases of a table as bootstrap and join do, and
+// prints the tally line. A dry run that planned past blockers returns its
+// report and a *bootstrap.BlockedError (exit 1: the plan cannot be carried
+// out).
+func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
 	}
-	if err := kubeadmFirst(ctx, g, h, rel, steps, f, out); err != nil {
+	if err := kubeadmFirst(ctx, g, h, rel, phases, f, out); err != nil {
 		return nil, err
 	}
 	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
@@ -205,7 +197,7 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, 
 	if g.logFormat == "json" || g.verbose {
 		opts.Log = g.log
 	}
-	report, err := bootstrap.Run(ctx, h, steps, opts)
+	report, err := bootstrap.RunPhases(ctx, h, phases, opts)
 	var blocked *bootstrap.BlockedError
 	if err != nil && !errors.As(err, &blocked) {
 		return nil, g.runError(err, f.dryRun)
@@ -284,42 +276,14 @@ func printProblems(out io.Writer, r *bootstrap.Report) {
 	}
 }
 
-// bootstrapSteps builds the steps; they print to out and their progress to
-// errOut, the command's own (redacting) writers.
-func bootstrapSteps(cfg *config.NodeConfig, rel *eksd.Release, f *bootstrapFlags, out, errOut io.Writer) []bootstrap.Step {
-	steps := make([]bootstrap.Step, 0, len(stepNames))
-	for _, name := range stepNames {
-		switch name {
-		case "preflight":
-			steps = append(steps, &preflight.Step{Config: cfg, Release: rel, Ignore: f.ignoreSet})
-		case "host":
-			steps = append(steps, &tuning.Step{Config: cfg})
-		case "containerd":
-			steps = append(steps, &containerd.Step{Config: cfg, Release: rel, Version: f.containerdVersion, NoRestart: f.noRestart})
-		case "kata":
-			steps = append(steps, &kata.Step{Config: cfg, Install: f.installKata, SHA256: f.kataSHA256, ChecksumFile: f.kataChecksumFile})
-		case "binaries":
-			steps = append(steps, &binaries.Step{
-				Release: rel, Mirror: cfg.Spec.Images.Mirror, ArtifactsDir: f.artifactsDir,
-				InsecureSkipVerify: f.insecureSkipVerify, DryRun: f.dryRun, Progress: errOut,
-			})
-		case "certs":
-			steps = append(steps, &kubeadm.CertsStep{Config: cfg, Release: rel, Out: out})
-		case "kubeadm":
-			steps = append(steps, &kubeadm.InitStep{Config: cfg, Release: rel, Out: out,
-				AfterCertsStep: selected("certs", f.only, f.skip)})
-		case "addons":
-			steps = append(steps, &kube.AddonsStep{Config: cfg})
-		case "verify":
-			steps = append(steps, &kube.VerifyStep{Config: cfg, Out: out})
-		case "images":
-			// Plain lines: other steps print while the pulls go on.
-			steps = append(steps, &images.Step{Config: cfg, Release: rel, Progress: &images.Lines{W: errOut}, Before: []string{binaries.KubeadmStep}})
-		default:
-			panic("bootstrap: no step called " + name) // stepNames and this switch must agree
-		}
+// describePhases lists the phases of a table with what each does, for
+// the help text.
+func describePhases(phases []bootstrap.Phase) string {
+	var b strings.Builder
+	for _, p := range phases {
+		fmt.Fprintf(&b, "  %-11s %s\n", p.Name, p.Description)
 	}
-	return steps
+	return b.String()
 }
 
 // selected tells whether --only/--skip keep the step named.

@@ -181,8 +181,8 @@ func TestInitSkipsKubeconfigsOnlyAfterTheCertsStep(t *testing.T) {
 		{[]string{"certs", "kubeadm"}, nil, true},
 	} {
 		f := &bootstrapFlags{only: tc.only, skip: tc.skip}
-		for _, s := range bootstrapSteps(config.Default(), eksd.Default(), f, io.Discard, io.Discard) {
-			if init, ok := s.(*kubeadm.InitStep); ok && init.AfterCertsStep != tc.want {
+		for _, p := range bootstrapPhases(phaseInputs{cfg: config.Default(), rel: eksd.Default(), f: f, out: io.Discard, errOut: io.Discard}) {
+			if init, ok := p.Step.(*kubeadm.InitStep); ok && init.AfterCertsStep != tc.want {
 				t.Errorf("--only %v --skip %v: AfterCertsStep %v, want %v", tc.only, tc.skip, init.AfterCertsStep, tc.want)
 			}
 		}

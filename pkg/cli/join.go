@@ -3,18 +3,13 @@ package cli
 import (
 	"context"
 	"io"
-	"slices"
 	"strings"
 
-	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
-
-// joinPrepSteps are the bootstrap steps a joining node runs before kubeadm join.
-var joinPrepSteps = []string{"preflight", "host", "containerd", "kata", "images", "binaries"}
 
 // joinFlags names the flag behind each field of spec.join, for errors.
 var joinFlags = map[string]string{
@@ -34,7 +29,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "join [ENDPOINT]",
 		Short: "Prepare this host and join it to an existing EKS-D cluster as a worker or control plane",
-		Long: `join runs the node-preparation steps of bootstrap (` + strings.Join(joinPrepSteps, " → ") + `),
+		Long: `join runs the node-preparation steps of bootstrap (` + strings.Join(nodePhaseNames, ", ") + `),
 then kubeadm join with a JoinConfiguration written to ` + kubeadm.JoinConfigFile + ` (0600).
 
 It takes kubeadm join's arguments: on the first control plane,
@@ -83,7 +78,7 @@ prefer a 0600 config file (spec.join).`,
 	fl.BoolVar(&f.join.ControlPlane, "control-plane", false, "join as another control plane (API server and etcd member), not a worker")
 	fl.StringVar(&f.join.CertificateKey, "certificate-key", "", "with --control-plane: the key kubeadm init --upload-certs printed (64 hex digits)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and change nothing (the token is never shown)")
-	fl.StringSliceVar(&f.only, "only", nil, "run only these steps (comma separated): "+strings.Join(append(slices.Clone(joinPrepSteps), "kubeadm"), ","))
+	fl.StringSliceVar(&f.only, "only", nil, "run only these steps (comma separated): "+strings.Join(joinStepNames, ","))
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
@@ -93,7 +88,7 @@ prefer a 0600 config file (spec.join).`,
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for")
-	completeSteps(cmd, append(slices.Clone(joinPrepSteps), "kubeadm"))
+	completeSteps(cmd, joinStepNames)
 	return cmd
 }
 
@@ -130,14 +125,8 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 	if err != nil {
 		return err
 	}
-	var steps []bootstrap.Step
-	for _, s := range bootstrapSteps(resolved, rel, &f.bootstrapFlags, out, cmd.ErrOrStderr()) {
-		if slices.Contains(joinPrepSteps, s.Name()) {
-			steps = append(steps, s)
-		}
-	}
-	steps = append(steps, &kubeadm.JoinStep{Config: resolved, Release: rel, Join: join, Out: out})
-	report, err := runSteps(ctx, g, h, rel, steps, &f.bootstrapFlags, out, "join")
+	phases := joinPhases(phaseInputs{cfg: resolved, rel: rel, f: &f.bootstrapFlags, out: out, errOut: cmd.ErrOrStderr()}, join)
+	report, err := runSteps(ctx, g, h, rel, phases, &f.bootstrapFlags, out, "join")
 	if report != nil {
 		printProblems(out, report)
 	}

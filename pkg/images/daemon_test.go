@@ -3,7 +3,6 @@ package images
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,8 +182,8 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		push(t, imgs)
 		var lines strings.Builder
 		s.Progress = &Lines{W: &lines}
-		// As bootstrap runs it: in the background, kubeadm waiting.
-		s.Before = []string{"kubeadm"}
+		// As bootstrap runs it: kube-proxy and CoreDNS after the milestone.
+		s.ControlPlaneStored = plan.NewMilestone("control-plane images stored")
 		p, err := s.Plan(ctx, liveHost(t))
 		if err != nil {
 			t.Fatal(err)
@@ -201,8 +200,8 @@ func TestPullRetagsIntoRealContainerd(t *testing.T) {
 		if !strings.Contains(notes, how) {
 			t.Errorf("plan notes %q, want the pull path %q", notes, how)
 		}
-		if !slices.Equal(p.Before, s.Before) || !strings.Contains(notes, "kube-proxy and coredns pulled beside kubeadm") {
-			t.Errorf("plan Before %v, notes %q: want a background plan with kube-proxy and coredns deferred", p.Before, notes)
+		if !strings.Contains(notes, "kube-proxy and coredns pulled after the others") {
+			t.Errorf("notes %q: want kube-proxy and coredns after the milestone", notes)
 		}
 		if err := run(ctx, t, s); err != nil {
 			t.Fatal(err)

@@ -2,17 +2,14 @@ package images
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
-	"github.com/containerd/platforms"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -99,63 +96,9 @@ func (b *batch) result(ctx context.Context, h *host.Host, source string) error {
 	return b.errs[source]
 }
 
-// split parts the pairs into those to pull now and those that may still be
-// pulling when the steps the batch runs before start: kube-proxy and
-// CoreDNS, which kubeadm deploys as add-ons once the control plane is up,
-// unless a tag waits for them.
-func (b *batch) split() (now, later []eksd.ImagePair) {
-	for _, p := range b.pairs {
-		if len(b.step.Before) > 0 && (p.Name == eksd.KubeProxy || p.Name == eksd.CoreDNS) && !p.NeedsRetag() {
-			later = append(later, p)
-		} else {
-			now = append(now, p)
-		}
-	}
-	return now, later
-}
-
 func (b *batch) run(ctx context.Context, h *host.Host) (map[string]error, error) {
-	now, later := b.split()
-	errs, err := b.pull(ctx, h, now, true)
-	if err != nil || len(later) == 0 {
-		return errs, err
-	}
-	// After the others: these must not slow down what kubeadm waits for.
-	err = plan.Later(ctx, "pull "+names(later), nil, func(ctx context.Context) error {
-		lerrs, err := b.pull(ctx, h, later, false)
-		if err != nil {
-			return err
-		}
-		var all []error
-		for _, p := range later {
-			all = append(all, lerrs[p.Source])
-		}
-		return errors.Join(all...)
-	})
-	return errs, err
-}
-
-// names lists the image names of pairs, for messages.
-func names(pairs []eksd.ImagePair) string {
-	out := make([]string, len(pairs))
-	for i, p := range pairs {
-		out[i] = p.Name
-	}
-	return strings.Join(out, " and ")
-}
-
-// pull pulls pairs; first says they are what the next steps wait for: the
-// run's large writes wait for their downloads (plan.GoFirst).
-func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, first bool) (map[string]error, error) {
-	if len(pairs) == 0 {
+	if len(b.pairs) == 0 {
 		return nil, nil
-	}
-	var fetched func(string)
-	if first && len(b.step.Before) > 0 {
-		// Applied in the background, ahead of the next steps (GoFirst):
-		// once every blob is stored, their large writes may go on beside
-		// the unpacking (plan.Yield).
-		fetched = countdown(len(pairs), func() { plan.Share(ctx) })
 	}
 	c, ctx, err := client(ctx, h, b.step.socket())
 	if err != nil {
@@ -163,7 +106,7 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, 
 	}
 	defer c.Close()
 	want := map[string]string{}
-	for _, p := range pairs {
+	for _, p := range b.pairs {
 		want[p.Source] = p.Digest
 	}
 	reg := b.step.registries()
@@ -174,11 +117,10 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, 
 		Snapshotter: b.step.snapshotter(),
 		Progress:    b.step.Progress,
 		Transfer:    b.transfer,
-		Fetched:     fetched,
 		Pulled:      func(ctx context.Context, ref string) { b.tagNow(ctx, c.ImageService(), ref) },
 	}
-	refs := make([]string, len(pairs))
-	for i, p := range pairs {
+	refs := make([]string, len(b.pairs))
+	for i, p := range b.pairs {
 		refs[i] = p.Source
 	}
 	// One lease for the batch: the pulls then share it instead of each
@@ -195,21 +137,13 @@ func (b *batch) pull(ctx context.Context, h *host.Host, pairs []eksd.ImagePair, 
 	return errs, nil
 }
 
-// countdown returns a function that calls done once it has been called
-// with n different refs.
-func countdown(n int, done func()) func(ref string) {
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	return func(ref string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if !seen[ref] {
-			seen[ref] = true
-			if len(seen) == n {
-				done()
-			}
-		}
+// names lists the image names of pairs, for messages.
+func names(pairs []eksd.ImagePair) string {
+	out := make([]string, len(pairs))
+	for i, p := range pairs {
+		out[i] = p.Name
 	}
+	return strings.Join(out, " and ")
 }
 
 // Puller pulls references into containerd and unpacks them.
@@ -225,10 +159,6 @@ type Puller struct {
 	// Transfer has the daemon fetch and unpack (containerd 2.x) instead
 	// of this process fetching into it (containerd 1.6/1.7).
 	Transfer bool
-	// Fetched, when set, is called for a ref once its layers are all in
-	// the content store and only unpacking is left, and again when its
-	// pull ends (countdown counts each ref once).
-	Fetched func(ref string)
 	// Pulled, when set, is called once ref is pulled and unpacked.
 	Pulled func(ctx context.Context, ref string)
 }
@@ -264,21 +194,16 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 	if p.Progress != nil {
 		p.Progress.Start(ref)
 	}
-	// The digest the daemon is given (Transfer), or whose layers Fetched
-	// watches for; the client's Pull is handed the same answer.
+	// The digest the daemon is given (Transfer); the client's Pull is
+	// handed the same answer.
 	resolver := p.Resolver
 	var desc ocispec.Descriptor
-	if p.Transfer || p.Fetched != nil {
+	if p.Transfer {
 		name, d, err := p.Resolver.Resolve(ctx, ref)
 		if err != nil {
 			return p.done(ref, 0, start, err)
 		}
 		desc, resolver = d, resolved{Resolver: p.Resolver, ref: ref, name: name, desc: d}
-	}
-	if p.Fetched != nil {
-		defer p.Fetched(ref)
-		stop := watchStored(ctx, p.Client.ContentStore(), desc, func() { p.Fetched(ref) })
-		defer stop()
 	}
 	if p.Transfer {
 		size, err := p.transferPull(ctx, ref, desc, p.Progress)
@@ -308,32 +233,6 @@ func (r resolved) Resolve(ctx context.Context, ref string) (string, ocispec.Desc
 		return r.name, r.desc, nil
 	}
 	return r.Resolver.Resolve(ctx, ref)
-}
-
-// watchStored calls stored, from another goroutine, once the manifest of
-// the image at desc (an index or a manifest) for this platform and all its
-// layers are in cs, looking every 50ms until then or until stop.
-func watchStored(ctx context.Context, cs content.Store, desc ocispec.Descriptor, stored func()) (stop func()) {
-	return every(ctx, 50*time.Millisecond, func() bool {
-		if layersStored(ctx, cs, desc) {
-			stored()
-			return true
-		}
-		return false
-	})
-}
-
-func layersStored(ctx context.Context, cs content.Store, desc ocispec.Descriptor) bool {
-	m, err := images.Manifest(ctx, cs, desc, platforms.Default())
-	if err != nil {
-		return false // the index or manifest is not stored yet
-	}
-	for _, l := range m.Layers {
-		if _, err := cs.Info(ctx, l.Digest); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 func (p *Puller) done(ref string, size int64, start time.Time, err error) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"strings"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -43,12 +42,11 @@ type Step struct {
 	Parallel int
 	// Progress shows pulls advancing; nil shows nothing.
 	Progress Reporter
-	// Before, when set, lets the pulls go on in the background while the
-	// run goes on, holding back the steps named here (kubeadm) until the
-	// images they need are in. kube-proxy and CoreDNS, which only run once
-	// the control plane is up, may still be pulling then; the run waits
-	// for them before it ends.
-	Before []string
+	// ControlPlaneStored, when set, is reached once every image kubeadm
+	// init or join runs is stored, unpacked and tagged: all but kube-proxy
+	// and CoreDNS, which kubeadm deploys once the control plane is up, and
+	// which are pulled after it.
+	ControlPlaneStored *plan.Milestone
 }
 
 func (s *Step) Name() string { return "images" }
@@ -135,7 +133,42 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 }
 
 func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, daemon string) *plan.Plan {
-	b := &batch{step: s, transfer: hasTransferService(daemon)}
+	transfer := hasTransferService(daemon)
+	first, firstStates, late, lateStates := s.split(pairs, states)
+	n := s.planBatch(p, first, firstStates, transfer)
+	p.Reach(s.ControlPlaneStored)
+	if m := s.planBatch(p, late, lateStates, transfer); m > 0 {
+		p.Notef("%s pulled after the others: they run only once the control plane is up", names(late))
+		n += m
+	}
+	if n > 0 {
+		how := "fetched through eksd-kata into containerd"
+		if transfer {
+			how = "fetched by containerd " + daemon + " itself (transfer service)"
+		}
+		p.Notef("%d pull(s), %d at a time, each %s and unpacked for %s", n, min(n, s.parallel()), how, s.snapshotter())
+	}
+	return p
+}
+
+// split parts the pairs into those kubeadm runs (ControlPlaneStored) and
+// those that may come after: kube-proxy and CoreDNS, unless a tag must
+// be made for them. Without the milestone all come first.
+func (s *Step) split(pairs []eksd.ImagePair, states []state) (first []eksd.ImagePair, firstStates []state, late []eksd.ImagePair, lateStates []state) {
+	for i, pair := range pairs {
+		if s.ControlPlaneStored != nil && (pair.Name == eksd.KubeProxy || pair.Name == eksd.CoreDNS) && !pair.NeedsRetag() {
+			late, lateStates = append(late, pair), append(lateStates, states[i])
+		} else {
+			first, firstStates = append(first, pair), append(firstStates, states[i])
+		}
+	}
+	return first, firstStates, late, lateStates
+}
+
+// planBatch plans the pulls (one batch), unpacks and tags of pairs, and
+// returns how many pulls.
+func (s *Step) planBatch(p *plan.Plan, pairs []eksd.ImagePair, states []state, transfer bool) int {
+	b := &batch{step: s, transfer: transfer}
 	for i, pair := range pairs {
 		switch {
 		case !states[i].sourceRight:
@@ -145,22 +178,9 @@ func (s *Step) planPull(p *plan.Plan, pairs []eksd.ImagePair, states []state, da
 			p.Add(&Unpack{Ref: pair.Source, Snapshotter: s.snapshotter(), socket: s.socket()})
 		}
 	}
-	if len(b.pairs) > 0 && len(s.Before) > 0 {
-		p.Before = s.Before
-		if _, later := b.split(); len(later) > 0 {
-			p.Notef("%s pulled beside %s: they run only once the control plane is up", names(later), strings.Join(s.Before, ", "))
-		}
-	}
-	if len(b.pairs) > 0 {
-		how := "fetched through eksd-kata into containerd"
-		if b.transfer {
-			how = "fetched by containerd " + daemon + " itself (transfer service)"
-		}
-		p.Notef("%d pull(s), %d at a time, each %s and unpacked for %s", len(b.pairs), min(len(b.pairs), s.parallel()), how, s.snapshotter())
-	}
 	s.planTags(p, pairs, states)
 	b.takeTags(p)
-	return p
+	return len(b.pairs)
 }
 
 func (s *Step) planImport(p *plan.Plan, arc *archive, pairs []eksd.ImagePair, states []state) (*plan.Plan, error) {

@@ -179,7 +179,7 @@ func (s *AddonsStep) planAll(p *plan.Plan, rcs []renderedRC) {
 	if s.untaint() {
 		now = append(now, s.untaintChange(node))
 	}
-	p.Add(plan.Together(now...)...)
+	p.AddConcurrent(now...)
 	s.planCNI(p, len(s.cni), nil, nil, true)
 	if s.cniSource() == "" {
 		s.noCNINote(p)
@@ -188,7 +188,7 @@ func (s *AddonsStep) planAll(p *plan.Plan, rcs []renderedRC) {
 
 // planDiff plans what the live cluster lacks. The RuntimeClasses, the
 // label and the taint do not depend on one another: they are asked for at
-// once and applied together (plan.Together), the CNI manifest after them.
+// once and applied together (plan.AddConcurrent), the CNI manifest after them.
 func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs []renderedRC) error {
 	lives := make([]*nodev1.RuntimeClass, len(rcs))
 	errs := make([]error, len(rcs))
@@ -249,7 +249,7 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
 		now = append(now, s.untaintChange(name))
 	}
-	p.Add(plan.Together(now...)...)
+	p.AddConcurrent(now...)
 	if s.cniSource() == "" {
 		s.noCNINote(p)
 		return nil

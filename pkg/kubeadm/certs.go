@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -61,17 +60,12 @@ func (s *CertsStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 			LogFile: logFile(strings.Join(phase, "-"), now),
 		}
 	}
-	// kubeadm's own checks of the node: they need the kubelet binary
-	// (kubelet --version), which installs beside this step, and no image
-	// (imagePullPolicy Never).
-	preflight := run("preflight")
-	preflight.Why = "once the kubelet is installed"
-	preflight.Await = binaries.KubeletInstalled
 	// The CA first: the other certificates and the kubeconfig files need
-	// only it, so their RSA keys are made on two CPUs at once. kubeadm
-	// keeps valid files it finds, so a re-run after a crash in between
-	// finishes the set.
+	// only it, so their RSA keys are made on two CPUs at once, beside
+	// kubeadm's own checks of the node (they run kubelet --version and
+	// need no image: imagePullPolicy Never). kubeadm keeps valid files it
+	// finds, so a re-run after a crash in between finishes the set.
 	p.Add(run("certs", "ca"))
-	p.Add(plan.Together(run("certs", "all"), run("kubeconfig", "all"), preflight)...)
+	p.AddConcurrent(run("certs", "all"), run("kubeconfig", "all"), run("preflight"))
 	return p, nil
 }

@@ -3,7 +3,6 @@ package kubeadm
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,11 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 func certsStep() *CertsStep {
@@ -42,7 +39,7 @@ func TestCertsBeforeInit(t *testing.T) {
 		"run " + ca + ", output kept in /var/log/eksd-kata/kubeadm-certs-ca-20260504T030201Z.log",
 		"run " + certs + ", output kept in /var/log/eksd-kata/kubeadm-certs-all-20260504T030201Z.log",
 		"run " + kubeconfig + ", output kept in /var/log/eksd-kata/kubeadm-kubeconfig-all-20260504T030201Z.log",
-		"run " + preflight + " (once the kubelet is installed), output kept in /var/log/eksd-kata/kubeadm-preflight-20260504T030201Z.log",
+		"run " + preflight + ", output kept in /var/log/eksd-kata/kubeadm-preflight-20260504T030201Z.log",
 	}
 	if got := p.Summaries(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -67,68 +64,6 @@ func TestCertsBeforeInit(t *testing.T) {
 	// kubeadm init went on: static pods are written.
 	writeControlPlane(root)
 	wantEmptyPlan(t, s, h, "after init")
-}
-
-// TestPreflightAwaitsTheKubelet: kubeadm's preflight runs kubelet
-// --version, so inside a run it starts once the kubelet's install (a
-// background job of the binaries step) is done, while the certificates
-// go on at once; a failed install fails the step and says so.
-func TestPreflightAwaitsTheKubelet(t *testing.T) {
-	h, _, fr := fixtureHost(t)
-	p, err := certsStep().Plan(context.Background(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, pending := plan.WithPending(context.Background())
-	defer pending.Cancel()
-	pending.SetStep("binaries")
-	installed := make(chan struct{})
-	pending.Go(ctx, "install /usr/local/bin/kubelet", []string{binaries.KubeadmStep, binaries.KubeletInstalled}, func(ctx context.Context) error {
-		select {
-		case <-installed:
-		case <-ctx.Done(): // the test failed
-		}
-		return nil
-	})
-	applied := make(chan error, 1)
-	go func() { applied <- p.Apply(ctx, h) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(ranCommands(fr)) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the certificates and kubeconfig files are not made while the kubelet installs: %q", ranCommands(fr))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(100 * time.Millisecond)
-	for _, argv := range ranCommands(fr) {
-		if strings.Contains(argv, "preflight") {
-			t.Fatalf("ran before the kubelet was installed: %q", argv)
-		}
-	}
-	close(installed)
-	if err := <-applied; err != nil {
-		t.Fatal(err)
-	}
-	if ran := ranCommands(fr); len(ran) != 4 || ran[3] != kubeadmBin+" init phase preflight --config "+ConfigFile {
-		t.Fatalf("ran %q", ran)
-	}
-
-	h, _, fr = fixtureHost(t)
-	if p, err = certsStep().Plan(context.Background(), h); err != nil {
-		t.Fatal(err)
-	}
-	pending.Go(ctx, "install /usr/local/bin/kubelet", []string{binaries.KubeletInstalled}, func(context.Context) error {
-		return errors.New("sha256 mismatch")
-	})
-	err = p.Apply(ctx, h)
-	if err == nil || !strings.Contains(err.Error(), "install /usr/local/bin/kubelet (step binaries) failed: sha256 mismatch") {
-		t.Fatalf("apply = %v, want the kubelet install's failure", err)
-	}
-	for _, argv := range ranCommands(fr) {
-		if strings.Contains(argv, "preflight") {
-			t.Fatalf("ran %q after the kubelet install failed", argv)
-		}
-	}
 }
 
 func ranCommands(fr *hosttest.FakeRunner) []string {

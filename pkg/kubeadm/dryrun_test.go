@@ -16,7 +16,6 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"golang.org/x/sys/unix"
 )
 
@@ -227,9 +226,6 @@ func TestKubeadmCertsPhasesThenInit(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range p.Changes {
-			if m, ok := c.(interface{ Unwrap() plan.Change }); ok {
-				c = m.Unwrap() // run together with another
-			}
 			if run, ok := c.(*Run); ok {
 				cmd := slices.Clone(run.Argv)
 				cmd[0] = bin

@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -44,7 +43,7 @@ type InitStep struct {
 	AfterCertsStep bool
 }
 
-func (s *InitStep) Name() string { return binaries.KubeadmStep }
+func (s *InitStep) Name() string { return "kubeadm" }
 
 // Plan writes the config, then plans init (fresh host), nothing (healthy
 // control plane) or fails (half-initialised host: reset first).
@@ -141,7 +140,7 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 		Raw:     parser.Line,
 	})
 	// Both only read what init wrote: written together.
-	p.Add(plan.Together(&CopyKubeconfig{User: u}, &WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, ControlPlane: ha, parser: parser})...)
+	p.AddConcurrent(&CopyKubeconfig{User: u}, &WriteJoinCommand{Kubeadm: kubeadm, Out: s.Out, ControlPlane: ha, parser: parser})
 	return p, nil
 }
 

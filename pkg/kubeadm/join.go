@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -85,7 +84,7 @@ type JoinStep struct {
 	Now        func() time.Time
 }
 
-func (s *JoinStep) Name() string { return binaries.KubeadmStep }
+func (s *JoinStep) Name() string { return "kubeadm" }
 
 func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	data, err := RenderJoin(s.Config, s.Release, &s.Join)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // LogDir keeps the redacted output of every kubeadm run.
@@ -30,9 +29,6 @@ type Run struct {
 	LogFile string
 	// Raw sees every line before redaction (to pick the join command out).
 	Raw func(line string)
-	// Await names background work of the run that kubeadm needs done
-	// first (plan.Await): the kubelet's install, for the preflight phase.
-	Await string
 }
 
 func (c *Run) Summary() string {
@@ -47,11 +43,6 @@ func (c *Run) Summary() string {
 }
 
 func (c *Run) Apply(ctx context.Context, h *host.Host) error {
-	if c.Await != "" {
-		if err := plan.Await(ctx, c.Await); err != nil {
-			return err
-		}
-	}
 	sink := &lineSink{prefix: outputPrefix, out: c.Out, raw: c.Raw}
 	start := time.Now()
 	err := h.Exec.Run(ctx, host.Cmd{Argv: c.Argv, Stdout: sink, Stderr: sink})

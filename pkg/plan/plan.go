@@ -11,6 +11,7 @@ import (
 	"path"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -224,10 +225,21 @@ type Plan struct {
 	// stopping the run: the node works only in part until they are fixed
 	// (Kata not installed: runc pods run, Kata pods do not).
 	Unsolved []Problem
-	// Before, when set, lets the runner apply the plan in the background,
-	// beside the steps after it, holding back the steps named here until
-	// it is done (image pulls beside the binaries, before kubeadm).
-	Before []string
+
+	// groups are runs of Changes applied at once (AddConcurrent).
+	groups []span
+	// marks are milestones reached once the changes before them are
+	// applied (Reach).
+	marks []mark
+}
+
+// span is Changes[start:end].
+type span struct{ start, end int }
+
+// mark reaches m once Changes[:at] are applied.
+type mark struct {
+	at int
+	m  *Milestone
 }
 
 // Add appends changes, skipping nil ones so planners can add PlanFile results directly.
@@ -237,6 +249,26 @@ func (p *Plan) Add(cs ...Change) {
 			continue
 		}
 		p.Changes = append(p.Changes, c)
+	}
+}
+
+// AddConcurrent appends changes that do not depend on one another: they
+// are applied at once, each in its own goroutine, and the plan goes on
+// once all have returned. Each stays a change of its own, listed, printed
+// and logged. nil ones are skipped, as by Add.
+func (p *Plan) AddConcurrent(cs ...Change) {
+	start := len(p.Changes)
+	p.Add(cs...)
+	if len(p.Changes)-start > 1 {
+		p.groups = append(p.groups, span{start, len(p.Changes)})
+	}
+}
+
+// Reach says that m is reached once every change added so far is applied;
+// later changes still apply after it. A nil m is no milestone.
+func (p *Plan) Reach(m *Milestone) {
+	if m != nil {
+		p.marks = append(p.marks, mark{at: len(p.Changes), m: m})
 	}
 }
 
@@ -286,19 +318,57 @@ func (p *Plan) Summaries() []string {
 func (p *Plan) Apply(ctx context.Context, h *host.Host) error { return p.ApplyTimed(ctx, h, nil) }
 
 // ApplyTimed is Apply that tells done how long each applied change took
-// (the runner logs it at debug level, to find a slow change).
+// (the runner logs it at debug level, to find a slow change). It may be
+// called from several goroutines at once (a concurrent group), and it
+// reaches each milestone of the plan once the changes before it are
+// applied.
 func (p *Plan) ApplyTimed(ctx context.Context, h *host.Host, done func(Change, time.Duration)) error {
-	for _, c := range p.Changes {
+	if done == nil {
+		done = func(Change, time.Duration) {}
+	}
+	marks, groups := p.marks, p.groups
+	for i := 0; i < len(p.Changes); {
+		for ; len(marks) > 0 && marks[0].at <= i; marks = marks[1:] {
+			marks[0].m.Reach()
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t0 := time.Now()
-		if err := c.Apply(ctx, h); err != nil {
-			return fmt.Errorf("%s: %w", c.Summary(), err)
+		end := i + 1
+		if len(groups) > 0 && groups[0].start == i {
+			end, groups = groups[0].end, groups[1:]
 		}
-		if done != nil {
-			done(c, time.Since(t0))
+		if err := applyAll(ctx, h, p.Changes[i:end], done); err != nil {
+			return err
 		}
+		i = end
+	}
+	for _, m := range marks {
+		m.m.Reach()
 	}
 	return nil
+}
+
+// applyAll applies cs at once (one change: in this goroutine) and returns
+// the errors of those that failed, each naming its change.
+func applyAll(ctx context.Context, h *host.Host, cs []Change, done func(Change, time.Duration)) error {
+	errs := make([]error, len(cs))
+	apply := func(i int) {
+		t0 := time.Now()
+		if err := cs[i].Apply(ctx, h); err != nil {
+			errs[i] = fmt.Errorf("%s: %w", cs[i].Summary(), err)
+			return
+		}
+		done(cs[i], time.Since(t0))
+	}
+	if len(cs) == 1 {
+		apply(0)
+		return errs[0]
+	}
+	var wg sync.WaitGroup
+	for i := range cs {
+		wg.Go(func() { apply(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

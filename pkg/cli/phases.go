@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"io"
+
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
+	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/containerd"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/images"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
+	"github.com/eksd-kata/eksd-kata/pkg/kube"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/tuning"
+)
+
+// This file is the run order of bootstrap and join: a table of phases,
+// each with what it waits for (bootstrap.Phase says how the runner reads
+// it). --only, --skip, the help text and the order a dry run prints all
+// come from these tables.
+
+// phaseInputs are what the steps are built from: the resolved
+// configuration, the release and the flags; the steps print to out and
+// their progress to errOut, the command's own (redacting) writers.
+type phaseInputs struct {
+	cfg         *config.NodeConfig
+	rel         *eksd.Release
+	f           *bootstrapFlags
+	out, errOut io.Writer
+}
+
+// milestones are the points inside the node phases that later phases wait
+// for; each table makes its own, for one run.
+type milestones struct {
+	imagesStored, kubeadmInstalled, kubeletInstalled *plan.Milestone
+}
+
+// bootstrapPhases is the table of bootstrap.
+func bootstrapPhases(in phaseInputs) []bootstrap.Phase {
+	m := milestones{
+		imagesStored:     plan.NewMilestone("control-plane images stored"),
+		kubeadmInstalled: plan.NewMilestone("kubeadm installed"),
+		kubeletInstalled: plan.NewMilestone("kubelet installed"),
+	}
+	return checked(append(nodePhases(in, m),
+		bootstrap.Phase{
+			Name:        "certs",
+			Description: "kubeadm's certificates, kubeconfig files and preflight checks, beside the image pulls",
+			Step:        &kubeadm.CertsStep{Config: in.cfg, Release: in.rel, Out: in.out},
+			// kubeadm's preflight runs kubelet --version: it stays in this
+			// phase, which then waits for the kubelet too, rather than a
+			// phase of its own; the pulls kubeadm init waits for take
+			// longer than the kubelet's install.
+			Needs: []bootstrap.Need{m.kubeadmInstalled, m.kubeletInstalled},
+		},
+		bootstrap.Phase{
+			Name:        "kubeadm",
+			Description: "kubeadm init, the admin kubeconfig and the join command",
+			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out,
+				// The certs phase ran kubeadm's preflight and kubeconfig
+				// phases: init skips them.
+				AfterCertsStep: selected("certs", in.f.only, in.f.skip)},
+			Needs: []bootstrap.Need{bootstrap.After("certs"), m.imagesStored, m.kubeletInstalled},
+		},
+		bootstrap.Phase{
+			Name:        "addons",
+			Description: "RuntimeClasses, the CNI and, on a single node, the control-plane taint removed",
+			Step:        &kube.AddonsStep{Config: in.cfg},
+			Needs:       []bootstrap.Need{bootstrap.After("kubeadm")},
+		},
+		bootstrap.Phase{
+			Name:        "verify",
+			Description: "a runc and a Kata pod run, once every image is in",
+			Step:        &kube.VerifyStep{Config: in.cfg, Out: in.out},
+			Needs:       []bootstrap.Need{bootstrap.After("addons"), bootstrap.After("images")},
+		},
+	))
+}
+
+// joinPhases is the table of join: the node phases, then kubeadm join.
+func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
+	m := milestones{
+		imagesStored:     plan.NewMilestone("images for kubeadm join stored"),
+		kubeadmInstalled: plan.NewMilestone("kubeadm installed"),
+		kubeletInstalled: plan.NewMilestone("kubelet installed"),
+	}
+	return checked(append(nodePhases(in, m), bootstrap.Phase{
+		Name:        "kubeadm",
+		Description: "kubeadm join, as a worker or another control plane",
+		Step:        &kubeadm.JoinStep{Config: in.cfg, Release: in.rel, Join: join, Out: in.out},
+		Needs:       []bootstrap.Need{m.imagesStored, m.kubeadmInstalled, m.kubeletInstalled},
+	}))
+}
+
+// nodePhases make a host a node, before kubeadm: bootstrap and join begin
+// with them.
+func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
+	return []bootstrap.Phase{
+		{
+			Name:        "preflight",
+			Description: "read-only checks: virtualisation, host, runtime, Kata, Kubernetes",
+			Step:        &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet},
+		},
+		{
+			Name:        "host",
+			Description: "kernel modules, sysctls, swap off, SELinux permissive",
+			Step:        &tuning.Step{Config: in.cfg},
+			Needs:       []bootstrap.Need{bootstrap.After("preflight")},
+		},
+		{
+			Name:        "containerd",
+			Description: "containerd's config merged with ours, the daemon restarted",
+			Step:        &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, NoRestart: in.f.noRestart},
+			Needs:       []bootstrap.Need{bootstrap.After("host")},
+		},
+		{
+			Name:        "kata",
+			Description: "Kata installed and its runtimes added to containerd",
+			Step:        &kata.Step{Config: in.cfg, Install: in.f.installKata, SHA256: in.f.kataSHA256, ChecksumFile: in.f.kataChecksumFile},
+			Needs:       []bootstrap.Need{bootstrap.After("containerd")},
+		},
+		{
+			Name:        "images",
+			Description: "the release's images pulled, tagged as kubeadm expects, pause pinned",
+			// Plain lines: other phases print while the pulls go on.
+			Step:       &images.Step{Config: in.cfg, Release: in.rel, Progress: &images.Lines{W: in.errOut}, ControlPlaneStored: m.imagesStored},
+			Needs:      []bootstrap.Need{bootstrap.After("kata")}, // which restarts containerd
+			Background: true,
+			Provides:   []*plan.Milestone{m.imagesStored},
+		},
+		{
+			Name:        "binaries",
+			Description: "the kubelet unit, then kubeadm, the kubelet and kubectl, verified",
+			Step: &binaries.Step{
+				Release: in.rel, Mirror: in.cfg.Spec.Images.Mirror, ArtifactsDir: in.f.artifactsDir,
+				InsecureSkipVerify: in.f.insecureSkipVerify, DryRun: in.f.dryRun, Progress: in.errOut,
+				KubeadmInstalled: m.kubeadmInstalled, KubeletInstalled: m.kubeletInstalled,
+			},
+			// No Needs of its own: it follows kata, which holds back what
+			// comes after it.
+			Provides: []*plan.Milestone{m.kubeadmInstalled, m.kubeletInstalled},
+		},
+	}
+}
+
+// checked returns a table that passes bootstrap.Validate; one that does
+// not is a mistake in this file.
+func checked(phases []bootstrap.Phase) []bootstrap.Phase {
+	if err := bootstrap.Validate(phases); err != nil {
+		panic("cli: " + err.Error())
+	}
+	return phases
+}
+
+// phaseNames lists the names of a table, in order.
+func phaseNames(phases []bootstrap.Phase) []string {
+	out := make([]string, len(phases))
+	for i, p := range phases {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// The tables as the help text and completion show them.
+var (
+	noInputs       = phaseInputs{cfg: &config.NodeConfig{}, f: &bootstrapFlags{}}
+	stepNames      = phaseNames(bootstrapPhases(noInputs))
+	joinStepNames  = phaseNames(joinPhases(noInputs, config.Join{}))
+	nodePhaseNames = phaseNames(nodePhases(noInputs, milestones{}))
+)
