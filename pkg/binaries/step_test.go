@@ -345,14 +345,13 @@ func TestArtifactChangedAfterThePlanIsRefused(t *testing.T) {
 func TestArtifactChangedDuringTheCopyIsRefused(t *testing.T) {
 	f, dir, p := plannedFromArtifacts(t)
 	kubeadm := filepath.Join(dir, "kubeadm")
-	host.Fault = func(point string) {
+	f.h.FS.SetFault(func(point string) {
 		if strings.HasPrefix(point, "before-rename ") && strings.Contains(point, ".kubeadm") {
 			if err := os.WriteFile(kubeadm, f.bins["kubeadm"], 0o644); err != nil { // same bytes, new mtime
 				t.Error(err)
 			}
 		}
-	}
-	t.Cleanup(func() { host.Fault = nil })
+	})
 	err := installOf(t, p, "kubeadm").Apply(context.Background(), f.h)
 	if err == nil || !strings.Contains(err.Error(), kubeadm+" changed while it was installed from it") {
 		t.Fatalf("want the change during the copy refused, got %v", err)

@@ -119,7 +119,7 @@ func (r *run) phase(k, i int) {
 
 func (r *run) apply(k, i int) error {
 	ph, n := r.sched.phases[i], len(r.order)
-	host.FaultPoint("step-start " + ph.Name)
+	r.h.FaultPoint("step-start " + ph.Name)
 	t0 := time.Now()
 	p := r.plans[i]
 	if k > 0 {
@@ -142,7 +142,7 @@ func (r *run) apply(k, i int) error {
 			return err
 		}
 	}
-	host.FaultPoint("step-done " + ph.Name)
+	r.h.FaultPoint("step-done " + ph.Name)
 	res := result(ph.Name, p, time.Since(t0))
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -28,10 +28,26 @@ func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr s
 // runAs is run with the effective user id euid.
 func runAs(t *testing.T, euid int, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return runWith(t, &globals{stdin: strings.NewReader(stdin), euid: func() int { return euid }}, args...)
+}
+
+// runFault is run with fault called at every fault point of the host.
+func runFault(t *testing.T, fault func(point string), args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	return runWith(t, &globals{stdin: strings.NewReader(""), euid: os.Geteuid, fault: fault}, args...)
+}
+
+func runWith(t *testing.T, g *globals, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	g := &globals{stdin: strings.NewReader(stdin), euid: func() int { return euid }}
 	code = execute(context.Background(), g, args, &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// mainFault is Main with fault called at every fault point of the host,
+// for a test binary run again as a child that is to die at one of them.
+func mainFault(fault func(point string), args []string) int {
+	return execute(context.Background(), &globals{stdin: strings.NewReader(""), euid: os.Geteuid, fault: fault}, args, os.Stdout, os.Stderr)
 }
 
 func TestHelpListsEveryVerb(t *testing.T) {

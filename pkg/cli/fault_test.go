@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
-	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
@@ -31,13 +30,13 @@ func TestFaultChild(t *testing.T) {
 		return
 	}
 	n := 0
-	host.Fault = func(string) {
+	fault := func(string) {
 		if n++; n == at {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
 	args := strings.Split(os.Getenv("EKSD_KATA_FAULT_ARGS"), "\n")
-	code := Main(context.Background(), args, strings.NewReader(""), os.Stdout, os.Stderr)
+	code := mainFault(fault, args)
 	t.Fatalf("the run survived fault point %d (exit %d)", at, code)
 }
 
@@ -61,9 +60,7 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 	}
 	ref := foundHost(t)
 	points := 0
-	host.Fault = func(string) { points++ }
-	code, out, stderr := run(t, "", args(ref)...)
-	host.Fault = nil
+	code, out, stderr := runFault(t, func(string) { points++ }, args(ref)...)
 	if code != ExitOK {
 		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, out, stderr)
 	}

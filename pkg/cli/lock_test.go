@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
@@ -21,7 +19,7 @@ func TestLockChild(t *testing.T) {
 	if dir == "" {
 		return
 	}
-	host.Fault = func(point string) {
+	fault := func(point string) {
 		if point != "step-start host" {
 			return
 		}
@@ -34,7 +32,7 @@ func TestLockChild(t *testing.T) {
 		}
 	}
 	args := strings.Split(os.Getenv("EKSD_KATA_LOCK_ARGS"), "\n")
-	os.Exit(Main(context.Background(), args, strings.NewReader(""), os.Stdout, os.Stderr))
+	os.Exit(mainFault(fault, args))
 }
 
 // TestConcurrentBootstrapIsRefused: while one bootstrap runs, a second on

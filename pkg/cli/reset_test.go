@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 )
 
@@ -138,9 +137,7 @@ func TestResetKilledAnywhereConverges(t *testing.T) {
 	want := treeHash(t, ref)
 	mustRun(t, bootstrapArgs(ref)...)
 	points := 0
-	host.Fault = func(string) { points++ }
-	code, out, stderr := run(t, "", reset(ref)...)
-	host.Fault = nil
+	code, out, stderr := runFault(t, func(string) { points++ }, reset(ref)...)
 	if code != ExitOK || treeHash(t, ref) != want {
 		t.Fatalf("uninterrupted reset: exit %d, or not the tree bootstrap started from\n%s%s", code, out, stderr)
 	}

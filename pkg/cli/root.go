@@ -32,6 +32,9 @@ type globals struct {
 	stdin io.Reader
 	// euid is the effective user id; tests stand in for a user that is not root.
 	euid func() int
+	// fault is called at every point where a crash must leave the host
+	// recoverable (host.FS.SetFault): fault-injection tests kill the run there.
+	fault func(point string)
 	// args is the command line, for the hint to run it again; secrets are
 	// hidden from everything the verb prints.
 	args    []string
@@ -232,6 +235,7 @@ func (g *globals) host() (*host.Host, error) {
 	if err != nil {
 		return nil, usageErrorf("--root %s: %v", g.root, err)
 	}
+	h.FS.SetFault(g.fault)
 	return h, nil
 }
 

@@ -25,17 +25,17 @@ const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 // recognised and removed by the next write to the same target.
 const tmpInfix = ".eksd-kata-"
 
-// Fault, when set, is called at every point where a crash must leave the
+// SetFault makes f call fault at every point where a crash must leave the
 // host recoverable: between the fsync of a temp file and its rename
 // ("before-rename TMP"), after the rename ("after-rename PATH"), before a
-// tree swap, at step boundaries. Fault-injection tests set it to kill the
-// process there; it is nil in normal runs.
-var Fault func(point string)
+// tree swap, at step boundaries, between reset's removals. Fault-injection
+// tests set it to kill the process there; a run has none.
+func (f *FS) SetFault(fault func(point string)) { f.fault = fault }
 
 // FaultPoint marks such a point.
-func FaultPoint(point string) {
-	if Fault != nil {
-		Fault(point)
+func (f *FS) FaultPoint(point string) {
+	if f.fault != nil {
+		f.fault(point)
 	}
 }
 
@@ -46,6 +46,7 @@ var searchPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/us
 // FS reads and writes files of the host, given as absolute host paths
 // ("/etc/fstab"), below a root directory. Symlinks resolve inside the root.
 type FS struct {
+	fault func(point string) // SetFault
 	root  string
 	state string // host path of eksd-kata's state; "": /var/lib/eksd-kata
 	// mu serialises the backup records so that "back up once" holds within
@@ -424,7 +425,7 @@ func (f *FS) writeAtomicWith(d *dir, name string, write func(*os.File) error, ch
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	FaultPoint("before-rename " + f.real(path.Join(d.host, tmpName)))
+	f.FaultPoint("before-rename " + f.real(path.Join(d.host, tmpName)))
 	if check != nil {
 		if err = check(); err != nil {
 			return err
@@ -436,7 +437,7 @@ func (f *FS) writeAtomicWith(d *dir, name string, write func(*os.File) error, ch
 	if err = syncAt(d); err != nil {
 		return err
 	}
-	FaultPoint("after-rename " + real)
+	f.FaultPoint("after-rename " + real)
 	return nil
 }
 

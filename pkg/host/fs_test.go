@@ -18,14 +18,15 @@ func TestHelperProcess(t *testing.T) {
 		return
 	}
 	root := os.Getenv("EKSD_KATA_ROOT")
-	Fault = func(point string) {
+	fs := NewFS(root)
+	fs.SetFault(func(point string) {
 		tmp, ok := strings.CutPrefix(point, "before-rename ")
 		// The backup of the original is written first, atomically too: let it through.
 		if ok && filepath.Dir(tmp) == filepath.Join(root, "etc") {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
-	}
-	_, err := NewFS(root).WriteFile("/etc/app.conf", []byte("new\n"), 0)
+	})
+	_, err := fs.WriteFile("/etc/app.conf", []byte("new\n"), 0)
 	// Only reached when the hook did not fire.
 	t.Fatalf("write survived the crash hook: %v", err)
 }

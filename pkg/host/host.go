@@ -79,3 +79,7 @@ func (h *Host) Root() string { return h.FS.Root() }
 // systemd may be changed: the real one (root "/"), or a test host whose Live
 // and Systemd are fakes over a fixture tree.
 func (h *Host) IsLive() bool { return !h.Offline }
+
+// FaultPoint marks a point where a crash must leave the host recoverable
+// (FS.SetFault).
+func (h *Host) FaultPoint(point string) { h.FS.FaultPoint(point) }

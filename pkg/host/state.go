@@ -129,6 +129,7 @@ var backupKinds = []string{"files", "created", "dirs"}
 
 // backupScan is what the backup tree holds.
 type backupScan struct {
+	fs      *FS      // for its fault points
 	entries []Backup // files/ and created/, then dirs/
 	// leftovers are temp files of crashed backup writes and directories
 	// with nothing recorded below them, deepest first: what a killed
@@ -141,11 +142,11 @@ type backupScan struct {
 func (f *FS) scanBackups(prune bool) (*backupScan, error) {
 	state, backup, err := f.openState()
 	if backup == nil || err != nil {
-		return &backupScan{}, err
+		return &backupScan{fs: f}, err
 	}
 	defer state.Close()
 	defer backup.Close()
-	s := &backupScan{}
+	s := &backupScan{fs: f}
 	keep := false
 	for _, kind := range backupKinds {
 		k, err := s.scanSub(f, backup, kind, kind, "", prune)
@@ -300,7 +301,7 @@ func (s *backupScan) leftover(d *dir, name string, prune bool) error {
 	if err := unix.Unlinkat(d.fd(), name, flags); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("remove %s: %w", hp, err)
 	}
-	FaultPoint("pruned " + hp)
+	s.fs.FaultPoint("pruned " + hp)
 	return nil
 }
 
@@ -362,6 +363,7 @@ func (f *FS) restorable(hp string) error {
 // backupEntry is an open backup entry: the directories from kind/ down to
 // the entry's, each opened without following a symlink.
 type backupEntry struct {
+	fs    *FS // for its fault points
 	dirs  []*dir
 	names []string // names[i] is the name of dirs[i+1] in dirs[i]; the last one the entry's
 	mode  uint32
@@ -392,7 +394,7 @@ func (f *FS) openEntry(kind, hp, rel string) (*backupEntry, error) {
 	if top == nil || err != nil {
 		return nil, err
 	}
-	e := &backupEntry{dirs: []*dir{top}}
+	e := &backupEntry{fs: f, dirs: []*dir{top}}
 	parts := strings.Split(strings.TrimPrefix(path.Join(hp, rel), "/"), "/")
 	for _, n := range parts[:len(parts)-1] {
 		d, err := stateDirAt(e.dir(), n)
@@ -426,7 +428,7 @@ func (e *backupEntry) drop() error {
 	if err := unix.Unlinkat(e.dir().fd(), e.name(), 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("drop backup %s: %w", e.path(), err)
 	}
-	FaultPoint("dropped " + e.path())
+	e.fs.FaultPoint("dropped " + e.path())
 	for i := len(e.dirs) - 1; i > 0; i-- {
 		if unix.Unlinkat(e.dirs[i-1].fd(), e.names[i-1], unix.AT_REMOVEDIR) != nil {
 			break // not empty: another entry is in it
@@ -505,7 +507,7 @@ func removeCreated(e *backupEntry, s *spot, hp string, flags int) error {
 	}
 	switch {
 	case err == nil:
-		FaultPoint("removed " + hp)
+		e.fs.FaultPoint("removed " + hp)
 	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
 	default:
 		e.close()

@@ -85,7 +85,7 @@ func (f *FS) InstallTree(p string, tr *tar.Reader, entry TreeEntry, extra map[st
 	if err := syncTree(top); err != nil {
 		return err
 	}
-	FaultPoint("before-swap " + f.real(p))
+	f.FaultPoint("before-swap " + f.real(p))
 	pfd := int(parent.Fd())
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); errors.Is(err, unix.ENOENT) {

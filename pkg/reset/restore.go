@@ -146,7 +146,7 @@ func (c *removeDirs) Apply(_ context.Context, h *host.Host) error {
 			return err
 		}
 		if removed {
-			host.FaultPoint("removed " + d)
+			h.FaultPoint("removed " + d)
 		}
 	}
 	return nil
