@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -72,14 +73,14 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	arch := s.arch()
 	if !slices.Contains(Arches, arch) {
-		return nil, plan.BadInput(fmt.Errorf("EKS-D has no node binaries for %s (only %v)", arch, Arches))
+		return nil, badinput.Wrap(fmt.Errorf("EKS-D has no node binaries for %s (only %v)", arch, Arches))
 	}
 	dir := s.installDir()
 	if !path.IsAbs(dir) {
-		return nil, plan.BadInput(fmt.Errorf("install directory %q: not an absolute path", dir))
+		return nil, badinput.Wrap(fmt.Errorf("install directory %q: not an absolute path", dir))
 	}
 	if _, err := s.artifactsDir(); err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	s.verifyArtifacts(h, arch)
 	p := &plan.Plan{}
@@ -102,7 +103,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*Install, error) {
 	b, err := s.Release.Binary(name, arch)
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	c := &Install{Binary: b, Path: path.Join(dir, name), release: s.Release, client: s.Client, policy: s.Policy, progress: s.Progress}
 	if b.Verifiable() && knownGood(h, c.Path, b) {
@@ -131,7 +132,7 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 			p.Notef("%s: release %s has no checksum here; %s", name, s.Release, checksumSource(s.Release))
 			return c, nil
 		}
-		return nil, plan.BadInput(fmt.Errorf("refusing to install %s of %s without a checksum: %s (or pass --insecure-skip-verify to install it unverified)",
+		return nil, badinput.Wrap(fmt.Errorf("refusing to install %s of %s without a checksum: %s (or pass --insecure-skip-verify to install it unverified)",
 			name, s.Release, checksumSource(s.Release)))
 	}
 
@@ -203,15 +204,15 @@ func hashArtifact(p string, b eksd.Binary) error {
 	// Streamed: the whole of kubelet need not sit in memory to be checked.
 	f, err := host.OpenInput(p)
 	if err != nil {
-		return plan.BadInput(fmt.Errorf("--artifacts-dir: %w", err))
+		return badinput.Wrap(fmt.Errorf("--artifacts-dir: %w", err))
 	}
 	defer f.Close()
 	h := newHasher(b)
 	if _, err := io.Copy(h, f); err != nil {
-		return plan.BadInput(fmt.Errorf("--artifacts-dir: %s: %w", p, err))
+		return badinput.Wrap(fmt.Errorf("--artifacts-dir: %s: %w", p, err))
 	}
 	if err := h.verify(p); err != nil {
-		return plan.BadInput(err)
+		return badinput.Wrap(err)
 	}
 	return nil
 }
@@ -233,7 +234,7 @@ func (s *Step) artifactsDir() (string, error) {
 func (s *Step) findArtifact(b eksd.Binary) (string, error) {
 	dir, err := s.artifactsDir()
 	if err != nil {
-		return "", plan.BadInput(err)
+		return "", badinput.Wrap(err)
 	}
 	candidates := []string{
 		filepath.Join(dir, "bin", "linux", b.Arch, b.Name),
@@ -244,7 +245,7 @@ func (s *Step) findArtifact(b eksd.Binary) (string, error) {
 			return c, nil
 		}
 	}
-	return "", plan.BadInput(fmt.Errorf("--artifacts-dir %s has no %s: looked for %s and %s", s.ArtifactsDir, b.Name, candidates[0], candidates[1]))
+	return "", badinput.Wrap(fmt.Errorf("--artifacts-dir %s has no %s: looked for %s and %s", s.ArtifactsDir, b.Name, candidates[0], candidates[1]))
 }
 
 // checksumSource tells the operator where checksums come from.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -203,7 +204,7 @@ func TestNoChecksumRefusedUnlessInsecure(t *testing.T) {
 	}
 	s := &Step{Release: emb, Arch: "amd64"}
 	_, err = s.Plan(context.Background(), f.h)
-	var in *plan.InputError
+	var in *badinput.Error
 	if !errors.As(err, &in) {
 		t.Fatalf("want an input error, got %v", err)
 	}
@@ -282,7 +283,7 @@ func TestArtifactsDirVerifiedAndInstalled(t *testing.T) {
 	fresh := newFixture(t)
 	s.Release = fresh.rel
 	_, err := s.Plan(context.Background(), fresh.h)
-	var in *plan.InputError
+	var in *badinput.Error
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "sha256 mismatch") {
 		t.Fatalf("want an input error on the tampered artifact, got %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
@@ -120,7 +121,7 @@ func selectPhases(phases []Phase, only, skip []string) ([]bool, error) {
 	}
 	for _, n := range slices.Concat(only, skip) {
 		if !slices.Contains(names, n) {
-			return nil, plan.BadInput(fmt.Errorf("unknown step %q: steps are %s", n, strings.Join(names, ", ")))
+			return nil, badinput.Wrap(fmt.Errorf("unknown step %q: steps are %s", n, strings.Join(names, ", ")))
 		}
 	}
 	selected := make([]bool, len(phases))
@@ -130,7 +131,7 @@ func selectPhases(phases []Phase, only, skip []string) ([]bool, error) {
 		some = some || selected[i]
 	}
 	if !some {
-		return nil, plan.BadInput(errors.New("--only and --skip leave no step to run"))
+		return nil, badinput.Wrap(errors.New("--only and --skip leave no step to run"))
 	}
 	return selected, nil
 }

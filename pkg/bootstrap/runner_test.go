@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -92,9 +93,9 @@ func TestPlanErrorStopsBeforeAnyChange(t *testing.T) {
 	h := hosttest.NewTestHost(t, "")
 	before := hosttest.HashTree(t, h.Root())
 	steps := twoSteps()
-	steps[1].(*fileStep).err = plan.BadInput(errors.New("config.toml:3:1: invalid TOML"))
+	steps[1].(*fileStep).err = badinput.Wrap(errors.New("config.toml:3:1: invalid TOML"))
 	_, err := Run(context.Background(), h, steps, Options{})
-	var in *plan.InputError
+	var in *badinput.Error
 	var se *StepError
 	if !errors.As(err, &in) || !errors.As(err, &se) || se.Step != "two" {
 		t.Fatalf("err = %v, want an InputError from step two", err)
@@ -130,7 +131,7 @@ func TestSelect(t *testing.T) {
 		{nil, []string{"one", "two"}, "", true},
 	} {
 		got, err := selectPhases(phases, tc.only, tc.skip)
-		var in *plan.InputError
+		var in *badinput.Error
 		if tc.bad {
 			if !errors.As(err, &in) {
 				t.Errorf("only=%v skip=%v: err %v, want input error", tc.only, tc.skip, err)
@@ -215,7 +216,7 @@ func (s *partlyBlocked) Plan(ctx context.Context, h *host.Host) (*plan.Plan, err
 func blockedSteps() []Step {
 	return []Step{
 		&fileStep{name: "one", err: &plan.Blocked{Problems: []plan.Problem{{What: "no kvm", Remedy: "load kvm"}, {What: "no hostname", Remedy: "set one"}}}},
-		&fileStep{name: "two", err: plan.BadInput(plan.Block("version unknown", "pass --version"))},
+		&fileStep{name: "two", err: badinput.Wrap(plan.Block("version unknown", "pass --version"))},
 		&partlyBlocked{fileStep{name: "three", path: "/etc/three.conf", content: "three\n"}},
 		&fileStep{name: "four", path: "/etc/four.conf", content: "four\n"},
 	}
@@ -271,7 +272,7 @@ func TestBlockerStopsARealRun(t *testing.T) {
 		t.Fatalf("err = %v, want step one's blocker", err)
 	}
 	_, err = Run(context.Background(), h, steps[1:], Options{})
-	var in *plan.InputError
+	var in *badinput.Error
 	if !errors.As(err, &in) {
 		t.Fatalf("err = %v, want the input error of step two", err)
 	}
@@ -288,9 +289,9 @@ func TestBlockerStopsARealRun(t *testing.T) {
 func TestDryRunStopsAtBadInput(t *testing.T) {
 	h := hosttest.NewTestHost(t, "")
 	steps := blockedSteps()
-	steps[0].(*fileStep).err = plan.BadInput(errors.New("config.toml:3:1: invalid TOML"))
+	steps[0].(*fileStep).err = badinput.Wrap(errors.New("config.toml:3:1: invalid TOML"))
 	r, err := Run(context.Background(), h, steps, Options{DryRun: true})
-	var in *plan.InputError
+	var in *badinput.Error
 	if !errors.As(err, &in) || r != nil || steps[3].(*fileStep).plans != 0 {
 		t.Fatalf("err = %v, report %v: want the input error, no report, nothing planned after it", err, r)
 	}

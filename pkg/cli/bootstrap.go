@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
@@ -307,7 +308,7 @@ func resolveRelease(ctx context.Context, cfg *config.NodeConfig, fetch bool) (*e
 // a regular file or is too large, an unknown step) to exit 2; anything
 // else stays a failure (exit 1).
 func inputError(err error) error {
-	var in *plan.InputError
+	var in *badinput.Error
 	var hi *host.InputError
 	if errors.As(err, &in) || errors.As(err, &hi) {
 		return usageError(err)

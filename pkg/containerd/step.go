@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -61,17 +62,17 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	switch {
 	case err == nil || isNotExist(err):
 	case errors.As(err, new(*host.InputError)):
-		return nil, plan.BadInput(fmt.Errorf("%w; it must be containerd's config file (or absent)", err))
+		return nil, badinput.Wrap(fmt.Errorf("%w; it must be containerd's config file (or absent)", err))
 	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENOTDIR):
 		// The path is not a file we can merge into: the operator must look.
-		return nil, plan.BadInput(fmt.Errorf("%s: %w; it must be containerd's config file (or absent)", cfgPath, err))
+		return nil, badinput.Wrap(fmt.Errorf("%s: %w; it must be containerd's config file (or absent)", cfgPath, err))
 	default:
 		return nil, fmt.Errorf("reading %s: %w", cfgPath, err)
 	}
 	res, err := Render(existing, cfgPath, o)
 	if err != nil {
 		// A malformed or unusable existing file: the operator must fix it.
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	p := &plan.Plan{}
 	p.Notef("containerd %s (%s): config version %d", version, how, res.ConfigVersion)
@@ -192,13 +193,13 @@ func (s *Step) planHostsFiles(h *host.Host, p *plan.Plan, hosts []string, dir st
 func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how string, err error) {
 	if s.Version != "" {
 		if _, _, err := ParseVersion(s.Version); err != nil {
-			return "", "", plan.BadInput(fmt.Errorf("--containerd-version: %w", err))
+			return "", "", badinput.Wrap(fmt.Errorf("--containerd-version: %w", err))
 		}
 		return s.Version, "--containerd-version", nil
 	}
 	if !h.IsLive() {
 		// Bad input for a real run; a dry run plans on without it.
-		return "", "", plan.BadInput(plan.Block("under --root the installed containerd cannot be asked for its version", "pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
+		return "", "", badinput.Wrap(plan.Block("under --root the installed containerd cannot be asked for its version", "pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
 	}
 	if c, err := h.Containerd(ctx, s.Config.Spec.Containerd.Socket); err == nil {
 		defer c.Close()

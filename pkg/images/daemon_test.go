@@ -10,6 +10,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
@@ -348,7 +349,7 @@ func TestImportBadArchiveIsBadInput(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := &Step{Config: cfg, Release: eksd.Default(), Archive: tc.file}
 			_, err := s.Plan(context.Background(), liveHost(t))
-			var in *plan.InputError
+			var in *badinput.Error
 			if !errors.As(err, &in) {
 				t.Fatalf("Plan error = %v, want an input error", err)
 			}

@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // Import loads an archive through containerd's import (content written
@@ -40,11 +40,11 @@ func (i *Import) Apply(ctx context.Context, h *host.Host) error {
 	defer c.Close()
 	f, err := host.OpenInput(i.Path)
 	if err != nil {
-		return plan.BadInput(err)
+		return badinput.Wrap(err)
 	}
 	defer f.Close()
 	if _, err := c.Import(ctx, f, containerd.WithImageRefTranslator(keepFullName)); err != nil {
-		return plan.BadInput(fmt.Errorf("%s: import: %w (nothing was imported)", filepath.Base(i.Path), err))
+		return badinput.Wrap(fmt.Errorf("%s: import: %w (nothing was imported)", filepath.Base(i.Path), err))
 	}
 	is := c.ImageService()
 	for _, p := range i.pairs {

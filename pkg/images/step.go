@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -89,12 +90,12 @@ func (s *Step) parallel() int {
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	pairs, err := s.Pairs()
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	var arc *archive
 	if s.Archive != "" {
 		if arc, err = readArchive(s.Archive); err != nil {
-			return nil, plan.BadInput(err)
+			return nil, badinput.Wrap(err)
 		}
 	}
 	p := &plan.Plan{}
@@ -106,7 +107,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Notef("images: no containerd to ask under --root: nothing pulled or tagged")
 		if arc != nil {
 			if err := arc.check(pairs, s.publicSources()); err != nil {
-				return nil, plan.BadInput(err)
+				return nil, badinput.Wrap(err)
 			}
 		}
 		return p, nil
@@ -186,7 +187,7 @@ func (s *Step) planBatch(p *plan.Plan, pairs []eksd.ImagePair, states []state, t
 func (s *Step) planImport(p *plan.Plan, arc *archive, pairs []eksd.ImagePair, states []state) (*plan.Plan, error) {
 	public := s.publicSources()
 	if err := arc.check(pairs, public); err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	imp := &Import{Path: s.Archive, step: s, names: map[string]string{}}
 	for i, pair := range pairs {

@@ -16,9 +16,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -59,7 +59,7 @@ func (c *Install) Apply(ctx context.Context, h *host.Host) error {
 		// Its checksum says which archive this is, not that it is safe.
 		var unsafe *host.UnsafeEntryError
 		if errors.As(err, &unsafe) {
-			return plan.BadInput(err)
+			return badinput.Wrap(err)
 		}
 		return err
 	}
@@ -82,7 +82,7 @@ func underOptKata(name string) (string, bool) {
 func (s *Step) planInstall(h *host.Host) (*Install, error) {
 	sum, err := s.expectedSHA256()
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	if cur, err := h.FS.ReadText(Marker); err == nil && strings.TrimSpace(string(cur)) == sum {
 		return nil, nil
@@ -91,16 +91,16 @@ func (s *Step) planInstall(h *host.Host) (*Install, error) {
 	if isURL(s.Install) {
 		u, err := url.Parse(s.Install)
 		if err != nil || !(u.Scheme == "https" || u.Scheme == "http" && config.IsLoopback(u.Hostname())) {
-			return nil, plan.BadInput(fmt.Errorf("--install-kata %s: want a file or an https URL (plain http only to loopback)", s.Install))
+			return nil, badinput.Wrap(fmt.Errorf("--install-kata %s: want a file or an https URL (plain http only to loopback)", s.Install))
 		}
 		return c, nil
 	}
 	data, err := host.ReadInput(absolute(s.Install), maxTarball)
 	if err != nil {
-		return nil, plan.BadInput(fmt.Errorf("--install-kata: %w", err))
+		return nil, badinput.Wrap(fmt.Errorf("--install-kata: %w", err))
 	}
 	if err := verify(data, sum, s.Install); err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	if s.checked != sum {
 		tr, err := tarReader(data)
@@ -108,7 +108,7 @@ func (s *Step) planInstall(h *host.Host) (*Install, error) {
 			err = host.CheckArchive(tr, underOptKata)
 		}
 		if err != nil {
-			return nil, plan.BadInput(fmt.Errorf("--install-kata %s: %w", s.Install, err))
+			return nil, badinput.Wrap(fmt.Errorf("--install-kata %s: %w", s.Install, err))
 		}
 		s.checked = sum // a run plans twice: read it once
 	}

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -141,7 +141,7 @@ func TestInstallRefusesUnverified(t *testing.T) {
 			s.Config = config.Default()
 			h := hosttest.NewTestHost(t, "")
 			_, err := s.Plan(context.Background(), h)
-			var in *plan.InputError
+			var in *badinput.Error
 			if !errors.As(err, &in) {
 				t.Fatalf("err = %v, want an input error", err)
 			}
@@ -187,7 +187,7 @@ func TestInstallRefusesATarballThatEscapes(t *testing.T) {
 	)
 	wantRefused := func(err error) {
 		t.Helper()
-		var in *plan.InputError
+		var in *badinput.Error
 		if !errors.As(err, &in) || !strings.Contains(err.Error(), `"./opt/kata/b"`) {
 			t.Errorf("err = %v, want an input error naming ./opt/kata/b", err)
 		}

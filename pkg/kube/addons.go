@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -86,7 +87,7 @@ func (s *AddonsStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 	s.defaults()
 	p := &plan.Plan{}
 	if s.Config.Spec.Node.Name == "" && h.IsLive() {
-		return nil, plan.BadInput(errors.New("addons: the node name is not known (set spec.node.name or --node-name)"))
+		return nil, badinput.Wrap(errors.New("addons: the node name is not known (set spec.node.name or --node-name)"))
 	}
 	rcs, err := s.runtimeClasses()
 	if err != nil {
@@ -150,7 +151,7 @@ func (s *AddonsStep) loadCNI(ctx context.Context) error {
 	}
 	objs, err := DecodeManifest(data)
 	if err != nil {
-		return plan.BadInput(fmt.Errorf("CNI manifest %s: %w", src, err))
+		return badinput.Wrap(fmt.Errorf("CNI manifest %s: %w", src, err))
 	}
 	s.cni = objs
 	return nil

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/kube/kubetest"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -165,7 +165,7 @@ func TestAddonsBadCNIManifestIsBadInput(t *testing.T) {
 			cfg := testConfig("n", "qemu")
 			cfg.Spec.Addons.CNIManifest = p
 			_, err := (&AddonsStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
-			var in *plan.InputError
+			var in *badinput.Error
 			if !errors.As(err, &in) {
 				t.Fatalf("want bad input, got %v", err)
 			}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -34,7 +34,7 @@ func TestReadManifestURL(t *testing.T) {
 	if err != nil || len(objs) != 3 || objName(objs[2]) != "DaemonSet from-url/cni-agent" {
 		t.Fatalf("%v %d", err, len(objs))
 	}
-	var in *plan.InputError
+	var in *badinput.Error
 	if _, err := ReadManifest(context.Background(), srv.URL+"/missing.yaml", srv.Client()); !errors.As(err, &in) {
 		t.Fatalf("404: want bad input, got %v", err)
 	}

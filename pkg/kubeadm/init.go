@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -96,7 +97,7 @@ func planConfig(h *host.Host, p *plan.Plan, cfg *config.NodeConfig, rel *eksd.Re
 			p.Notef("%s not written: %v", ConfigFile, err)
 			return nil, false, nil
 		}
-		return nil, false, plan.BadInput(err)
+		return nil, false, badinput.Wrap(err)
 	}
 	if c, err = plan.PlanFile(h, ConfigFile, data, 0o600); err != nil {
 		return nil, false, err
@@ -118,7 +119,7 @@ func planOrErr(p *plan.Plan, err error) (*plan.Plan, error) {
 func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.Plan, error) {
 	u, err := invokingUser(h, s.sudoUser())
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	parser := &joinParser{}
 	// No --skip-token-print: the join command is read from the output
@@ -150,7 +151,7 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan, kubeadm string) (*plan.Plan, error) {
 	u, err := invokingUser(h, s.sudoUser())
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	ok, err := kubeconfigCurrent(h, u)
 	if err != nil {

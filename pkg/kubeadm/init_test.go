@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 const (
@@ -219,7 +219,7 @@ func TestInitUnknownSudoUser(t *testing.T) {
 	s := initStep(nil, probeOK)
 	s.SudoUser = "mallory"
 	_, err := s.Plan(context.Background(), h)
-	var in *plan.InputError
+	var in *badinput.Error
 	if !errors.As(err, &in) || !strings.Contains(err.Error(), "mallory") {
 		t.Fatalf("err = %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -89,7 +90,7 @@ func (s *JoinStep) Name() string { return "kubeadm" }
 func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	data, err := RenderJoin(s.Config, s.Release, &s.Join)
 	if err != nil {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	p := &plan.Plan{}
 	c, err := plan.PlanFile(h, JoinConfigFile, data, 0o600)
@@ -116,7 +117,7 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 		// A control plane gets admin.conf from kubeadm join: the invoking
 		// user's kubeconfig, as after init.
 		if u, err = invokingUser(h, sudoUser()); err != nil {
-			return nil, plan.BadInput(err)
+			return nil, badinput.Wrap(err)
 		}
 	}
 	switch {

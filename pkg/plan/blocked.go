@@ -46,7 +46,7 @@ func Block(what, remedy string) error {
 }
 
 // Problems returns the problems of a Blocked error anywhere in err's chain
-// (also inside an InputError: a missing flag blocks a dry run, it does not
+// (also inside a badinput.Error: a missing flag blocks a dry run, it does not
 // end it), and whether there is one.
 func Problems(err error) ([]Problem, bool) {
 	var b *Blocked

@@ -284,16 +284,6 @@ func isNilPointer(c Change) bool {
 	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
-// InputError marks a plan that failed because of bad input (a malformed
-// file on the host, a bad manifest): the command exits 2 and changes nothing.
-type InputError struct{ Err error }
-
-func (e *InputError) Error() string { return e.Err.Error() }
-func (e *InputError) Unwrap() error { return e.Err }
-
-// BadInput wraps err as an InputError.
-func BadInput(err error) error { return &InputError{Err: err} }
-
 // Symlink makes Link point at Target.
 type Symlink struct{ Target, Link string }
 

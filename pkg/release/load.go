@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 )
 
@@ -31,7 +31,7 @@ func Load(ctx context.Context, source string, client *http.Client) (*eksd.Releas
 	}
 	r, err := eksd.Parse(data)
 	if err != nil {
-		return nil, plan.BadInput(fmt.Errorf("%s: %w", source, err))
+		return nil, badinput.Wrap(fmt.Errorf("%s: %w", source, err))
 	}
 	return r, nil
 }

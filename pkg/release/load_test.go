@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/fetch"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
@@ -85,7 +85,7 @@ func TestLoadBadManifests(t *testing.T) {
 				}
 			}
 			_, err := Load(context.Background(), src, srv.Client())
-			var in *plan.InputError
+			var in *badinput.Error
 			if !errors.As(err, &in) {
 				t.Fatalf("want an input error (exit 2), got %v", err)
 			}
@@ -103,7 +103,7 @@ func TestLoadServerDownIsNotBadInput(t *testing.T) {
 	srv := releasetest.NewServer(t, map[string][]byte{"/r.yaml": []byte("x")})
 	srv.Fail("/r.yaml", releasetest.Status500, releasetest.Status500, releasetest.Status500)
 	_, err := Load(context.Background(), srv.URL+"/r.yaml", srv.Client())
-	var in *plan.InputError
+	var in *badinput.Error
 	if err == nil || errors.As(err, &in) || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("want a plain 500 error after retries, got %v", err)
 	}

@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"runtime"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // Resolve returns the release cfg selects; every verb takes its release
@@ -31,7 +31,7 @@ func Resolve(ctx context.Context, cfg *config.NodeConfig, client *http.Client, a
 			return nil, err
 		}
 		if (want.Channel != "" && r.Channel() != want.Channel) || (want.Number != 0 && r.Number() != want.Number) {
-			return nil, plan.BadInput(fmt.Errorf("release manifest %s is EKS-D %s-%d, but --release (spec.release) says %s: give one of them, or two that agree",
+			return nil, badinput.Wrap(fmt.Errorf("release manifest %s is EKS-D %s-%d, but --release (spec.release) says %s: give one of them, or two that agree",
 				want.Manifest, r.Channel(), r.Number(), wantName(want)))
 		}
 		return r, nil
@@ -42,7 +42,7 @@ func Resolve(ctx context.Context, cfg *config.NodeConfig, client *http.Client, a
 	} else {
 		var err error
 		if emb, err = eksd.Lookup(want.Channel, want.Number); err != nil {
-			return nil, plan.BadInput(err)
+			return nil, badinput.Wrap(err)
 		}
 	}
 	if !allowNetwork || Verifiable(emb, runtime.GOARCH) {

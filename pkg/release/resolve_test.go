@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
 
@@ -117,6 +117,6 @@ func TestResolveManifestChannelMismatch(t *testing.T) {
 }
 
 func isInput(err error) bool {
-	var in *plan.InputError
+	var in *badinput.Error
 	return errors.As(err, &in)
 }

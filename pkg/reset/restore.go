@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -34,7 +35,7 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	p := &plan.Plan{}
 	backups, err := h.FS.Backups()
 	if errors.Is(err, host.ErrUntrustedState) {
-		return nil, plan.BadInput(err)
+		return nil, badinput.Wrap(err)
 	}
 	if err != nil {
 		return nil, err

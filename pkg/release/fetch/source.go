@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
-	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // ReadSource reads an input the operator names: a file on the machine
@@ -27,15 +27,15 @@ func ReadSource(ctx context.Context, client *http.Client, source, what string, p
 	}
 	u, err := url.Parse(source)
 	if err != nil || u.Host == "" {
-		return nil, plan.BadInput(fmt.Errorf("%s %q: not a URL", what, source))
+		return nil, badinput.Wrap(fmt.Errorf("%s %q: not a URL", what, source))
 	}
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && config.IsLoopback(u.Hostname()):
 	case u.Scheme == "http":
-		return nil, plan.BadInput(fmt.Errorf("%s %s: plain http is allowed only for loopback; use https:// or a file path", what, source))
+		return nil, badinput.Wrap(fmt.Errorf("%s %s: plain http is allowed only for loopback; use https:// or a file path", what, source))
 	default:
-		return nil, plan.BadInput(fmt.Errorf("%s %s: scheme %q not supported (https:// or a file path)", what, source, u.Scheme))
+		return nil, badinput.Wrap(fmt.Errorf("%s %s: scheme %q not supported (https:// or a file path)", what, source, u.Scheme))
 	}
 	var data []byte
 	err = Get(ctx, client, source, p, func(r Response) error {
@@ -51,7 +51,7 @@ func ReadSource(ctx context.Context, client *http.Client, source, what string, p
 	})
 	var se *StatusError
 	if errors.As(err, &se) && se.Code >= 400 && se.Code < 500 {
-		return nil, plan.BadInput(fmt.Errorf("%s: %w", what, err))
+		return nil, badinput.Wrap(fmt.Errorf("%s: %w", what, err))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -62,11 +62,11 @@ func ReadSource(ctx context.Context, client *http.Client, source, what string, p
 func readFile(path, what string, max int) ([]byte, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, plan.BadInput(fmt.Errorf("%s %s: %w", what, path, err))
+		return nil, badinput.Wrap(fmt.Errorf("%s %s: %w", what, path, err))
 	}
 	data, err := host.ReadInput(abs, int64(max))
 	if err != nil {
-		return nil, plan.BadInput(fmt.Errorf("%s: %w", what, err))
+		return nil, badinput.Wrap(fmt.Errorf("%s: %w", what, err))
 	}
 	return data, nil
 }
