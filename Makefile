@@ -8,8 +8,9 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 PREFIX ?= /usr/local
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN_DIR := $(CURDIR)/.cache/bin
+FUZZTIME ?= 30s
 
-.PHONY: all build test test-prereqs lint e2e e2e-bench bench install clean
+.PHONY: all build test test-prereqs lint fuzz e2e e2e-bench bench install clean
 
 all: build
 
@@ -33,6 +34,10 @@ lint:
 	$(GOBIN_DIR)/staticcheck ./...
 	@command -v shellcheck >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; }
 	shellcheck scripts/*.sh scripts/*/*.sh
+
+## fuzz: scripts/fuzz.sh, each fuzz target (FUZZ=FuzzUnpack: that one) for FUZZTIME (30s) one after the other; not part of test, which replays the seeds and testdata/fuzz
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh $(FUZZ)
 
 ## e2e: slow end-to-end run on a throwaway node (see README)
 e2e: build
