@@ -110,8 +110,9 @@ func (a *archive) readOCI(sizes map[string]int64, small map[string][]byte) error
 	if err := json.Unmarshal(small["index.json"], &idx); err != nil {
 		return fmt.Errorf("index.json: %w", err)
 	}
+	c := &blobChecker{sizes: sizes, small: small, seen: map[blobVisit]bool{}}
 	for _, m := range idx.Manifests {
-		if err := checkBlobs(m, sizes, small, 0); err != nil {
+		if err := c.check(m, 0); err != nil {
 			return err
 		}
 		name := m.Annotations[images.AnnotationImageName]
@@ -125,8 +126,32 @@ func (a *archive) readOCI(sizes map[string]int64, small map[string][]byte) error
 	return nil
 }
 
-// checkBlobs walks an OCI descriptor down to its layers.
-func checkBlobs(d ocispec.Descriptor, sizes map[string]int64, small map[string][]byte, depth int) error {
+// blobChecker walks OCI descriptors down to their layers. A descriptor
+// met again at the same depth is not walked again: an index may list one
+// child many times, and walking every path would take time growing with
+// the cube of that count.
+type blobChecker struct {
+	sizes  map[string]int64
+	small  map[string][]byte
+	seen   map[blobVisit]bool
+	visits int // descriptors walked, for tests
+}
+
+type blobVisit struct {
+	digest, mediaType string
+	size              int64
+	depth             int
+}
+
+// check walks d, found at depth.
+func (c *blobChecker) check(d ocispec.Descriptor, depth int) error {
+	v := blobVisit{digest: d.Digest.String(), mediaType: d.MediaType, size: d.Size, depth: depth}
+	if c.seen[v] {
+		return nil
+	}
+	c.seen[v] = true
+	c.visits++
+	sizes, small := c.sizes, c.small
 	if err := d.Digest.Validate(); err != nil {
 		return fmt.Errorf("descriptor %q: %w", d.Digest, err)
 	}
@@ -156,13 +181,13 @@ func checkBlobs(d ocispec.Descriptor, sizes map[string]int64, small map[string][
 		}
 		children = append([]ocispec.Descriptor{m.Config}, m.Layers...)
 	}
-	for _, c := range children {
+	for _, child := range children {
 		// A multi-platform index may hold only this platform's blobs; the
 		// import takes only those too.
-		if c.Platform != nil && depth == 0 && !slices.Contains([]string{"", "linux"}, c.Platform.OS) {
+		if child.Platform != nil && depth == 0 && !slices.Contains([]string{"", "linux"}, child.Platform.OS) {
 			continue
 		}
-		if err := checkBlobs(c, sizes, small, depth+1); err != nil {
+		if err := c.check(child, depth+1); err != nil {
 			return err
 		}
 	}
