@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -20,24 +19,9 @@ import (
 const DigestsFile = "/var/lib/eksd-kata/binaries.json"
 
 type digestEntry struct {
-	Identity fileIdentity `json:"identity"`
+	Identity host.Identity `json:"identity"`
 	SHA256   string       `json:"sha256,omitempty"`
 	SHA512   string       `json:"sha512,omitempty"`
-}
-
-type fileIdentity struct {
-	Dev, Ino, Size, MtimeNs, CtimeNs int64
-}
-
-func identity(fi fs.FileInfo) (fileIdentity, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileIdentity{}, false
-	}
-	return fileIdentity{
-		Dev: int64(st.Dev), Ino: int64(st.Ino), Size: st.Size,
-		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
-	}, true
 }
 
 func loadDigests(h *host.Host) map[string]digestEntry {
@@ -60,7 +44,7 @@ func knownGood(h *host.Host, p string, b eksd.Binary) bool {
 	if err != nil {
 		return false
 	}
-	id, ok := identity(fi)
+	id, ok := host.IdentityOf(fi)
 	return ok && id == e.Identity && fi.Mode().Perm() == 0o755
 }
 
@@ -76,7 +60,7 @@ func remember(h *host.Host, p string, b eksd.Binary) error {
 	if err != nil {
 		return err
 	}
-	id, ok := identity(fi)
+	id, ok := host.IdentityOf(fi)
 	if !ok {
 		return nil
 	}
@@ -122,12 +106,12 @@ func verified(key artifactKey) bool {
 
 type artifactKey struct {
 	path      string
-	id        fileIdentity
+	id        host.Identity
 	checksums string // the manifest's sha512 and sha256 it was checked against
 }
 
 func artifactKeyOf(p string, b eksd.Binary) (artifactKey, bool) {
-	fi, err := os.Stat(p)
+	fi, err := host.StatInput(p)
 	if err != nil {
 		return artifactKey{}, false
 	}
@@ -144,6 +128,6 @@ func artifactKeyOfFile(p string, f *os.File, b eksd.Binary) (artifactKey, bool) 
 }
 
 func artifactKeyFrom(p string, fi os.FileInfo, b eksd.Binary) (artifactKey, bool) {
-	id, ok := identity(fi)
+	id, ok := host.IdentityOf(fi)
 	return artifactKey{path: p, id: id, checksums: b.SHA512 + b.SHA256}, ok
 }

@@ -3,11 +3,10 @@ package binaries
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 )
 
 // plainEvery is how often a download on a non-terminal reports progress.
@@ -98,7 +97,4 @@ func sizeText(n int64) string {
 // sense; a variable so tests can draw the bar into a buffer.
 var terminal = isTerminal
 
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
-}
+func isTerminal(w io.Writer) bool { return host.IsTerminal(w) }

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -94,10 +94,5 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 
 // isTerminal reports whether w is a terminal that wants colour.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return os.Getenv("NO_COLOR") == "" && host.IsTerminal(w)
 }

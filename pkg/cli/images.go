@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 type imagesFlags struct {
@@ -146,7 +145,7 @@ func runImages(ctx context.Context, g *globals, f *imagesFlags, archive string, 
 		return err
 	}
 	if archive != "" {
-		if _, err := os.Stat(archive); err != nil {
+		if _, err := host.StatInput(archive); err != nil {
 			return usageError(err)
 		}
 		s.Archive = archive
@@ -164,7 +163,7 @@ func runImages(ctx context.Context, g *globals, f *imagesFlags, archive string, 
 
 // reporter draws progress bars on a terminal and plain lines elsewhere.
 func reporter(out io.Writer) images.Reporter {
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if host.IsTerminal(out) {
 		return &images.Bars{W: out}
 	}
 	return &images.Lines{W: out}

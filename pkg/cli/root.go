@@ -224,13 +224,6 @@ func (g *globals) setup(stderr io.Writer) error {
 
 // host opens the machine (or the tree under --root) the verb works on.
 func (g *globals) host() (*host.Host, error) {
-	fi, err := os.Stat(g.root)
-	if err != nil {
-		return nil, usageErrorf("--root %s: %v", g.root, err)
-	}
-	if !fi.IsDir() {
-		return nil, usageErrorf("--root %s: not a directory", g.root)
-	}
 	h, err := host.New(g.root)
 	if err != nil {
 		return nil, usageErrorf("--root %s: %v", g.root, err)

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // MaxText bounds a host configuration file eksd-kata reads (fstab,
@@ -141,4 +143,31 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// StatInput stats a file the operator names on the command line.
+func StatInput(path string) (fs.FileInfo, error) { return os.Stat(path) }
+
+// Identity tells whether a file changed since it was looked at: any change
+// of its content changes its ctime. Zero when the file system says nothing.
+type Identity struct {
+	Dev, Ino, Size, MtimeNs, CtimeNs int64
+}
+
+// IdentityOf is the identity of the file fi describes, and whether there is one.
+func IdentityOf(fi fs.FileInfo) (Identity, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Identity{}, false
+	}
+	return Identity{
+		Dev: int64(st.Dev), Ino: int64(st.Ino), Size: st.Size,
+		MtimeNs: st.Mtim.Nano(), CtimeNs: st.Ctim.Nano(),
+	}, true
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
