@@ -100,12 +100,11 @@ func (f *FS) Resolve(p string) (string, error) {
 }
 
 // ReadFile reads host path p.
+// Like every input, it must be a regular file (a FIFO or device under
+// --root would block or never end) of at most MaxRead bytes; a /proc file,
+// which tells no size, is read up to that.
 func (f *FS) ReadFile(p string) ([]byte, error) {
-	real, err := f.Resolve(p)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(real)
+	return f.ReadInput(p, MaxRead)
 }
 
 // Open opens host path p for reading.

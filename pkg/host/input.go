@@ -14,6 +14,10 @@ import (
 // containerd's config.toml, a sysctl file): real ones are a few KB.
 const MaxText = 1 << 20
 
+// MaxRead bounds any other host file eksd-kata reads whole: the largest are
+// /proc/cpuinfo of a many-CPU machine and a kernel's config, under 1 MB.
+const MaxRead = 16 << 20
+
 // InputError is a file that cannot be read as an input: not a regular file
 // (a FIFO would block the read, a device never ends) or larger than its
 // limit. It is bad input: the command changes nothing and exits 2.

@@ -78,3 +78,25 @@ func TestFSReadTextNamesTheHostPath(t *testing.T) {
 		t.Fatalf("ReadText of a missing file: %v, want ErrNotExist", err)
 	}
 }
+
+// TestFSReadFileIsAnInput: every host file read whole is an input: under
+// --root a FIFO or device where /proc/cpuinfo or a kernel config is
+// expected is refused at once, naming the host path.
+func TestFSReadFileIsAnInput(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(root, "proc/cpuinfo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := NewFS(root).ReadFile("/proc/cpuinfo")
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Path != "/proc/cpuinfo" || !strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("ReadFile of a FIFO = %v, want an InputError naming /proc/cpuinfo", err)
+	}
+	// The real /proc tells no size and is read all the same.
+	if b, err := NewFS("/").ReadFile("/proc/self/status"); err != nil || !strings.Contains(string(b), "Pid:") {
+		t.Fatalf("ReadFile(/proc/self/status) = %.40q, %v", b, err)
+	}
+}
