@@ -78,15 +78,15 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Add(&plan.Symlink{Target: target, Link: link})
 	}
 	if !installing {
-		missing, err := s.missing(h)
+		r, err := Ready(h, s.Config.Spec.Kata)
 		if err != nil {
 			return nil, err
 		}
-		if len(missing) > 0 {
+		if len(r.Missing) > 0 {
 			// The run goes on: the node still runs runc pods.
 			p.Unsolved = append(p.Unsolved, plan.Problem{
-				What:   fmt.Sprintf("Kata is not completely installed (%s): pods of the kata RuntimeClasses will fail to start until it is", strings.Join(missing, "; ")),
-				Remedy: "install a kata-static release with --install-kata FILE|URL --kata-sha256 SUM",
+				What:   fmt.Sprintf("Kata is not completely installed (%s): eksd-kata applies no RuntimeClass for those hypervisors until it is", r.Why()),
+				Remedy: "install a kata-static release: " + FixCommand,
 			})
 		}
 	}
@@ -112,39 +112,6 @@ func (s *Step) shims(h *host.Host, installing bool) ([]string, error) {
 	for _, e := range entries {
 		if shimName.MatchString(e.Name()) {
 			out = append(out, e.Name())
-		}
-	}
-	return out, nil
-}
-
-// missing lists what the configured hypervisors need and the host lacks.
-func (s *Step) missing(h *host.Host) ([]string, error) {
-	var out []string
-	shim := path.Join(Dir, "bin", "containerd-shim-kata-v2")
-	if ok, err := h.FS.Exists(shim); err != nil {
-		return nil, err
-	} else if !ok {
-		out = append(out, "no "+shim)
-	}
-	for _, hv := range s.Config.Spec.Kata.Hypervisors {
-		conf := path.Join(ConfigDir, "configuration-"+hv+".toml")
-		data, err := h.FS.ReadText(conf)
-		if errors.Is(err, fs.ErrNotExist) {
-			out = append(out, "no "+conf)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		bin := HypervisorPath(data)
-		if bin == "" {
-			out = append(out, conf+" names no hypervisor path")
-			continue
-		}
-		if ok, err := h.FS.Exists(bin); err != nil {
-			return nil, err
-		} else if !ok {
-			out = append(out, fmt.Sprintf("%s: hypervisor %s is missing", hv, bin))
 		}
 	}
 	return out, nil
