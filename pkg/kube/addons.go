@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -30,7 +31,7 @@ const (
 )
 
 // AddonsStep is the bootstrap step "addons": the Kata RuntimeClasses and
-// node label, the CNI manifest, and on a single node the removal of the
+// node label (for the hypervisors Kata is installed for), the CNI manifest, and on a single node the removal of the
 // control-plane taint. It plans from what the API server has; before
 // kubeadm ran (a dry run on a fresh host) it plans all of it.
 type AddonsStep struct {
@@ -89,7 +90,7 @@ func (s *AddonsStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 	if s.Config.Spec.Node.Name == "" && h.IsLive() {
 		return nil, badinput.Wrap(errors.New("addons: the node name is not known (set spec.node.name or --node-name)"))
 	}
-	rcs, err := s.runtimeClasses()
+	rcs, err := s.runtimeClasses(h, p)
 	if err != nil {
 		return nil, err
 	}
@@ -128,14 +129,39 @@ type renderedRC struct {
 	manifest []byte
 }
 
-func (s *AddonsStep) runtimeClasses() ([]renderedRC, error) {
+// runtimeClasses renders the RuntimeClasses of the hypervisors Kata can
+// use on this node: one for a hypervisor it cannot would get Kata pods
+// scheduled here that never start. The others are noted in p.
+func (s *AddonsStep) runtimeClasses(h *host.Host, p *plan.Plan) ([]renderedRC, error) {
+	k := s.Config.Spec.Kata
+	r, err := kata.Ready(h, k)
+	if err != nil {
+		return nil, err
+	}
 	var out []renderedRC
-	for _, d := range RuntimeClassesFor(s.Config.Spec.Kata) {
+	for _, d := range runtimeClassesIf(k, r.IsReady) {
 		m, _, err := RenderRuntimeClass(d)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, renderedRC{d, m})
+	}
+	if len(r.Missing) > 0 {
+		var skipped []string
+		for _, d := range RuntimeClassesFor(k) {
+			if !slices.ContainsFunc(out, func(rc renderedRC) bool { return rc.data.Name == d.Name }) {
+				skipped = append(skipped, d.Name)
+			}
+		}
+		// The note says what is missing and how to fix it: a kata pod
+		// would otherwise stay Pending without saying why.
+		if len(out) == 0 {
+			p.Notef("Kata is not installed here (%s): no RuntimeClass %s and no node label %s=true, so that Kata pods are not scheduled where they cannot start; to install Kata and apply them: %s",
+				r.Why(), strings.Join(skipped, ", "), KataNodeLabel, kata.FixCommand)
+		} else {
+			p.Notef("Kata is not installed here for every hypervisor (%s): no RuntimeClass %s; to install Kata and apply them: %s",
+				r.Why(), strings.Join(skipped, ", "), kata.FixCommand)
+		}
 	}
 	return out, nil
 }
@@ -244,7 +270,7 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 	case len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true"):
 		now = append(now, s.labelChange(name))
 	case len(rcs) == 0 && node != nil && node.Labels[KataNodeLabel] != "":
-		// Kata is off here now: kata pods must not be scheduled to it.
+		// Kata is off or gone here: kata pods must not be scheduled to it.
 		now = append(now, s.unlabelChange(name))
 	}
 	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
@@ -269,17 +295,22 @@ func (s *AddonsStep) noCNINote(p *plan.Plan) {
 
 // staleRuntimeClasses deletes the RuntimeClasses eksd-kata made that the
 // config no longer asks for (a hypervisor taken out of spec.kata, or Kata
-// turned off). Pods already running with one keep running; new ones are
+// turned off) or that Kata cannot run here. Pods already running with one keep running; new ones are
 // refused. The UID precondition spares one made again meanwhile.
 func (s *AddonsStep) staleRuntimeClasses(ours []nodev1.RuntimeClass, rcs []renderedRC) []plan.Change {
 	var out []plan.Change
+	asked := RuntimeClassesFor(s.Config.Spec.Kata)
 	for _, live := range ours {
 		if slices.ContainsFunc(rcs, func(rc renderedRC) bool { return rc.data.Name == live.Name }) {
 			continue
 		}
+		why := "spec.kata no longer asks for it"
+		if slices.ContainsFunc(asked, func(d RuntimeClassData) bool { return d.Name == live.Name }) {
+			why = "Kata is not installed for its hypervisor here"
+		}
 		name, uid := live.Name, live.UID
 		out = append(out, &plan.Func{
-			Text: fmt.Sprintf("delete RuntimeClass %s (handler %s): eksd-kata made it, and spec.kata no longer asks for it", name, live.Handler),
+			Text: fmt.Sprintf("delete RuntimeClass %s (handler %s): eksd-kata made it, and %s", name, live.Handler, why),
 			Do: s.connected(func(ctx context.Context, c *Clients) error {
 				err := c.Kube.NodeV1().RuntimeClasses().Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 				if err != nil && !apierrors.IsNotFound(err) {

@@ -37,6 +37,7 @@ func TestAddonsAgainstAPIServer(t *testing.T) {
 	cfg := testConfig(node, "qemu", "clh", "fc")
 	cfg.Spec.Addons.CNIManifest = cni
 	h := liveHost(t, c)
+	installKata(t, h.Root(), "qemu", "clh", "fc")
 	var connects atomic.Int32
 	admin := KubeconfigConnector(AdminKubeconfig)
 	connect := func(ctx context.Context, h *host.Host) (*Clients, error) {
@@ -156,6 +157,7 @@ func TestAddonsRepairsDrift(t *testing.T) {
 	cfg := testConfig(node, "qemu")
 	cfg.Spec.Addons.CNIManifest = cni
 	h := liveHost(t, c)
+	installKata(t, h.Root(), "qemu")
 	step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
 	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
 		t.Fatal(err)
@@ -228,44 +230,16 @@ func TestAddonsRepairsDrift(t *testing.T) {
 // off, every one of its RuntimeClasses and the node's Kata label. A
 // RuntimeClass that is not eksd-kata's stays.
 func TestAddonsRemovesWhatSpecKataDropped(t *testing.T) {
-	c, cs := freshCluster(t)
-	ctx := context.Background()
 	const node = "dropped-node"
-	createNode(t, cs, node)
-	setReady(t, cs, node)
-	h := liveHost(t, c)
-	rcs := cs.Kube.NodeV1().RuntimeClasses()
-	if _, err := rcs.Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata-theirs"}, Handler: "kata-theirs"}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	h, cs := nodeBesideTheirRuntimeClass(t, node)
+	installKata(t, h.Root(), "qemu", "clh")
 	run := func(cfg *config.NodeConfig, want ...string) {
 		t.Helper()
-		step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
-		p, err := step.Plan(ctx, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := p.Summaries(); !slices.Equal(got, want) {
-			t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
-		if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
-			t.Fatalf("plan after the run: %v %q", err, p.Summaries())
-		}
+		runAddons(t, h, cfg, want...)
 	}
 	names := func() []string {
 		t.Helper()
-		list, err := rcs.List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, rc := range list.Items {
-			out = append(out, rc.Name)
-		}
-		return out
+		return runtimeClassNames(t, cs)
 	}
 
 	cfg := testConfig(node, "qemu", "clh")
@@ -288,11 +262,128 @@ func TestAddonsRemovesWhatSpecKataDropped(t *testing.T) {
 	if got := names(); !slices.Equal(got, []string{"kata-theirs"}) {
 		t.Fatalf("RuntimeClasses %v", got)
 	}
-	n, err := cs.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if v, ok := kataLabel(t, cs, node); ok {
+		t.Fatalf("node label %q", v)
+	}
+}
+
+// runAddons plans the step with cfg, wants that plan, runs it, and wants
+// nothing left to plan after; it returns the first plan's notes.
+func runAddons(t *testing.T, h *host.Host, cfg *config.NodeConfig, want ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
+	p, err := step.Plan(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := n.Labels[KataNodeLabel]; ok {
-		t.Fatalf("node labels %v", n.Labels)
+	if got := p.Summaries(); !slices.Equal(got, want) {
+		t.Fatalf("plan\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := step.Plan(ctx, h); err != nil || !p.Empty() {
+		t.Fatalf("plan after the run: %v %q", err, p.Summaries())
+	}
+	return p.Notes
+}
+
+// nodeBesideTheirRuntimeClass makes a Ready node in a fresh cluster that
+// has a RuntimeClass kata-theirs eksd-kata did not make.
+func nodeBesideTheirRuntimeClass(t *testing.T, node string) (*host.Host, *Clients) {
+	t.Helper()
+	c, cs := freshCluster(t)
+	createNode(t, cs, node)
+	setReady(t, cs, node)
+	rc := &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "kata-theirs"}, Handler: "kata-theirs"}
+	if _, err := cs.Kube.NodeV1().RuntimeClasses().Create(context.Background(), rc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return liveHost(t, c), cs
+}
+
+func runtimeClassNames(t *testing.T, cs *Clients) []string {
+	t.Helper()
+	list, err := cs.Kube.NodeV1().RuntimeClasses().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, rc := range list.Items {
+		out = append(out, rc.Name)
+	}
+	return out
+}
+
+func kataLabel(t *testing.T, cs *Clients, node string) (string, bool) {
+	t.Helper()
+	n, err := cs.Kube.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := n.Labels[KataNodeLabel]
+	return v, ok
+}
+
+// The RuntimeClasses and the label follow what Kata is installed for on
+// the node: none without Kata (a note names what is missing and the fix),
+// those of the hypervisors it has, and what an earlier run applied goes
+// when Kata does. A RuntimeClass that is not eksd-kata's stays throughout.
+func TestAddonsOnlyWhereKataIsInstalled(t *testing.T) {
+	const node = "kataless-node"
+	h, cs := nodeBesideTheirRuntimeClass(t, node)
+	cfg := testConfig(node, "qemu", "clh")
+	cfg.Spec.Addons.UntaintControlPlane = false
+	wantNote := func(notes []string, want ...string) {
+		t.Helper()
+		all := strings.Join(notes, "\n")
+		for _, w := range append(want, "eksd-kata bootstrap --only kata,containerd,addons --install-kata") {
+			if !strings.Contains(all, w) {
+				t.Fatalf("notes %q, want %q", notes, w)
+			}
+		}
+	}
+
+	notes := runAddons(t, h, cfg)
+	wantNote(notes, "qemu, clh: no /opt/kata/bin/containerd-shim-kata-v2", "no RuntimeClass kata, kata-qemu, kata-clh and no node label")
+	if got := runtimeClassNames(t, cs); !slices.Equal(got, []string{"kata-theirs"}) {
+		t.Fatalf("without Kata: RuntimeClasses %v", got)
+	}
+	if v, ok := kataLabel(t, cs, node); ok {
+		t.Fatalf("without Kata: label %q", v)
+	}
+
+	installKata(t, h.Root(), "qemu")
+	notes = runAddons(t, h, cfg,
+		"create RuntimeClass kata (handler kata, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"create RuntimeClass kata-qemu (handler kata-qemu, overhead 320Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)",
+		"label node kataless-node katacontainers.io/kata-runtime=true")
+	wantNote(notes, "clh: no /opt/kata/share/defaults/kata-containers/configuration-clh.toml", "no RuntimeClass kata-clh;")
+	if got := runtimeClassNames(t, cs); !slices.Equal(got, []string{"kata", "kata-qemu", "kata-theirs"}) {
+		t.Fatalf("Kata for qemu: RuntimeClasses %v", got)
+	}
+	if v, _ := kataLabel(t, cs, node); v != "true" {
+		t.Fatalf("Kata for qemu: label %q", v)
+	}
+
+	installKata(t, h.Root(), "clh")
+	runAddons(t, h, cfg,
+		"create RuntimeClass kata-clh (handler kata-clh, overhead 130Mi/250m, nodeSelector katacontainers.io/kata-runtime=true)")
+
+	if err := os.RemoveAll(filepath.Join(h.Root(), "opt/kata")); err != nil {
+		t.Fatal(err)
+	}
+	notes = runAddons(t, h, cfg,
+		"delete RuntimeClass kata (handler kata): eksd-kata made it, and Kata is not installed for its hypervisor here",
+		"delete RuntimeClass kata-clh (handler kata-clh): eksd-kata made it, and Kata is not installed for its hypervisor here",
+		"delete RuntimeClass kata-qemu (handler kata-qemu): eksd-kata made it, and Kata is not installed for its hypervisor here",
+		"remove label katacontainers.io/kata-runtime from node kataless-node (Kata is not installed here)")
+	wantNote(notes, "no /opt/kata/bin/containerd-shim-kata-v2")
+	if got := runtimeClassNames(t, cs); !slices.Equal(got, []string{"kata-theirs"}) {
+		t.Fatalf("Kata gone: RuntimeClasses %v", got)
+	}
+	if v, ok := kataLabel(t, cs, node); ok {
+		t.Fatalf("Kata gone: label %q", v)
 	}
 }

@@ -12,11 +12,25 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/kube/kubetest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// installKata puts what a kata-static release gives each hypervisor (the
+// shim, its configuration, the binary that configuration names) under root.
+func installKata(t *testing.T, root string, hvs ...string) {
+	t.Helper()
+	files := map[string]string{"/opt/kata/bin/containerd-shim-kata-v2": "shim"}
+	for _, hv := range hvs {
+		bin := "/opt/kata/bin/" + hv
+		files[bin] = hv
+		files["/opt/kata/share/defaults/kata-containers/configuration-"+hv+".toml"] = "[hypervisor." + hv + "]\npath = \"" + bin + "\"\n"
+	}
+	hosttest.WriteTree(t, root, files)
+}
 
 func testConfig(node string, hv ...string) *config.NodeConfig {
 	cfg := config.Default()
@@ -62,7 +76,9 @@ func TestRenderRuntimeClass(t *testing.T) {
 }
 
 func TestAddonsUnderRootPlansNotesOnly(t *testing.T) {
-	h, err := host.New(t.TempDir())
+	root := t.TempDir()
+	installKata(t, root, "qemu")
+	h, err := host.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +111,7 @@ func TestAddonsPlansEverythingWhenAPIDown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := liveHost(t, nil)
+			installKata(t, h.Root(), "qemu", "fc")
 			if tc.kubeconfig != nil {
 				p := filepath.Join(h.Root(), AdminKubeconfig)
 				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

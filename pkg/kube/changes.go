@@ -70,7 +70,11 @@ func (s *AddonsStep) labelChange(node string) plan.Change {
 }
 
 func (s *AddonsStep) unlabelChange(node string) plan.Change {
-	return s.nodeChange(fmt.Sprintf("remove label %s from node %s (Kata is not set up here: spec.kata)", KataNodeLabel, node), node, unlabelNode)
+	why := "Kata is not set up here: spec.kata"
+	if s.Config.Spec.Kata.Enabled {
+		why = "Kata is not installed here"
+	}
+	return s.nodeChange(fmt.Sprintf("remove label %s from node %s (%s)", KataNodeLabel, node, why), node, unlabelNode)
 }
 
 func (s *AddonsStep) untaintChange(node string) plan.Change {

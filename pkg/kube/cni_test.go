@@ -90,6 +90,7 @@ func TestAddonsPlannedBeforeKubeadmApplyAfterwards(t *testing.T) {
 	cfg := testConfig(node, "clh")
 	cfg.Spec.Addons.CNIManifest = cni
 	h := liveHost(t, nil)
+	installKata(t, h.Root(), "clh")
 	step := &AddonsStep{Config: cfg, ReadyTimeout: 5 * time.Second, Backoff: fast}
 	p, err := step.Plan(ctx, h)
 	if err != nil {

@@ -40,6 +40,12 @@ type RuntimeClassData struct {
 // generic one (runtimeHandler, backed by the first hypervisor, so it costs
 // what that one costs) and kata-<hypervisor> for each hypervisor.
 func RuntimeClassesFor(k config.Kata) []RuntimeClassData {
+	return runtimeClassesIf(k, func(string) bool { return true })
+}
+
+// runtimeClassesIf is RuntimeClassesFor without the RuntimeClasses whose
+// hypervisor is not ready: the generic one goes with the first hypervisor.
+func runtimeClassesIf(k config.Kata, ready func(hv string) bool) []RuntimeClassData {
 	if !k.Enabled || len(k.Hypervisors) == 0 {
 		return nil
 	}
@@ -50,6 +56,9 @@ func RuntimeClassesFor(k config.Kata) []RuntimeClassData {
 			return
 		}
 		seen[name] = true
+		if !ready(hv) {
+			return
+		}
 		o, ok := overheads[hv]
 		if !ok {
 			o = overheads["qemu"]
