@@ -15,6 +15,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -30,8 +31,9 @@ const JoinConfigFile = owned.KubeadmJoinFile
 // joins this node as a worker, or as a control plane when j.ControlPlane
 // (cfg's role must then be control-plane, with the advertise address
 // resolved). The kubelet's settings come from the cluster's kubelet-config
-// ConfigMap, so no KubeletConfiguration is written.
-func RenderJoin(cfg *config.NodeConfig, r *eksd.Release, j *config.Join) ([]byte, error) {
+// ConfigMap, so no KubeletConfiguration is written. kataLabel registers
+// the node with the Kata label: say it only where Kata is installed.
+func RenderJoin(cfg *config.NodeConfig, r *eksd.Release, j *config.Join, kataLabel bool) ([]byte, error) {
 	if errs := config.ValidateJoin(j, field.NewPath("spec", "join")); len(errs) > 0 {
 		return nil, errs.ToAggregate()
 	}
@@ -50,7 +52,7 @@ func RenderJoin(cfg *config.NodeConfig, r *eksd.Release, j *config.Join) ([]byte
 		// Conversion reads the discovery timeout from here; empty keeps kubeadm's default.
 		Timeouts: &v1beta4.Timeouts{},
 	}
-	if cfg.Spec.Kata.Enabled {
+	if cfg.Spec.Kata.Enabled && kataLabel {
 		// The Kata RuntimeClasses select nodes by this label. The first
 		// control plane's add-ons label it; a joining node has no admin
 		// credentials, so its kubelet registers with the label (kubelets
@@ -88,11 +90,21 @@ type JoinStep struct {
 func (s *JoinStep) Name() string { return "kubeadm" }
 
 func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
-	data, err := RenderJoin(s.Config, s.Release, &s.Join)
+	ready, err := kata.Ready(h, s.Config.Spec.Kata)
+	if err != nil {
+		return nil, err
+	}
+	label := len(ready.Ready) > 0
+	data, err := RenderJoin(s.Config, s.Release, &s.Join, label)
 	if err != nil {
 		return nil, badinput.Wrap(err)
 	}
 	p := &plan.Plan{}
+	if s.Config.Spec.Kata.Enabled && !label {
+		// The label is set at registration: once joined, only kubectl adds it.
+		p.Notef("Kata is not installed here (%s): the node joins without the label %s=true, so that Kata pods are not scheduled to it; install Kata with `eksd-kata join --only kata,containerd --install-kata FILE|URL --kata-sha256 SUM`, then from a control plane: kubectl label node %s %s=true",
+			ready.Why(), kube.KataNodeLabel, s.Config.Spec.Node.Name, kube.KataNodeLabel)
+	}
 	c, err := plan.PlanFile(h, JoinConfigFile, data, 0o600)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func loadInitJoin(data []byte) (*kubeadmapi.JoinConfiguration, error) {
 func TestRenderJoinRoundTripsThroughKubeadm(t *testing.T) {
 	for _, r := range eksd.Embedded() {
 		t.Run(r.String(), func(t *testing.T) {
-			data, err := RenderJoin(workerConfig(), r, &testJoin)
+			data, err := RenderJoin(workerConfig(), r, &testJoin, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +90,7 @@ func TestRenderJoinRoundTripsThroughKubeadm(t *testing.T) {
 func TestRenderJoinRefusesBadInputWithoutShowingToken(t *testing.T) {
 	bad := testJoin
 	bad.Token = "ABCDEF.0123456789abcdef"
-	_, err := RenderJoin(workerConfig(), eksd.Default(), &bad)
+	_, err := RenderJoin(workerConfig(), eksd.Default(), &bad, true)
 	if err == nil || !strings.Contains(err.Error(), "spec.join.token") || strings.Contains(err.Error(), bad.Token) {
 		t.Fatalf("err = %v", err)
 	}
@@ -107,7 +107,7 @@ func TestKubeadmValidatesJoinConfig(t *testing.T) {
 		"worker":        {workerConfig(), testJoin},
 		"control plane": {controlPlaneJoinConfig(), testJoinControlPlane},
 	} {
-		data, err := RenderJoin(c.cfg, eksd.Default(), &c.join)
+		data, err := RenderJoin(c.cfg, eksd.Default(), &c.join, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +185,7 @@ func controlPlaneJoinConfig() *config.NodeConfig {
 func TestRenderJoinControlPlane(t *testing.T) {
 	for _, r := range []*eksd.Release{eksd.Default(), mustLookup(t, "1-30")} {
 		t.Run(r.String(), func(t *testing.T) {
-			data, err := RenderJoin(controlPlaneJoinConfig(), r, &testJoinControlPlane)
+			data, err := RenderJoin(controlPlaneJoinConfig(), r, &testJoinControlPlane, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -207,15 +207,21 @@ func TestRenderJoinControlPlane(t *testing.T) {
 	}
 	noKata := workerConfig()
 	noKata.Spec.Kata.Enabled = false
-	data, err := RenderJoin(noKata, eksd.Default(), &testJoin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if jc, err := loadInitJoin(data); err != nil || len(jc.NodeRegistration.KubeletExtraArgs) != 0 || jc.NodeRegistration.Taints != nil {
-		t.Fatalf("worker without Kata: %v %+v", err, jc.NodeRegistration)
+	notInstalled := workerConfig()
+	for name, c := range map[string]struct {
+		cfg   *config.NodeConfig
+		label bool
+	}{"Kata off": {noKata, true}, "Kata not installed": {notInstalled, false}} {
+		data, err := RenderJoin(c.cfg, eksd.Default(), &testJoin, c.label)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jc, err := loadInitJoin(data); err != nil || len(jc.NodeRegistration.KubeletExtraArgs) != 0 || jc.NodeRegistration.Taints != nil {
+			t.Fatalf("worker, %s: %v %+v", name, err, jc.NodeRegistration)
+		}
 	}
 	worker := workerConfig()
-	if _, err := RenderJoin(worker, eksd.Default(), &testJoinControlPlane); err == nil || !strings.Contains(err.Error(), "spec.node.role") {
+	if _, err := RenderJoin(worker, eksd.Default(), &testJoinControlPlane, true); err == nil || !strings.Contains(err.Error(), "spec.node.role") {
 		t.Fatalf("control-plane join with role worker: err = %v", err)
 	}
 }
@@ -244,7 +250,7 @@ func TestValidateJoinCertificateKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := testJoinControlPlane
 			tc.edit(&j)
-			_, err := RenderJoin(controlPlaneJoinConfig(), eksd.Default(), &j)
+			_, err := RenderJoin(controlPlaneJoinConfig(), eksd.Default(), &j, true)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(strings.ToLower(err.Error()), testCertKey) {
 				t.Fatalf("err = %v", err)
 			}
@@ -293,5 +299,42 @@ func TestJoinStepControlPlane(t *testing.T) {
 	wantEmptyPlan(t, s, h, "joined control plane")
 	if len(fr.Argvs()) != 0 {
 		t.Fatalf("planning ran %q", fr.Argvs())
+	}
+}
+
+// TestJoinStepLabelsOnlyWhereKataIsInstalled: the kubelet registers with
+// the Kata label only when Kata is installed on the joining node; without
+// it a note names what is missing and how to add Kata and the label.
+func TestJoinStepLabelsOnlyWhereKataIsInstalled(t *testing.T) {
+	h, root, _ := fixtureHost(t)
+	s := &JoinStep{Config: workerConfig(), Release: eksd.Default(), Join: testJoin}
+	written := func() string {
+		t.Helper()
+		p, err := s.Plan(context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Changes[0].Apply(context.Background(), h); err != nil { // the JoinConfiguration
+			t.Fatal(err)
+		}
+		return strings.Join(p.Notes, "\n") + "\n---\n" + readFile(t, root, JoinConfigFile, 0o600)
+	}
+	got := written()
+	for _, want := range []string{"no /opt/kata/bin/containerd-shim-kata-v2", "--install-kata", "kubectl label node worker-1 katacontainers.io/kata-runtime=true"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("without Kata, want %q in:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "node-labels") {
+		t.Fatalf("without Kata, the kubelet gets the label:\n%s", got)
+	}
+	hosttest.WriteTree(t, root, map[string]string{
+		"/opt/kata/bin/containerd-shim-kata-v2":                            "shim",
+		"/opt/kata/bin/qemu-system-x86_64":                                 "qemu",
+		"/opt/kata/share/defaults/kata-containers/configuration-qemu.toml": "[hypervisor.qemu]\npath = \"/opt/kata/bin/qemu-system-x86_64\"\n",
+	})
+	got = written()
+	if !strings.Contains(got, "value: katacontainers.io/kata-runtime=true") || strings.Contains(got, "Kata is not installed") {
+		t.Fatalf("with Kata:\n%s", got)
 	}
 }
