@@ -10,6 +10,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -93,9 +94,34 @@ func (s *VerifyStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	default:
 		// The smoke test changes nothing, so it is not a change: a converged
 		// host plans nothing and is still checked (Check, after the apply).
+		missing, err := s.kataMissing(h)
+		if err != nil {
+			return nil, err
+		}
+		if missing != "" {
+			p.Notef("then runs a runc test pod (%s) on node %s, and fails: %s", s.Image, s.Config.Spec.Node.Name, missing)
+			break
+		}
 		p.Notef("then runs runc and kata test pods (%s) on node %s and compares their kernels", s.Image, s.Config.Spec.Node.Name)
 	}
 	return p, nil
+}
+
+// kataMissing says why the addons step applied no RuntimeClass for the
+// generic handler on this node, "" when it did.
+func (s *VerifyStep) kataMissing(h *host.Host) (string, error) {
+	k := s.Config.Spec.Kata
+	r, err := kata.Ready(h, k)
+	if err != nil {
+		return "", err
+	}
+	for _, d := range runtimeClassesIf(k, r.IsReady) {
+		if d.Name == k.RuntimeHandler {
+			return "", nil
+		}
+	}
+	return fmt.Sprintf("Kata is not installed on node %s (%s), so eksd-kata applied no RuntimeClass %s there and no kata pod was run; install Kata and apply its RuntimeClasses: %s",
+		s.Config.Spec.Node.Name, r.Why(), k.RuntimeHandler, kata.FixCommand), nil
 }
 
 // Check runs the smoke test on a live node with Kata enabled; the runner
@@ -120,6 +146,11 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 	if !s.Config.Spec.Kata.Enabled {
 		return nil, ErrKataDisabled
 	}
+	// Without Kata the runc pod still tells whether the node runs pods.
+	missing, err := s.kataMissing(h)
+	if err != nil {
+		return nil, err
+	}
 	c, err := waitAPI(ctx, h, s.Connect, s.APITimeout, s.Backoff)
 	if err != nil {
 		return nil, err
@@ -139,9 +170,9 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 		return nil, err
 	}
 	handler := s.Config.Spec.Kata.RuntimeHandler
-	pods := []*testPod{
-		{name: "eksd-kata-verify-runc", what: "runc pod"},
-		{name: "eksd-kata-verify-kata", what: "kata pod (RuntimeClass " + handler + ")", runtimeClass: handler},
+	pods := []*testPod{{name: "eksd-kata-verify-runc", what: "runc pod"}}
+	if missing == "" {
+		pods = append(pods, &testPod{name: "eksd-kata-verify-kata", what: "kata pod (RuntimeClass " + handler + ")", runtimeClass: handler})
 	}
 	defer s.cleanup(ctx, c, pods)
 	for _, tp := range pods {
@@ -154,8 +185,12 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 			return nil, err
 		}
 	}
-	r := &Result{HostKernel: pods[0].kernel, GuestKernel: pods[1].kernel}
+	r := &Result{HostKernel: pods[0].kernel}
 	fmt.Fprintf(s.Out, "runc pod kernel: %s (the host's)\n", r.HostKernel)
+	if missing != "" {
+		return r, errors.New(missing)
+	}
+	r.GuestKernel = pods[1].kernel
 	fmt.Fprintf(s.Out, "kata pod kernel: %s\n", r.GuestKernel)
 	if r.HostKernel == r.GuestKernel {
 		return r, fmt.Errorf("the kata pod reported the host's kernel %s: it did not run in a VM (is the containerd handler %s really Kata?)", r.HostKernel, handler)

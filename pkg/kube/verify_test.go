@@ -45,9 +45,13 @@ func TestRenderVerifyPod(t *testing.T) {
 
 func TestVerifyPlan(t *testing.T) {
 	cfg := testConfig("n1", "qemu")
-	p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
+	p, err := (&VerifyStep{Config: cfg}).Plan(context.Background(), kataHost(t))
 	if err != nil || !p.Empty() || len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], "then runs runc and kata test pods (public.ecr.aws/docker/library/busybox:1.37) on node n1") {
 		t.Fatalf("%v %v %v", err, p.Summaries(), p.Notes)
+	}
+	p, err = (&VerifyStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
+	if err != nil || !p.Empty() || len(p.Notes) != 1 || !strings.HasPrefix(p.Notes[0], "then runs a runc test pod (public.ecr.aws/docker/library/busybox:1.37) on node n1, and fails: Kata is not installed on node n1 (qemu: no /opt/kata/bin/containerd-shim-kata-v2)") {
+		t.Fatalf("without Kata: %v %v %v", err, p.Summaries(), p.Notes)
 	}
 	off, err := host.New(t.TempDir())
 	if err != nil {
@@ -186,6 +190,37 @@ func verifySetup(t *testing.T, name string) (*Clients, *VerifyStep, *bytes.Buffe
 	return cs, step, &out
 }
 
+// kataHost is a live test host with Kata installed for qemu.
+func kataHost(t *testing.T) *host.Host {
+	t.Helper()
+	h := liveHost(t, nil)
+	installKata(t, h.Root(), "qemu")
+	return h
+}
+
+// Without Kata on the node there is no RuntimeClass to run a kata pod
+// with: the runc pod still runs, and the error says why and how to fix it
+// instead of a pod that never gets scheduled.
+func TestVerifyWithoutKataRunsRuncAndSaysWhy(t *testing.T) {
+	cs, step, out := verifySetup(t, "verify-nokata")
+	k := &fakeKubelet{kernels: map[string]string{"eksd-kata-verify-runc": "6.1.0-18-amd64"}}
+	startKubelet(t, cs, step.Config.Spec.Node.Name, step.Namespace, k)
+	r, err := step.Run(context.Background(), liveHost(t, nil))
+	want := "Kata is not installed on node verify-nokata-node (qemu: no /opt/kata/bin/containerd-shim-kata-v2), so eksd-kata applied no RuntimeClass kata there and no kata pod was run; install Kata and apply its RuntimeClasses: eksd-kata bootstrap --only kata,containerd,addons --install-kata FILE|URL --kata-sha256 SUM"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+	if r == nil || r.HostKernel != "6.1.0-18-amd64" || out.String() != "runc pod kernel: 6.1.0-18-amd64 (the host's)\n" {
+		t.Fatalf("result %+v, output %q", r, out)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.done) != 1 {
+		t.Fatalf("the kubelet saw %d pods, want the runc one only", len(k.done))
+	}
+	assertPodsGone(t, cs, step.Namespace)
+}
+
 func assertPodsGone(t *testing.T, cs *Clients, ns string) {
 	t.Helper()
 	pods, err := cs.Kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
@@ -210,7 +245,7 @@ func TestVerifyKataPodRanInAVM(t *testing.T) {
 	if _, err := cs.Kube.CoreV1().Pods(step.Namespace).Create(context.Background(), left, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := step.Run(context.Background(), liveHost(t, nil))
+	r, err := step.Run(context.Background(), kataHost(t))
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -229,7 +264,7 @@ func TestVerifySameKernelFails(t *testing.T) {
 	startKubelet(t, cs, step.Config.Spec.Node.Name, step.Namespace, &fakeKubelet{kernels: map[string]string{
 		"eksd-kata-verify-runc": "6.1.0-18-amd64", "eksd-kata-verify-kata": "6.1.0-18-amd64",
 	}})
-	_, err := step.Run(context.Background(), liveHost(t, nil))
+	_, err := step.Run(context.Background(), kataHost(t))
 	if err == nil || !strings.Contains(err.Error(), "the kata pod reported the host's kernel 6.1.0-18-amd64: it did not run in a VM") {
 		t.Fatalf("got %v", err)
 	}
@@ -244,7 +279,7 @@ func TestVerifyQuotesSandboxError(t *testing.T) {
 		sandboxError: map[string]string{"eksd-kata-verify-kata": msg},
 	})
 	start := time.Now()
-	_, err := step.Run(context.Background(), liveHost(t, nil))
+	_, err := step.Run(context.Background(), kataHost(t))
 	want := "the kata pod (RuntimeClass kata) cannot start: the runtime failed to create its sandbox\n  FailedCreatePodSandBox: " + msg
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -261,12 +296,12 @@ func TestVerifyTimesOutWithoutKubelet(t *testing.T) {
 	step.Timeout = 2 * time.Second
 	node := step.Config.Spec.Node.Name
 	createNode(t, cs, node)
-	_, err := step.Run(context.Background(), liveHost(t, nil))
+	_, err := step.Run(context.Background(), kataHost(t))
 	if want := "node verify-nokubelet-node is not Ready after 2s (no Ready condition yet); pods cannot start on it: kubectl describe node verify-nokubelet-node"; err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
 	setReady(t, cs, node)
-	_, err = step.Run(context.Background(), liveHost(t, nil))
+	_, err = step.Run(context.Background(), kataHost(t))
 	want := "the runc pod did not finish within 2s (phase Pending): no kubelet has picked it up (is the kubelet on node verify-nokubelet-node running, and the node Ready?)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
@@ -287,7 +322,7 @@ func TestVerifyWaitsOutASettlingKubelet(t *testing.T) {
 	createNode(t, cs, node)
 	setNotReady(t, cs, node, "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized")
 	start := time.Now()
-	_, err := step.Run(context.Background(), liveHost(t, nil))
+	_, err := step.Run(context.Background(), kataHost(t))
 	if err == nil || !strings.Contains(err.Error(), "no CNI installed? see spec.addons.cniManifest") {
 		t.Fatalf("no pod network: %v", err)
 	}
@@ -302,7 +337,7 @@ func TestVerifyWaitsOutASettlingKubelet(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	_, err = step.Run(context.Background(), liveHost(t, nil))
+	_, err = step.Run(context.Background(), kataHost(t))
 	// Ready after a second: the test goes on to its pods, which no kubelet runs here.
 	if err == nil || !strings.Contains(err.Error(), "the runc pod did not finish within 4s") {
 		t.Fatalf("settling kubelet: %v", err)
@@ -348,7 +383,7 @@ func TestVerifyWaitsForTheDefaultServiceAccount(t *testing.T) {
 			t.Errorf("create service account: %v", err)
 		}
 	}()
-	if _, err := step.Run(ctx, liveHost(t, nil)); err != nil {
+	if _, err := step.Run(ctx, kataHost(t)); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
