@@ -20,8 +20,8 @@ const DigestsFile = "/var/lib/eksd-kata/binaries.json"
 
 type digestEntry struct {
 	Identity host.Identity `json:"identity"`
-	SHA256   string       `json:"sha256,omitempty"`
-	SHA512   string       `json:"sha512,omitempty"`
+	SHA256   string        `json:"sha256,omitempty"`
+	SHA512   string        `json:"sha512,omitempty"`
 }
 
 func loadDigests(h *host.Host) map[string]digestEntry {

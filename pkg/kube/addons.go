@@ -295,19 +295,20 @@ func (s *AddonsStep) noCNINote(p *plan.Plan) {
 
 // staleRuntimeClasses deletes the RuntimeClasses eksd-kata made that the
 // config no longer asks for (a hypervisor taken out of spec.kata, or Kata
-// turned off) or that Kata cannot run here. Pods already running with one keep running; new ones are
-// refused. The UID precondition spares one made again meanwhile.
+// turned off). One still asked for stays even when Kata cannot run it on
+// this node: a RuntimeClass is the cluster's, and the nodes that have Kata
+// (the label it selects) still use it. Pods already running with a deleted
+// one keep running; new ones are refused. The UID precondition spares one
+// made again meanwhile.
 func (s *AddonsStep) staleRuntimeClasses(ours []nodev1.RuntimeClass, rcs []renderedRC) []plan.Change {
 	var out []plan.Change
 	asked := RuntimeClassesFor(s.Config.Spec.Kata)
 	for _, live := range ours {
-		if slices.ContainsFunc(rcs, func(rc renderedRC) bool { return rc.data.Name == live.Name }) {
+		if slices.ContainsFunc(rcs, func(rc renderedRC) bool { return rc.data.Name == live.Name }) ||
+			slices.ContainsFunc(asked, func(d RuntimeClassData) bool { return d.Name == live.Name }) {
 			continue
 		}
 		why := "spec.kata no longer asks for it"
-		if slices.ContainsFunc(asked, func(d RuntimeClassData) bool { return d.Name == live.Name }) {
-			why = "Kata is not installed for its hypervisor here"
-		}
 		name, uid := live.Name, live.UID
 		out = append(out, &plan.Func{
 			Text: fmt.Sprintf("delete RuntimeClass %s (handler %s): eksd-kata made it, and %s", name, live.Handler, why),
