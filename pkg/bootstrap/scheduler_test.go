@@ -294,8 +294,21 @@ func TestFailureCancelsTheRest(t *testing.T) {
 // are all reported, each as its own, and what needs them does not run.
 func TestBackgroundFailuresAreReported(t *testing.T) {
 	aStarted, bStarted := make(chan struct{}), make(chan struct{})
+	// Each fails only once both have started: a barrier that, unlike
+	// await, does not end with the run's context, which the first failure
+	// cancels.
+	barrier := func(c <-chan struct{}) func(context.Context) error {
+		return func(context.Context) error {
+			select {
+			case <-c:
+				return nil
+			case <-time.After(guard):
+				return errors.New("the other phase never started")
+			}
+		}
+	}
 	fail := func(mine, other chan struct{}, err error) func(context.Context) error {
-		return seq(closer(mine), await(other, "the other phase"), func(context.Context) error { return err })
+		return seq(closer(mine), barrier(other), func(context.Context) error { return err })
 	}
 	applied := false
 	phases := []Phase{
