@@ -965,7 +965,7 @@ spec:
 EOF
 	)
 	if [[ $msg == *'RuntimeClass "kata" not found'* ]] && ! kubectl get pod e2e-kata >/dev/null 2>&1; then
-		pass "kata pod refused as expected (no Kata here, so no RuntimeClass kata): ...${msg: -150}"
+		pass "kata pod refused as expected (no Kata here, so no RuntimeClass kata): ${msg:0:200}"
 	else
 		fail "kata pod: expected admission to refuse it for want of RuntimeClass kata, got '${msg:0:200}'"
 	fi
