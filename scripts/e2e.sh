@@ -395,8 +395,11 @@ EOF
 	if [ -n "${E2E_CONTAINERD_DISABLED:-}" ]; then
 		rm -f "$dir/etc/systemd/system/multi-user.target.wants/containerd.service"
 	fi
-	# Node-local bridge CNI from Debian's containernetworking-plugins (no
-	# masquerade, no port maps: nothing leaves the node), a subnet per node.
+	# POD_SUBNET -: the node's pod network is eksd-kata's own (a control
+	# plane given no CNI manifest). Otherwise a node-local bridge on Debian's
+	# containernetworking-plugins (no masquerade, no port maps: nothing
+	# leaves the node), a subnet per node.
+	[ "$subnet" = - ] && return
 	mkdir -p "$dir/etc/cni/net.d"
 	cat >"$dir/etc/cni/net.d/10-e2e-bridge.conflist" <<EOF
 {
@@ -411,7 +414,7 @@ EOF
 }
 
 t0=$(now)
-node_tree "$NODE" "$NODE_NAME" "$NODE_ADDR" 10.244.0.0/24 "$NODE_ADDR $CP_NAME"
+node_tree "$NODE" "$NODE_NAME" "$NODE_ADDR" - "$NODE_ADDR $CP_NAME"
 
 # The first bootstrap runs as an image built for eksd-kata runs it: the
 # first-boot unit from systemd/, enabled in the tree, started by the node's
@@ -881,8 +884,14 @@ fi
 
 say "cluster checks"
 if [ "$have_cluster" = 1 ]; then
-	if kubectl wait node "$NODE_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1; then
-		pass "node $NODE_NAME Ready (bridge CNI from containernetworking-plugins)"
+	# No CNI manifest and no network in the image: the node's network is
+	# the bridge eksd-kata writes, and the only one there.
+	bridge_subnet=$(in_node cat /etc/cni/net.d/10-eksd-kata-bridge.conflist 2>/dev/null | grep -o '"subnet": "[^"]*"' || true)
+	cni_files=$(in_node ls /etc/cni/net.d 2>/dev/null | tr '\n' ' ')
+	if kubectl wait node "$NODE_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1 && [ -n "$bridge_subnet" ] && [ "$cni_files" = "10-eksd-kata-bridge.conflist " ]; then
+		pass "node $NODE_NAME Ready on eksd-kata's own pod network ($bridge_subnet; no CNI manifest given)"
+	elif [ -z "$bridge_subnet" ] || [ "$cni_files" != "10-eksd-kata-bridge.conflist " ]; then
+		fail "node $NODE_NAME: the pod network is not eksd-kata's bridge alone (/etc/cni/net.d: ${cni_files:-empty})"
 	else
 		fail "node $NODE_NAME not Ready after 180s: $(kubectl get node "$NODE_NAME" -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}{.reason}: {.message}{end}' 2>&1 | cut -c1-300)"
 	fi

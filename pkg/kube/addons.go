@@ -47,6 +47,8 @@ type AddonsStep struct {
 	Backoff Backoff // zero: the default
 
 	cni []*unstructured.Unstructured // the decoded manifest, read once
+	// bridge: the node has eksd-kata's own pod network (BridgeConflist).
+	bridge bool
 
 	mu   sync.Mutex
 	live *Clients // once the API server has answered (answering)
@@ -92,6 +94,9 @@ func (s *AddonsStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error)
 	}
 	rcs, err := s.runtimeClasses(h, p)
 	if err != nil {
+		return nil, err
+	}
+	if s.bridge, err = s.planBridge(h, p); err != nil {
 		return nil, err
 	}
 	if err := s.loadCNI(ctx); err != nil {
@@ -290,6 +295,9 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 }
 
 func (s *AddonsStep) noCNINote(p *plan.Plan) {
+	if s.bridge {
+		return
+	}
 	p.Notef("no CNI manifest configured (spec.addons.cniManifest, --cni-manifest): pods other than host-network ones stay Pending until a CNI is installed")
 }
 

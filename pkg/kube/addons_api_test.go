@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -300,7 +301,10 @@ func nodeBesideTheirRuntimeClass(t *testing.T, node string) (*host.Host, *Client
 	if _, err := cs.Kube.NodeV1().RuntimeClasses().Create(context.Background(), rc, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return liveHost(t, c), cs
+	h := liveHost(t, c)
+	// A pod network of the operator's: eksd-kata's own is not these tests' subject.
+	hosttest.WriteTree(t, h.Root(), map[string]string{"/etc/cni/net.d/05-theirs.conflist": "{}\n"})
+	return h, cs
 }
 
 func runtimeClassNames(t *testing.T, cs *Clients) []string {

@@ -82,7 +82,9 @@ func TestAddonsUnderRootPlansNotesOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &AddonsStep{Config: testConfig("n", "qemu")}
+	cfg := testConfig("n", "qemu")
+	cfg.Spec.Addons.CNIManifest = "none" // the bridge pod network is a file: TestBridgePodNetwork
+	s := &AddonsStep{Config: cfg}
 	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
@@ -151,6 +153,7 @@ func TestAddonsNoCNINoKata(t *testing.T) {
 	cfg := testConfig("n", "qemu")
 	cfg.Spec.Kata.Enabled = false
 	cfg.Spec.Addons.UntaintControlPlane = false
+	cfg.Spec.Addons.CNIManifest = "none"
 	p, err := (&AddonsStep{Config: cfg}).Plan(context.Background(), liveHost(t, nil))
 	if err != nil {
 		t.Fatal(err)
