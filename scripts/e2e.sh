@@ -396,11 +396,13 @@ EOF
 		rm -f "$dir/etc/systemd/system/multi-user.target.wants/containerd.service"
 	fi
 	# POD_SUBNET -: the node's pod network is eksd-kata's own (a control
-	# plane given no CNI manifest). Otherwise a node-local bridge on Debian's
+	# plane given no CNI manifest), in the empty directory containerd makes
+	# at its first start, here before the tree is recorded for reset's
+	# check. Otherwise a node-local bridge on Debian's
 	# containernetworking-plugins (no masquerade, no port maps: nothing
 	# leaves the node), a subnet per node.
-	[ "$subnet" = - ] && return
 	mkdir -p "$dir/etc/cni/net.d"
+	[ "$subnet" = - ] && return
 	cat >"$dir/etc/cni/net.d/10-e2e-bridge.conflist" <<EOF
 {
   "cniVersion": "0.4.0",

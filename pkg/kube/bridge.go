@@ -97,3 +97,12 @@ func otherNetwork(h *host.Host) string {
 	}
 	return ""
 }
+
+// hasNetworkConfig reports whether /etc/cni/net.d holds a pod network's
+// configuration, eksd-kata's or another.
+func hasNetworkConfig(h *host.Host) bool {
+	if ok, _ := h.FS.Exists(BridgeConflist); ok {
+		return true
+	}
+	return otherNetwork(h) != ""
+}

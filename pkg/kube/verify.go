@@ -159,9 +159,15 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 	defer cancel()
 	// Right after kubeadm init the kubelet may still be settling (its node
 	// registration, CSINode): that is waited out. A node without a pod
-	// network is not: it never gets Ready by itself.
+	// network is not: it never gets Ready by itself. One whose network
+	// configuration is there (just written: the runtime reloads it within
+	// seconds) is waited for too.
 	node := s.Config.Spec.Node.Name
-	if err := waitReady(ctx, c, node, s.Timeout, 2*s.Backoff.Initial, "pods cannot start on it: kubectl describe node "+node, noPodNetwork(node)); err != nil {
+	stop := noPodNetwork(node)
+	if hasNetworkConfig(h) {
+		stop = nil
+	}
+	if err := waitReady(ctx, c, node, s.Timeout, 2*s.Backoff.Initial, "pods cannot start on it: kubectl describe node "+node, stop); err != nil {
 		return nil, err
 	}
 	// Right after kubeadm init the controller manager has not yet made the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -328,6 +329,14 @@ func TestVerifyWaitsOutASettlingKubelet(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("no pod network: took %s, want a failure at once", d)
+	}
+	// With a network configured (the bridge addons just wrote) the runtime
+	// reloads it within seconds: the same condition is waited out, here
+	// until the timeout.
+	withNet := kataHost(t)
+	hosttest.WriteTree(t, withNet.Root(), map[string]string{BridgeConflist: "{}\n"})
+	if _, err := step.Run(context.Background(), withNet); err == nil || strings.Contains(err.Error(), "no CNI installed") {
+		t.Fatalf("a configured network: %v, want the wait for Ready to time out", err)
 	}
 
 	setNotReady(t, cs, node, `failed to initialize CSINode: error updating CSINode annotation: timed out waiting for the condition; caused by: nodes "`+node+`" not found`)
