@@ -963,6 +963,25 @@ EOF
 	else
 		fail "runc pod not Running: $(kubectl get events --field-selector involvedObject.name=e2e-runc -o jsonpath='{range .items[*]}{.reason}: {.message}{"\n"}{end}' 2>&1 | tail -3 | tr '\n' ' ' | cut -c1-400)"
 	fi
+	# An exec into a pod runs in the pod's own file system: the image's files
+	# (busybox), nothing of the machine the node runs on ($repo is only the
+	# machine's).
+	kubectl apply -f - >/dev/null <<EOF || true
+apiVersion: v1
+kind: Pod
+metadata: {name: e2e-exec, namespace: default}
+spec:
+  containers: [{name: sh, image: "$MIRROR/${VERIFY_IMAGE#public.ecr.aws/}", command: [sleep, "600"]}]
+  tolerations: [{operator: Exists}]
+EOF
+	exec_seen=""
+	if kubectl wait pod e2e-exec --for=condition=Ready --timeout=120s >/dev/null 2>&1 &&
+		exec_seen=$(kubectl exec e2e-exec -- sh -c "test -x /bin/busybox && test ! -e '$repo' && echo image-only" 2>&1) && [ "$exec_seen" = image-only ]; then
+		pass "an exec into a pod sees the image's files and nothing of the machine's ($repo is not there)"
+	else
+		fail "exec into a pod: ${exec_seen:-the pod is not Ready}"
+	fi
+	kubectl delete pod e2e-exec --wait=false >/dev/null 2>&1 || true
 	# Admission refuses a pod whose RuntimeClass does not exist: the kata
 	# pod is not created, rather than scheduled here to fail.
 	msg=$(kubectl apply -f - 2>&1 <<EOF || true

@@ -3,7 +3,8 @@
 # as: nsenter --net=NETNS unshare -fpmuiC --mount-proc=no node-init.sh DIR
 # (own mount, pid, uts, ipc and cgroup namespaces, the node's network
 # namespace, already moved into the node's own cgroups). It mounts what a
-# booted system expects inside DIR and execs systemd as PID 1 in a chroot.
+# booted system expects inside DIR, makes DIR the root of its mount
+# namespace and execs systemd as PID 1.
 set -euo pipefail
 dir=$1
 
@@ -27,4 +28,13 @@ done </proc/mounts
 mount --rbind /dev "$dir/dev"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$dir/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$dir/tmp"
-exec chroot "$dir" /usr/bin/env -i container=other /lib/systemd/systemd --system
+# The node's root becomes its mount namespace's root (pivot_root, as
+# systemd-nspawn does), not a chroot: a process that joins a container's
+# mount namespace later (kubectl exec) must find the container's files
+# there, never the machine's /. The old root is let go at once.
+cd "$dir"
+mkdir -p run/.oldroot
+pivot_root . run/.oldroot
+umount -l /run/.oldroot
+rmdir /run/.oldroot
+exec /usr/bin/env -i container=other /lib/systemd/systemd --system
