@@ -25,6 +25,7 @@ var hostChecks = []Check{
 	{"host.bridge_nf_call_iptables", HostCategory, checkBridgeNF},
 	{"host.ip_forward", HostCategory, checkIPForward},
 	{"host.tools", HostCategory, checkTools},
+	{"host.cni_plugins", HostCategory, checkCNIPlugins},
 	{"host.hostname", HostCategory, checkHostname},
 	{"host.ports", HostCategory, checkPorts},
 }
@@ -281,6 +282,31 @@ func checkTools(_ context.Context, e *Env) Result {
 		return warn(install, "optional tools missing: %s (kubeadm warns; port-forward needs socat)", strings.Join(missOpt, ", "))
 	}
 	return pass("all tools kubeadm uses are in PATH")
+}
+
+// bridgePlugins are the CNI plugins the bridge pod network runs, from
+// containerd's default CNI bin dir.
+var bridgePlugins = []string{"bridge", "host-local", "portmap", "loopback"}
+
+// checkCNIPlugins: a control plane given no CNI manifest gets the bridge
+// pod network the addons step writes, which runs these plugins; without
+// them the node never gets Ready. A manifest brings its own network, and a
+// joining node takes the cluster's.
+func checkCNIPlugins(_ context.Context, e *Env) Result {
+	if e.Config.Spec.Addons.CNIManifest != "" || e.Config.Spec.Node.Role != config.RoleControlPlane {
+		return skip("the pod network is not eksd-kata's bridge: it comes from a CNI manifest or the cluster")
+	}
+	var missing []string
+	for _, p := range bridgePlugins {
+		if ok, err := e.Host.FS.Exists("/opt/cni/bin/" + p); err != nil || !ok {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return warn("install the CNI plugins into /opt/cni/bin (Debian and Ubuntu: apt-get install containernetworking-plugins, which puts them in /usr/lib/cni: link that to /opt/cni/bin), or give a CNI manifest with --cni-manifest",
+			"the bridge pod network eksd-kata writes without a CNI manifest needs the CNI plugins %s in /opt/cni/bin: without them the node stays NotReady", strings.Join(missing, ", "))
+	}
+	return pass("the CNI plugins of the bridge pod network are in /opt/cni/bin")
 }
 
 // String lists results compactly, for test failures.
