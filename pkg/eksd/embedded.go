@@ -98,10 +98,17 @@ func (r *Release) clone() *Release {
 }
 
 // Lookup returns the embedded release number of channel ("1-36"); number 0
-// means the newest embedded release of that channel.
+// means the newest embedded release of that channel, and no channel the
+// default release (the newest of all).
 func Lookup(channel string, number int) (*Release, error) {
 	if number < 0 {
 		return nil, fmt.Errorf("EKS-D release number %d: want 1 or more, or 0 for the newest", number)
+	}
+	if channel == "" {
+		if number != 0 {
+			return nil, fmt.Errorf("EKS-D release number %d names no channel: give both, such as 1-36-7", number)
+		}
+		return Default(), nil
 	}
 	idx := embeddedIndex()
 	var inChannel []embedded

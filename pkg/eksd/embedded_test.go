@@ -101,6 +101,12 @@ func TestLookupAndDefault(t *testing.T) {
 	if d.Channel() != "1-36" || d.Number() != 7 {
 		t.Errorf("Default = %s, want kubernetes-1-36-eks-7", d)
 	}
+	if r, err := Lookup("", 0); err != nil || r.Channel() != d.Channel() || r.Number() != d.Number() {
+		t.Errorf(`Lookup("", 0) = %v, %v; want the default`, r, err)
+	}
+	if _, err := Lookup("", 7); err == nil {
+		t.Error(`Lookup("", 7) named a release without a channel`)
+	}
 	r, err := Lookup("1-33", 0)
 	if err != nil || r.Number() != 31 {
 		t.Errorf("Lookup(1-33, 0) = %v, %v; want release 31", r, err)

@@ -124,11 +124,7 @@ func (e *Env) release() *eksd.Release {
 			return
 		}
 		c := e.Config.Spec.Release
-		r, err := eksd.Lookup(c.Channel, c.Number)
-		if c.Channel == "" {
-			r, err = eksd.Default(), nil
-		}
-		if err == nil {
+		if r, err := eksd.Lookup(c.Channel, c.Number); err == nil {
 			e.Release = r
 		}
 	})

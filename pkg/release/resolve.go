@@ -36,14 +36,9 @@ func Resolve(ctx context.Context, cfg *config.NodeConfig, client *http.Client, a
 		}
 		return r, nil
 	}
-	var emb *eksd.Release
-	if want.Channel == "" {
-		emb = eksd.Default()
-	} else {
-		var err error
-		if emb, err = eksd.Lookup(want.Channel, want.Number); err != nil {
-			return nil, badinput.Wrap(err)
-		}
+	emb, err := eksd.Lookup(want.Channel, want.Number)
+	if err != nil {
+		return nil, badinput.Wrap(err)
 	}
 	if !allowNetwork || Verifiable(emb, runtime.GOARCH) {
 		return emb, nil
