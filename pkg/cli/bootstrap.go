@@ -308,9 +308,7 @@ func resolveRelease(ctx context.Context, cfg *config.NodeConfig, fetch bool) (*e
 // a regular file or is too large, an unknown step) to exit 2; anything
 // else stays a failure (exit 1).
 func inputError(err error) error {
-	var in *badinput.Error
-	var hi *host.InputError
-	if errors.As(err, &in) || errors.As(err, &hi) {
+	if badinput.Is(err) {
 		return usageError(err)
 	}
 	return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"golang.org/x/term"
 )
 
@@ -20,7 +21,8 @@ const MaxRead = 16 << 20
 
 // InputError is a file that cannot be read as an input: not a regular file
 // (a FIFO would block the read, a device never ends) or larger than its
-// limit. It is bad input: the command changes nothing and exits 2.
+// limit. It comes wrapped as bad input (badinput.Error): the command
+// changes nothing and exits 2.
 type InputError struct {
 	Path   string
 	Reason string
@@ -130,7 +132,7 @@ func checkRegular(fi fs.FileInfo, name string) error {
 	case t&fs.ModeDevice != 0:
 		kind = "a device"
 	}
-	return &InputError{Path: name, Reason: "not a regular file (" + kind + "): give a file"}
+	return badinput.Wrap(&InputError{Path: name, Reason: "not a regular file (" + kind + "): give a file"})
 }
 
 func tooLarge(name string, size, limit int64) error {
@@ -138,7 +140,7 @@ func tooLarge(name string, size, limit int64) error {
 	if size >= 0 {
 		have = fmt.Sprintf("%d bytes", size)
 	}
-	return &InputError{Path: name, Reason: fmt.Sprintf("too large (%s, the limit is %s): not the file meant", have, sizeText(limit))}
+	return badinput.Wrap(&InputError{Path: name, Reason: fmt.Sprintf("too large (%s, the limit is %s): not the file meant", have, sizeText(limit))})
 }
 
 // sizeText says a limit in the unit people think of it in.
