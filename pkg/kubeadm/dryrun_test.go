@@ -3,6 +3,7 @@ package kubeadm
 import (
 	"context"
 	"errors"
+	"github.com/eksd-kata/eksd-kata/pkg/redact"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,23 +182,23 @@ func TestKubeadmInitDryRun(t *testing.T) {
 			worker, cp := parser.Commands()
 			token := regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}`).FindString(worker)
 			if !strings.HasPrefix(worker, "kubeadm join "+tc.joinsAt+" --token ") || token == "" || !strings.Contains(worker, "--discovery-token-ca-cert-hash sha256:") || strings.Contains(worker, "--control-plane") {
-				t.Fatalf("worker join command %q", Redact(worker))
+				t.Fatalf("worker join command %q", redact.String(worker))
 			}
 			log := string(sink.Log())
-			if strings.Contains(log, token) || !strings.Contains(log, "--token "+Redacted) {
+			if strings.Contains(log, token) || !strings.Contains(log, "--token "+redact.Hidden) {
 				t.Fatalf("token not redacted in the log")
 			}
 			if tc.endpoint == "" {
 				if cp != "" {
-					t.Fatalf("a control-plane join command without an endpoint: %q", Redact(cp))
+					t.Fatalf("a control-plane join command without an endpoint: %q", redact.String(cp))
 				}
 				return
 			}
 			key := regexp.MustCompile(`--certificate-key ([a-f0-9]{64})$`).FindStringSubmatch(cp)
 			if !strings.HasPrefix(cp, "kubeadm join "+tc.joinsAt+" --token "+token+" ") || !strings.Contains(cp, " --control-plane ") || key == nil {
-				t.Fatalf("control-plane join command %q", Redact(cp))
+				t.Fatalf("control-plane join command %q", redact.String(cp))
 			}
-			if strings.Contains(log, key[1]) || !strings.Contains(log, "--certificate-key "+Redacted) {
+			if strings.Contains(log, key[1]) || !strings.Contains(log, "--certificate-key "+redact.Hidden) {
 				t.Fatalf("certificate key not redacted in the log:\n%s", tail([]byte(log)))
 			}
 			if _, err := os.Stat("/etc/kubernetes/tmp"); err == nil {

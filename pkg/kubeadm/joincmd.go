@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eksd-kata/eksd-kata/pkg/redact"
 	"io"
 	"strings"
 	"sync"
@@ -118,7 +119,7 @@ func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
 	if c.ControlPlane && c.parser == nil {
 		var err error
 		if cmd, cpCmd, err = c.mint(ctx, h); err != nil {
-			return errors.New(Redact(err.Error()))
+			return errors.New(redact.String(err.Error()))
 		}
 	}
 	if c.ControlPlane {
@@ -134,12 +135,12 @@ func (c *WriteJoinCommand) Apply(ctx context.Context, h *host.Host) error {
 	if cmd == "" {
 		out, err := host.Output(ctx, h.Exec, c.Kubeadm, "token", "create", "--print-join-command", "--kubeconfig", AdminConf)
 		if err != nil {
-			return errors.New(Redact(err.Error()))
+			return errors.New(redact.String(err.Error()))
 		}
 		cmd = strings.Join(strings.Fields(string(out)), " ")
 	}
 	if !strings.HasPrefix(cmd, "kubeadm join ") {
-		return fmt.Errorf("no worker join command from kubeadm (got %q)", Redact(cmd))
+		return fmt.Errorf("no worker join command from kubeadm (got %q)", redact.String(cmd))
 	}
 	if _, err := h.FS.WriteFile(JoinCommandFile, []byte(cmd+"\n"), 0o600); err != nil {
 		return err

@@ -8,13 +8,6 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/redact"
 )
 
-// Redact hides bootstrap tokens and certificate keys in kubeadm's output;
-// the discovery hash is public and stays readable.
-func Redact(s string) string { return redact.String(s) }
-
-// Redacted is what stands in for a secret.
-const Redacted = redact.Hidden
-
 // lineSink receives kubeadm's output line by line: each raw line goes to
 // raw (parsers that need the token), the redacted line to the log and,
 // prefixed, to out. Stdout and stderr share one sink, so writes are locked.
@@ -57,7 +50,7 @@ func (s *lineSink) line(raw string) {
 	if s.raw != nil {
 		s.raw(raw)
 	}
-	red := Redact(raw)
+	red := redact.String(raw)
 	s.log.WriteString(red + "\n")
 	if s.out != nil {
 		// A broken terminal must not fail kubeadm: the log file has it all.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eksd-kata/eksd-kata/pkg/redact"
 	"io"
 	"path"
 	"strings"
@@ -59,7 +60,7 @@ func (c *Run) Apply(ctx context.Context, h *host.Host) error {
 	}
 	if err != nil {
 		// The error may quote kubeadm's stderr: redact it as well.
-		err = errors.New(Redact(err.Error()))
+		err = errors.New(redact.String(err.Error()))
 		if c.LogFile != "" {
 			return fmt.Errorf("%s (full output in %s)", err, c.LogFile)
 		}
