@@ -6,7 +6,9 @@ package eksd
 import (
 	"bytes"
 	"fmt"
+	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -332,4 +334,42 @@ func (r *Release) binaryList(c *Component) string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// Component names of release files outside the kubernetes component. EKS-D
+// publishes cni-plugins; containerd and runc are read when a manifest lists
+// them (a private mirror's, or a test bundle's), before eksd-kata's own
+// table of their upstream releases.
+const (
+	CNIPluginsComponent = "cni-plugins"
+	ContainerdComponent = "containerd"
+	RuncComponent       = "runc"
+)
+
+// Archive is a file of a component other than kubernetes, for one
+// architecture: the CNI plugins' tarball, say.
+type Archive struct {
+	Binary
+	FileName string // the asset's name, e.g. cni-plugins-linux-amd64-v1.6.2.tar.gz
+	Version  string // the component's gitTag, e.g. v1.6.2
+}
+
+// Archive returns the Archive asset of component for arch, and whether the
+// release lists one.
+func (r *Release) Archive(component, arch string) (Archive, bool) {
+	c := r.component(component)
+	if c == nil {
+		return Archive{}, false
+	}
+	for _, a := range c.Assets {
+		if a.Type != AssetTypeArchive || a.Archive == nil || !slices.Contains(a.Arch, arch) || a.OS != "" && a.OS != "linux" {
+			continue
+		}
+		return Archive{
+			Binary:   Binary{Name: component, Arch: arch, URL: a.Archive.URI, SHA256: a.Archive.SHA256, SHA512: a.Archive.SHA512},
+			FileName: path.Base(a.Name),
+			Version:  c.GitTag,
+		}, true
+	}
+	return Archive{}, false
 }

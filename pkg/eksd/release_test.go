@@ -203,3 +203,25 @@ func TestParseQuotesLongValuesShortened(t *testing.T) {
 		t.Fatalf("error (%d bytes) should quote %q", len(fmt.Sprint(err)), want)
 	}
 }
+
+func TestArchiveOfAComponent(t *testing.T) {
+	r := &Release{Status: ReleaseStatus{Components: []Component{{
+		Name: CNIPluginsComponent, GitTag: "v1.6.2",
+		Assets: []Asset{
+			{Name: "cni-plugins-linux-arm64-v1.6.2.tar.gz", Type: AssetTypeArchive, OS: "linux", Arch: []string{"arm64"},
+				Archive: &AssetArchive{URI: "https://x/arm64.tar.gz", SHA256: "a"}},
+			{Name: "cni-plugins-linux-amd64-v1.6.2.tar.gz", Type: AssetTypeArchive, OS: "linux", Arch: []string{"amd64"},
+				Archive: &AssetArchive{URI: "https://x/amd64.tar.gz", SHA256: "b", SHA512: "c"}},
+		},
+	}}}}
+	a, ok := r.Archive(CNIPluginsComponent, "amd64")
+	if !ok || a.URL != "https://x/amd64.tar.gz" || a.SHA256 != "b" || a.FileName != "cni-plugins-linux-amd64-v1.6.2.tar.gz" || a.Version != "v1.6.2" {
+		t.Errorf("amd64: %+v %v", a, ok)
+	}
+	if _, ok := r.Archive(CNIPluginsComponent, "s390x"); ok {
+		t.Error("an architecture the release lacks was found")
+	}
+	if _, ok := r.Archive(ContainerdComponent, "amd64"); ok {
+		t.Error("a component the release lacks was found")
+	}
+}
