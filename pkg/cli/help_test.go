@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -160,4 +161,68 @@ func TestExamplesRejectMistakes(t *testing.T) {
 			t.Errorf("%q: got %s, %v; want an error with %q", tc.line, p, err, tc.want)
 		}
 	}
+}
+
+// TestShippedCommandLinesParse: every eksd-kata command line a user is
+// given outside the help (the README's code blocks, the cloud-init user
+// data, the Vagrant scripts) names verbs and flags that exist.
+func TestShippedCommandLinesParse(t *testing.T) {
+	files := []string{"../../README.md", "../../templates/cloud-init.yaml", "../../templates/cloud-init-join.yaml",
+		"../../scripts/vagrant/run.sh", "../../scripts/vagrant/provision.sh"}
+	seen := 0
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inCode := !strings.HasSuffix(file, ".md") // markdown: its code blocks and spans only
+		lines := strings.Split(string(data), "\n")
+		spans := 0
+		if !inCode {
+			spans = len(lines)
+			lines = append(lines, codeSpans(string(data))...)
+		}
+		for i, line := range lines {
+			if i == spans && spans > 0 {
+				inCode = true
+			}
+			line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "$ "))
+			if strings.HasPrefix(line, "```") && strings.HasSuffix(file, ".md") {
+				inCode = !inCode
+				continue
+			}
+			if !inCode || !strings.HasPrefix(line, "eksd-kata ") && !strings.HasPrefix(line, "sudo eksd-kata ") {
+				continue
+			}
+			line, _, _ = strings.Cut(line, " || ") // the user data goes on if check fails
+			line, _, _ = strings.Cut(line, " # ")
+			for _, words := range exampleCommands(line) {
+				if slices.ContainsFunc(words, func(w string) bool { return strings.ContainsAny(w, "$`") }) {
+					continue // a shell variable: the script fills it in
+				}
+				seen++
+				if _, err := parseExample(words); err != nil {
+					t.Errorf("%s: %q: %v", file, line, err)
+				}
+			}
+		}
+	}
+	if seen < 15 {
+		t.Errorf("only %d command lines found: the files moved?", seen)
+	}
+}
+
+// codeSpans returns the `code spans` of markdown text, fenced blocks aside.
+func codeSpans(md string) []string {
+	var out []string
+	for i, part := range strings.Split(md, "```") {
+		if i%2 == 1 {
+			continue
+		}
+		f := strings.Split(part, "`")
+		for i := 1; i < len(f); i += 2 {
+			out = append(out, f[i])
+		}
+	}
+	return out
 }

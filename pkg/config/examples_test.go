@@ -26,7 +26,9 @@ func TestCloudInitExamplesValidate(t *testing.T) {
 				WriteFiles []struct {
 					Path, Permissions, Content string
 				} `json:"write_files"`
-				RunCmd [][]string `json:"runcmd"`
+				RunCmd        [][]string `json:"runcmd"`
+				PackageUpdate bool       `json:"package_update"`
+				Packages      []string   `json:"packages"`
 			}
 			if err := yaml.UnmarshalStrict(data, &ud); err != nil {
 				t.Fatal(err)
@@ -43,6 +45,13 @@ func TestCloudInitExamplesValidate(t *testing.T) {
 			}
 			if (verb == "join") != (cfg.Spec.Join != Join{}) {
 				t.Fatalf("spec.join %+v for %s", cfg.Spec.Join, verb)
+			}
+			// A stock image: the distribution gives kubeadm's small tools,
+			// eksd-kata the container runtime and everything else.
+			for _, p := range ud.Packages {
+				if strings.Contains(p, "containerd") || strings.Contains(p, "runc") || strings.Contains(p, "cni") || strings.Contains(p, "kata") {
+					t.Errorf("packages: %s is eksd-kata's to install, verified", p)
+				}
 			}
 			script := strings.Join(ud.RunCmd[0], " ")
 			if !strings.Contains(script, "sha256sum -c") || !strings.Contains(script, "eksd-kata "+verb+" --config /etc/eksd-kata/config.yaml") {

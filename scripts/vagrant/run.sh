@@ -3,8 +3,9 @@
 #   scripts/vagrant/run.sh                 check + bootstrap
 #   scripts/vagrant/run.sh check           only the preflight
 #   scripts/vagrant/run.sh destroy         remove the VM
-# Extra bootstrap flags go in EKSD_KATA_FLAGS, e.g.
-#   EKSD_KATA_FLAGS="--install-kata /eksd-kata/kata-static-3.21.0-amd64.tar.zst --kata-checksum-file /eksd-kata/kata-static-3.21.0-amd64.tar.zst.sha256"
+# Bootstrap's flags are EKSD_KATA_FLAGS, by default "--install-kata 3.32.0"
+# (Kata from its release); a tarball rsynced with the binary instead:
+#   EKSD_KATA_FLAGS="--install-kata /eksd-kata/kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -26,5 +27,5 @@ if [ "${1:-all}" = check ]; then
 	exit 0
 fi
 # shellcheck disable=SC2086 # EKSD_KATA_FLAGS is a list of flags on purpose
-vagrant ssh -c "sudo eksd-kata bootstrap ${EKSD_KATA_FLAGS:-}"
+vagrant ssh -c "sudo eksd-kata bootstrap ${EKSD_KATA_FLAGS:---install-kata 3.32.0}"
 vagrant ssh -c "sudo eksd-kata verify"
