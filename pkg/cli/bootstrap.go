@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -13,10 +13,12 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/detect"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
@@ -85,7 +87,7 @@ again: it continues from what is still not right.`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>) and the CNI plugins tarball (DIR/<its name>) from DIR instead of downloading; still verified against the release manifest")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
 	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata, after checking its sha256")
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
@@ -124,7 +126,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 	if report == nil {
 		return err
 	}
-	printSummary(out, report, h, f)
+	printSummary(out, report, h, resolved, f)
 	return err
 }
 
@@ -141,9 +143,11 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}
-	// The embedded release plans everything but binaries; those need the
-	// published manifest's checksums, fetched only when they will be installed.
-	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
+	// The embedded release plans everything but binaries and the CNI
+	// plugins; those need the published manifest, fetched only when they
+	// will be installed.
+	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" &&
+		(selected("binaries", f.only, f.skip) || selected(cniplugins.StepName, f.only, f.skip))
 	rel, err := resolveRelease(ctx, cfg, fetch)
 	if err != nil {
 		return nil, nil, err
@@ -213,8 +217,9 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, 
 
 // printSummary says which steps changed something (or, in a dry run,
 // would), which were already right, what blocks the run or is left to the
-// operator, and what to run next once a control plane exists.
-func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrapFlags) {
+// operator, and, once a control plane exists, its pod network and what to
+// run next.
+func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, cfg *config.NodeConfig, f *bootstrapFlags) {
 	var changed, right, blocked, left []string
 	for _, s := range r.Steps {
 		if len(s.Changes) > 0 {
@@ -245,10 +250,32 @@ func printSummary(out io.Writer, r *bootstrap.Report, h *host.Host, f *bootstrap
 	if f.dryRun || !h.IsLive() || !selected("kubeadm", f.only, f.skip) {
 		return
 	}
+	printNetwork(out, h, cfg)
 	fmt.Fprintf(out, "next:\n")
 	fmt.Fprintf(out, "  kubectl get nodes                  (kubeconfig: ~/.kube/config, or /etc/kubernetes/admin.conf as root)\n")
 	fmt.Fprintf(out, "  sudo cat %s   (the kubeadm join command for workers; it holds a token)\n", kubeadm.JoinCommandFile)
 	fmt.Fprintf(out, "  eksd-kata verify                   (a runc and a kata pod, host vs guest kernel)\n")
+}
+
+// printNetwork says which pod network the node has, how more nodes get
+// one, and how a pod runs in a Kata VM.
+func printNetwork(out io.Writer, h *host.Host, cfg *config.NodeConfig) {
+	sp := cfg.Spec
+	bridge, _ := h.FS.Exists(kube.BridgeConflist)
+	switch m := sp.Addons.CNIManifest; {
+	case m == "none":
+		fmt.Fprintf(out, "pod network: none (--cni-manifest none): pods start once you apply one\n")
+	case m != "":
+		fmt.Fprintf(out, "pod network: the CNI manifest %s\n", m)
+	case bridge:
+		fmt.Fprintf(out, "pod network: eksd-kata's bridge on this node alone, pods on %s (%s)\n", sp.Network.PodCIDR, kube.BridgeConflist)
+		fmt.Fprintf(out, "  for more nodes: run again with --cni-manifest FILE|URL (spec.addons.cniManifest), a cluster network that takes its place\n")
+	default:
+		fmt.Fprintf(out, "pod network: the one configured in %s before\n", path.Dir(kube.BridgeConflist))
+	}
+	if sp.Kata.Enabled {
+		fmt.Fprintf(out, "  a pod in a Kata VM: runtimeClassName: %s in its spec\n", sp.Kata.RuntimeHandler)
+	}
 }
 
 // printProblems lists, with their remedies, the blockers a real run would

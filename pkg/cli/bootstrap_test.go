@@ -147,7 +147,7 @@ func TestBootstrapTooOldContainerdFails(t *testing.T) {
 // the second run changes nothing.
 func TestBootstrapEveryStepUnderRoot(t *testing.T) {
 	root := t.TempDir()
-	args := []string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--skip", "binaries", "--node-name", "node-1", "--advertise-address", "192.0.2.10"}
+	args := []string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--skip", "binaries,cni", "--node-name", "node-1", "--advertise-address", "192.0.2.10"}
 	code, out, stderr := run(t, "", args...)
 	if code != ExitOK || !strings.Contains(out, "in 9 step(s)") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)

@@ -66,6 +66,7 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 			}
 			env := preflight.NewEnv(h, cfg)
 			env.Release = rel
+			env.InstallCNIPlugins = true // as bootstrap and join do
 			rep := preflight.Run(cmd.Context(), env, preflight.All(), ign)
 			out := cmd.OutOrStdout()
 			if asJSON {

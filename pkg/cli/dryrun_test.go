@@ -53,8 +53,8 @@ func TestDryRunTellsEveryBlocker(t *testing.T) {
 		"    → upgrade containerd, or choose an older EKS-D release with --release")
 	// The steps after the blocked ones are planned all the same.
 	containsAll(t, "output", out,
-		"[1/10] preflight: blocked by",
-		"[3/10] containerd: blocked by 1 problem(s)",
+		"[1/11] preflight: blocked by",
+		"[3/11] containerd: blocked by 1 problem(s)",
 		"+++ b/etc/sysctl.d/99-eksd-kata.conf",
 		"+ install /usr/local/bin/kubeadm from ")
 	if got := summaryLine(out, "would change"); !strings.Contains(got, "host (2)") || !strings.Contains(got, "binaries (") {
@@ -88,11 +88,11 @@ func TestDryRunWithoutContainerdVersionUnderRoot(t *testing.T) {
 	if code != ExitFailure || !strings.Contains(out, "  ✗ containerd: under --root the installed containerd cannot be asked for its version\n    → pass --containerd-version") {
 		t.Fatalf("exit %d, want 1 with the blocker\n%s%s", code, out, stderr)
 	}
-	if !strings.Contains(out, "[6/10] binaries: 5 change(s) planned") {
+	if !strings.Contains(out, "[6/11] binaries: 5 change(s) planned") {
 		t.Errorf("the steps after containerd are not planned:\n%s", out)
 	}
-	// (--skip binaries: a real run would fetch their checksums.)
-	code, _, stderr = run(t, "", "--root", root, "bootstrap", "--ignore", "all", "--skip", "binaries")
+	// (--skip binaries,cni: a real run would fetch the published manifest.)
+	code, _, stderr = run(t, "", "--root", root, "bootstrap", "--ignore", "all", "--skip", "binaries,cni")
 	if code != ExitUsage || !strings.Contains(stderr, "--containerd-version") {
 		t.Fatalf("real run: exit %d, want 2\n%s", code, stderr)
 	}
@@ -124,7 +124,7 @@ func TestDryRunNothingBlocks(t *testing.T) {
 func TestRealRunStopsAtTheFirstBlocker(t *testing.T) {
 	root := t.TempDir()
 	before := hosttest.HashTree(t, root)
-	code, out, stderr := run(t, "", "--root", root, "bootstrap", "--containerd-version", "1.6.20", "--skip", "binaries")
+	code, out, stderr := run(t, "", "--root", root, "bootstrap", "--containerd-version", "1.6.20", "--skip", "binaries,cni")
 	if code != ExitFailure || !strings.Contains(stderr, "error: step preflight: ") || !strings.Contains(stderr, "preflight check(s) failed:\n  ✗ ") {
 		t.Fatalf("exit %d, want 1 at preflight\n%s%s", code, out, stderr)
 	}

@@ -82,7 +82,7 @@ prefer a 0600 config file (spec.join).`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR instead of downloading; still verified")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl and the CNI plugins tarball from DIR instead of downloading; still verified")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all")`)
 	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata")
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
@@ -75,7 +76,7 @@ func bootstrapPhases(in phaseInputs) []bootstrap.Phase {
 			Name:        "verify",
 			Description: "a runc and a Kata pod run, once every image is in",
 			Step:        &kube.VerifyStep{Config: in.cfg, Out: in.out},
-			Needs:       []bootstrap.Need{bootstrap.After("addons"), bootstrap.After("images")},
+			Needs:       []bootstrap.Need{bootstrap.After("addons"), bootstrap.After("images"), bootstrap.After(cniplugins.StepName)},
 		},
 	))
 }
@@ -102,7 +103,8 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 		{
 			Name:        "preflight",
 			Description: "read-only checks: virtualisation, host, runtime, Kata, Kubernetes",
-			Step:        &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet},
+			Step: &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet,
+				InstallCNIPlugins: selected(cniplugins.StepName, in.f.only, in.f.skip)},
 		},
 		{
 			Name:        "host",
@@ -142,6 +144,13 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 			// No Needs of its own: it follows kata, which holds back what
 			// comes after it.
 			Provides: []*plan.Milestone{m.kubeadmInstalled, m.kubeletInstalled},
+		},
+		{
+			Name:        cniplugins.StepName,
+			Description: "the release's CNI plugins into /opt/cni/bin, verified; other plugins kept",
+			Step:        &cniplugins.Step{Release: in.rel, ArtifactsDir: in.f.artifactsDir, Progress: in.errOut},
+			// Only pods need them: the certificates and kubeadm go on beside it.
+			Background: true,
 		},
 	}
 }

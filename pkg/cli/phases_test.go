@@ -69,7 +69,7 @@ func TestPhaseTables(t *testing.T) {
 		"certs":   "kubeadm installed, kubelet installed",
 		"kubeadm": "certs, control-plane images stored, kubelet installed",
 		"addons":  "kubeadm",
-		"verify":  "addons, images",
+		"verify":  "addons, images, cni",
 	} {
 		if got := needNames(byName(t, boot, name)); got != want {
 			t.Errorf("bootstrap %s needs %q, want %q", name, got, want)
@@ -78,8 +78,8 @@ func TestPhaseTables(t *testing.T) {
 	if got, want := needNames(byName(t, join, "kubeadm")), "images for kubeadm join stored, kubeadm installed, kubelet installed"; got != want {
 		t.Errorf("join kubeadm needs %q, want %q", got, want)
 	}
-	if strings.Join(stepNames, ",") != "preflight,host,containerd,kata,images,binaries,certs,kubeadm,addons,verify" ||
-		strings.Join(joinStepNames, ",") != "preflight,host,containerd,kata,images,binaries,kubeadm" {
+	if strings.Join(stepNames, ",") != "preflight,host,containerd,kata,images,binaries,cni,certs,kubeadm,addons,verify" ||
+		strings.Join(joinStepNames, ",") != "preflight,host,containerd,kata,images,binaries,cni,kubeadm" {
 		t.Errorf("names: %q and %q", stepNames, joinStepNames)
 	}
 	// Each table makes its own milestones: two runs never share one.
@@ -102,18 +102,19 @@ func TestDryRunPrintsTheOrder(t *testing.T) {
   host after: preflight
   containerd after: host
   kata after: containerd
-  images (background) after: kata ‖ binaries, certs, kubeadm, addons
+  images (background) after: kata ‖ binaries, cni, certs, kubeadm, addons
   binaries after: kata ‖ images, certs, kubeadm
-  certs after: kubeadm installed, kubelet installed ‖ images, binaries
-  kubeadm after: certs, control-plane images stored ‖ images, binaries
-  addons after: kubeadm, binaries ‖ images
-  verify after: addons, images
-[1/10] preflight:`
+  cni (background) after: binaries ‖ images, certs, kubeadm, addons
+  certs after: kubeadm installed, kubelet installed ‖ images, binaries, cni
+  kubeadm after: certs, control-plane images stored ‖ images, binaries, cni
+  addons after: kubeadm, binaries ‖ images, cni
+  verify after: addons, images, cni
+[1/11] preflight:`
 	if !strings.Contains(out, want) {
 		t.Errorf("output lacks the order:\n%s\nwant:\n%s", out, want)
 	}
 	code, out, stderr = run(t, "", append(args, "--skip", "certs")...)
-	if code != ExitOK || !strings.Contains(out, "  kubeadm after: control-plane images stored, kubelet installed ‖ images, binaries\n") {
+	if code != ExitOK || !strings.Contains(out, "  kubeadm after: control-plane images stored, kubelet installed ‖ images, binaries, cni\n") {
 		t.Errorf("--skip certs: exit %d\n%s%s", code, out, stderr)
 	}
 }

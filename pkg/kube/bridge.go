@@ -15,7 +15,8 @@ import (
 // BridgeConflist is the pod network eksd-kata writes for a single
 // control-plane node given no CNI manifest: a node-local bridge on the pod
 // CIDR, so that bootstrap alone ends with the node Ready. The CNI plugins
-// (bridge, host-local, portmap, loopback) must be in containerd's bin dir.
+// (cniplugins.BridgePlugins) must be in containerd's bin dir, where the
+// cni step installs those of the release.
 const BridgeConflist = "/etc/cni/net.d/10-eksd-kata-bridge.conflist"
 
 // bridgeConflist renders BridgeConflist for podCIDR.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
@@ -90,6 +92,34 @@ func TestBridgePodNetwork(t *testing.T) {
 		}
 		if changes, _ := plan(t, h, kataOff(tc.mutate)); len(changes) != 0 {
 			t.Errorf("%s: planned %q", name, changes)
+		}
+	}
+}
+
+// TestBridgeUsesOnlyThePluginsTheReleaseShips: every plugin the bridge
+// pod network names is one the cni step installs and preflight checks for
+// (loopback, which containerd runs itself, among them).
+func TestBridgeUsesOnlyThePluginsTheReleaseShips(t *testing.T) {
+	data, err := bridgeConflist("10.244.0.0/16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Plugins []struct {
+			Type string `json:"type"`
+			IPAM struct {
+				Type string `json:"type"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(data, &conf); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range conf.Plugins {
+		for _, typ := range []string{p.Type, p.IPAM.Type} {
+			if typ != "" && !slices.Contains(cniplugins.BridgePlugins, typ) {
+				t.Errorf("the bridge network runs %q, which is not among %q", typ, cniplugins.BridgePlugins)
+			}
 		}
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -284,10 +286,6 @@ func checkTools(_ context.Context, e *Env) Result {
 	return pass("all tools kubeadm uses are in PATH")
 }
 
-// bridgePlugins are the CNI plugins the bridge pod network runs, from
-// containerd's default CNI bin dir.
-var bridgePlugins = []string{"bridge", "host-local", "portmap", "loopback"}
-
 // checkCNIPlugins: a control plane given no CNI manifest gets the bridge
 // pod network the addons step writes, which runs these plugins; without
 // them the node never gets Ready. A manifest brings its own network, and a
@@ -297,16 +295,20 @@ func checkCNIPlugins(_ context.Context, e *Env) Result {
 		return skip("the pod network is not eksd-kata's bridge: it comes from a CNI manifest or the cluster")
 	}
 	var missing []string
-	for _, p := range bridgePlugins {
-		if ok, err := e.Host.FS.Exists("/opt/cni/bin/" + p); err != nil || !ok {
+	for _, p := range cniplugins.BridgePlugins {
+		if ok, err := e.Host.FS.Exists(cniplugins.Dir + "/" + p); err != nil || !ok {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 {
-		return warn("install the CNI plugins into /opt/cni/bin (Debian and Ubuntu: apt-get install containernetworking-plugins, which puts them in /usr/lib/cni: link that to /opt/cni/bin), or give a CNI manifest with --cni-manifest",
-			"the bridge pod network eksd-kata writes without a CNI manifest needs the CNI plugins %s in /opt/cni/bin: without them the node stays NotReady", strings.Join(missing, ", "))
+	switch {
+	case len(missing) == 0:
+		return pass("the CNI plugins of the bridge pod network are in %s", cniplugins.Dir)
+	case e.InstallCNIPlugins && cniplugins.Ships(e.release(), runtime.GOARCH):
+		return fixable("the cni step of bootstrap and join installs them",
+			"the CNI plugins %s of the bridge pod network are not in %s yet: they come with the EKS-D release", strings.Join(missing, ", "), cniplugins.Dir)
 	}
-	return pass("the CNI plugins of the bridge pod network are in /opt/cni/bin")
+	return warn("install the CNI plugins into /opt/cni/bin (Debian and Ubuntu: apt-get install containernetworking-plugins, which puts them in /usr/lib/cni: link that to /opt/cni/bin), or give a CNI manifest with --cni-manifest",
+		"the bridge pod network eksd-kata writes without a CNI manifest needs the CNI plugins %s in /opt/cni/bin: without them the node stays NotReady", strings.Join(missing, ", "))
 }
 
 // String lists results compactly, for test failures.

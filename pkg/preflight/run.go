@@ -43,6 +43,9 @@ type Env struct {
 	RunVersions bool
 	// Root is whether we run as root on the running system.
 	Root bool
+	// InstallCNIPlugins: bootstrap or join installs the release's CNI
+	// plugins (their cni step runs).
+	InstallCNIPlugins bool
 
 	facts facts
 }

@@ -9,12 +9,14 @@ import (
 	"testing"
 
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
+	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 )
 
@@ -213,5 +215,44 @@ func TestResetLeavesASymlinkAtItsOwnDirectory(t *testing.T) {
 	}
 	if hosttest.HashTree(t, root) != before {
 		t.Fatal("reset changed the tree")
+	}
+}
+
+// TestResetTakesBackTheCNIPlugins: reset removes the plugins the cni step
+// added, puts back the one it replaced, and keeps the plugin of another
+// network that was there before, from the backups alone.
+func TestResetTakesBackTheCNIPlugins(t *testing.T) {
+	root := debianRoot(t)
+	hosttest.WriteTree(t, root, map[string]string{"/opt/cni/bin/calico": "calico\n", "/opt/cni/bin/bridge": "old bridge\n"})
+	before := hosttest.HashTree(t, root)
+	plugins := releasetest.CNIPlugins()
+	tgz := releasetest.CNITarball(t, plugins)
+	srv := releasetest.NewServer(t, map[string][]byte{"/" + releasetest.CNIFileName("amd64"): tgz})
+	rel := releasetest.Release(t, "1-36", 7, srv.URL, releasetest.Binaries())
+	releasetest.AddCNIPlugins(rel, srv.URL, map[string][]byte{"amd64": tgz})
+	h, err := host.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	step := &cniplugins.Step{Release: rel, Arch: "amd64", Client: srv.Client()}
+	if rep, err := bootstrap.Run(ctx, h, []bootstrap.Step{step}, bootstrap.Options{}); err != nil || rep.Changed() != 1 {
+		t.Fatalf("install: %v, %v", rep, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "opt/cni/bin/bridge")); string(b) != string(plugins["bridge"]) {
+		t.Fatal("the bridge plugin was not replaced")
+	}
+
+	var out bytes.Buffer
+	if _, err := bootstrap.Run(ctx, h, Steps(Options{}), bootstrap.Options{Out: &out}); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"restore /opt/cni/bin/bridge", "remove /opt/cni/bin/portmap (created by eksd-kata)", "remove " + cniplugins.RecordFile} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("reset does not say %q:\n%s", want, out.String())
+		}
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatalf("reset did not bring the plugins back:\n%s\n%s", out.String(), listTree(t, root))
 	}
 }

@@ -4,9 +4,6 @@
 package releasetest
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,10 +13,14 @@ import (
 )
 
 // Binaries returns small, distinct fake contents for kubeadm, kubelet, kubectl.
-func Binaries() map[string][]byte {
+func Binaries() map[string][]byte { return fakes(eksd.RequiredBinaries, "", 1000) }
+
+// fakes returns small shell scripts by name, "fake KIND NAME", told
+// apart by their sizes: pad*(i+1) bytes of padding for the i-th.
+func fakes(names []string, kind string, pad int) map[string][]byte {
 	out := map[string][]byte{}
-	for i, name := range eksd.RequiredBinaries {
-		out[name] = []byte(fmt.Sprintf("#!/bin/sh\n# fake %s\necho %s %s\n", name, name, strings.Repeat("x", 1000*(i+1))))
+	for i, name := range names {
+		out[name] = []byte(fmt.Sprintf("#!/bin/sh\n# fake %s%s\necho %s %s\n", kind, name, name, strings.Repeat("x", pad*(i+1))))
 	}
 	return out
 }
@@ -48,10 +49,8 @@ func Release(t testing.TB, channel string, number int, baseURL string, bins map[
 			if a.Archive == nil || !ok {
 				continue
 			}
-			s256, s512 := sha256.Sum256(data), sha512.Sum512(data)
 			a.Archive.URI = baseURL + "/" + a.Name
-			a.Archive.SHA256 = hex.EncodeToString(s256[:])
-			a.Archive.SHA512 = hex.EncodeToString(s512[:])
+			a.Archive.SHA256, a.Archive.SHA512 = sums(data)
 		}
 	}
 	return r
