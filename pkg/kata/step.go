@@ -82,7 +82,8 @@ func (s *Step) WillInstall() string {
 func (s *Step) Name() string { return "kata" }
 
 // Plan installs the tarball if asked and not already installed, links the
-// shims, and says what is missing for the configured hypervisors.
+// shims, points Kata at the configured guest kernel, and says what is
+// missing for the configured hypervisors.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	if !s.Config.Spec.Kata.Enabled {
@@ -111,6 +112,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			continue
 		}
 		p.Add(&plan.Symlink{Target: target, Link: link})
+	}
+	if err := s.planGuestKernel(h, p, installing); err != nil {
+		return nil, err
 	}
 	if !installing {
 		r, err := Ready(h, s.Config.Spec.Kata)
