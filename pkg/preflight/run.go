@@ -43,6 +43,10 @@ type Env struct {
 	RunVersions bool
 	// Root is whether we run as root on the running system.
 	Root bool
+	// KataInstall says what bootstrap installs into /opt/kata before Kata
+	// is used ("Kata 3.32.0 will be installed from its release"); empty:
+	// nothing, and a missing Kata stays missing.
+	KataInstall string
 
 	facts facts
 }

@@ -18,6 +18,8 @@ type Step struct {
 	Config  *config.NodeConfig
 	Release *eksd.Release   // the configured release; nil: the embedded one, if any
 	Ignore  map[string]bool // check ids whose failure is only a warning
+	// KataInstall: see Env.KataInstall.
+	KataInstall string
 }
 
 func (s *Step) Name() string { return "preflight" }
@@ -26,6 +28,7 @@ func (s *Step) Name() string { return "preflight" }
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	env := NewEnv(h, s.Config)
 	env.Release = s.Release
+	env.KataInstall = s.KataInstall
 	rep := Run(ctx, env, All(), s.Ignore)
 	p := &plan.Plan{}
 	for _, c := range rep.Checks {
