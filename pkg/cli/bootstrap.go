@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
@@ -23,6 +24,10 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/release"
 	"github.com/spf13/cobra"
 )
+
+// installKataHelp is the help of --install-kata, on bootstrap and join.
+var installKataHelp = "install Kata into /opt/kata: a release VERSION (" + strings.Join(artifacts.Versions(artifacts.Kata), ", ") +
+	" are checked against the sha256 eksd-kata carries; another needs --kata-sha256), or a kata-static tarball FILE or https URL with its sha256"
 
 type bootstrapFlags struct {
 	overrides          config.Overrides
@@ -60,9 +65,12 @@ again: it continues from what is still not right.`,
   # Print the plan, with diffs of the files it would write, and change nothing
   sudo eksd-kata bootstrap --dry-run
 
-  # Pin the EKS-D release and install Kata from a kata-static tarball, checked
-  # against its sha256
-  sudo eksd-kata bootstrap --release 1-35 --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
+  # Pin the EKS-D release and install Kata 3.32.0 from its release, checked
+  # against the sha256 eksd-kata carries
+  sudo eksd-kata bootstrap --release 1-35 --install-kata 3.32.0
+
+  # Install Kata from a kata-static tarball, checked against its sha256
+  sudo eksd-kata bootstrap --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
 
   # Only pull the images and install the binaries, e.g. to preload a node
   sudo eksd-kata bootstrap --only images,binaries
@@ -85,9 +93,9 @@ again: it continues from what is still not right.`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading, still verified against the release manifest; and the kata-static tarball of --install-kata VERSION")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
-	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata, after checking its sha256")
+	fl.StringVar(&f.installKata, "install-kata", "", installKataHelp)
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
@@ -135,7 +143,7 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	var err error
 	for _, o := range [][2]string{{"--kata-sha256", f.kataSHA256}, {"--kata-checksum-file", f.kataChecksumFile}} {
 		if o[1] != "" && f.installKata == "" {
-			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata FILE|URL or drop %s", o[0], o[0])
+			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata VERSION|FILE|URL or drop %s", o[0], o[0])
 		}
 	}
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
