@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
@@ -26,8 +25,8 @@ import (
 )
 
 // installKataHelp is the help of --install-kata, on bootstrap and join.
-var installKataHelp = "install Kata into /opt/kata: a release VERSION (" + strings.Join(artifacts.Versions(artifacts.Kata), ", ") +
-	" are checked against the sha256 eksd-kata carries; another needs --kata-sha256), or a kata-static tarball FILE or https URL with its sha256"
+const installKataHelp = "install Kata into /opt/kata: a release VERSION such as 3.32.0 (checked against the sha256 eksd-kata carries; " +
+	"one it carries none for needs --kata-sha256), or a kata-static tarball FILE or https URL with its sha256"
 
 type bootstrapFlags struct {
 	overrides          config.Overrides

@@ -37,3 +37,11 @@ func TestInstallKataVersionOffline(t *testing.T) {
 		t.Fatalf("drop-in %q, %v", drop, err)
 	}
 }
+
+// The help's example version is the newest eksd-kata carries: the help is
+// a constant, so that no run reads the checksum table for it.
+func TestInstallKataHelpNamesTheNewestRelease(t *testing.T) {
+	if !strings.Contains(installKataHelp, "such as "+kata.Newest()+" ") {
+		t.Fatalf("--install-kata help %q does not name %s", installKataHelp, kata.Newest())
+	}
+}

@@ -25,8 +25,9 @@ import (
 )
 
 // Newest is the newest Kata release eksd-kata carries a checksum for: what
-// the hints suggest installing.
-var Newest = artifacts.Versions(artifacts.Kata)[0]
+// the hints suggest installing. (A function: the table is read on first
+// use, not by every run.)
+func Newest() string { return artifacts.Versions(artifacts.Kata)[0] }
 
 // Install puts a verified kata-static tarball into /opt/kata.
 type Install struct {
@@ -104,7 +105,7 @@ func parseSource(s string) (source, error) {
 	case versionArg.MatchString(s):
 		return source{version: strings.TrimPrefix(s, "v")}, nil
 	}
-	return source{}, fmt.Errorf("--install-kata %s: want a Kata release version (such as %s), a kata-static tarball file or an https URL (no such file here)", s, Newest)
+	return source{}, fmt.Errorf("--install-kata %s: want a Kata release version (such as %s), a kata-static tarball file or an https URL (no such file here)", s, Newest())
 }
 
 // planInstall returns the install change, or nil when the tarball with this

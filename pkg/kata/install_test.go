@@ -38,7 +38,7 @@ func TestParseSource(t *testing.T) {
 			t.Errorf("parseSource(%q) = %+v, %v; want %+v", arg, got, err, want)
 		}
 	}
-	if _, err := parseSource("latest"); err == nil || !strings.Contains(err.Error(), "want a Kata release version (such as "+Newest+")") {
+	if _, err := parseSource("latest"); err == nil || !strings.Contains(err.Error(), "want a Kata release version (such as "+Newest()+")") {
 		t.Errorf("latest: err = %v", err)
 	}
 }

@@ -125,7 +125,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			// The run goes on: the node still runs runc pods.
 			p.Unsolved = append(p.Unsolved, plan.Problem{
 				What:   fmt.Sprintf("Kata is not completely installed (%s): eksd-kata applies no RuntimeClass for those hypervisors until it is", r.Why()),
-				Remedy: "install a Kata release: " + FixCommand,
+				Remedy: "install a Kata release: " + FixCommand(),
 			})
 		}
 	}

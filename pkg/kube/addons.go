@@ -162,10 +162,10 @@ func (s *AddonsStep) runtimeClasses(h *host.Host, p *plan.Plan) ([]renderedRC, e
 		// would otherwise stay Pending without saying why.
 		if len(out) == 0 {
 			p.Notef("Kata is not installed here (%s): no RuntimeClass %s and no node label %s=true, so that Kata pods are not scheduled where they cannot start; to install Kata and apply them: %s",
-				r.Why(), strings.Join(skipped, ", "), KataNodeLabel, kata.FixCommand)
+				r.Why(), strings.Join(skipped, ", "), KataNodeLabel, kata.FixCommand())
 		} else {
 			p.Notef("Kata is not installed here for every hypervisor (%s): no RuntimeClass %s; to install Kata and apply them: %s",
-				r.Why(), strings.Join(skipped, ", "), kata.FixCommand)
+				r.Why(), strings.Join(skipped, ", "), kata.FixCommand())
 		}
 	}
 	return out, nil

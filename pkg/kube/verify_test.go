@@ -208,7 +208,7 @@ func TestVerifyWithoutKataRunsRuncAndSaysWhy(t *testing.T) {
 	k := &fakeKubelet{kernels: map[string]string{"eksd-kata-verify-runc": "6.1.0-18-amd64"}}
 	startKubelet(t, cs, step.Config.Spec.Node.Name, step.Namespace, k)
 	r, err := step.Run(context.Background(), liveHost(t, nil))
-	want := "Kata is not installed on node verify-nokata-node (qemu: no /opt/kata/bin/containerd-shim-kata-v2), so eksd-kata applied no RuntimeClass kata there and no kata pod was run; install Kata and apply its RuntimeClasses: eksd-kata bootstrap --only kata,containerd,addons --install-kata " + kata.Newest
+	want := "Kata is not installed on node verify-nokata-node (qemu: no /opt/kata/bin/containerd-shim-kata-v2), so eksd-kata applied no RuntimeClass kata there and no kata pod was run; install Kata and apply its RuntimeClasses: eksd-kata bootstrap --only kata,containerd,addons --install-kata " + kata.Newest()
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}

@@ -26,12 +26,11 @@ var kataChecks = []Check{
 
 const kataShim = "containerd-shim-kata-v2"
 
-// The remedies of a missing Kata: the command that installs it, or that
-// the run does.
-var (
-	installKata = "bootstrap --install-kata " + kata.Newest
-	installing  = "nothing to do: bootstrap's kata step installs it first"
-)
+// installing is the remedy of a missing Kata that the run installs.
+const installing = "nothing to do: bootstrap's kata step installs it first"
+
+// installKata is the command that installs a missing Kata.
+func installKata() string { return "bootstrap --install-kata " + kata.Newest() }
 
 // kataConfigDirs are searched in Kata's own order: the admin's override,
 // the static release, distribution packages.
@@ -115,7 +114,7 @@ func checkKataShim(_ context.Context, e *Env) Result {
 		return fixable(installing, "%s not found (/opt/kata/bin or PATH): %s", kataShim, e.KataInstall)
 	}
 	if err != nil {
-		return fixable(installKata+" installs the Kata Containers static release under /opt/kata, verified against the sha256 eksd-kata carries", "%s not found (/opt/kata/bin or PATH)", kataShim)
+		return fixable(installKata()+" installs the Kata Containers static release under /opt/kata, verified against the sha256 eksd-kata carries", "%s not found (/opt/kata/bin or PATH)", kataShim)
 	}
 	return pass("%s at %s", kataShim, p)
 }
@@ -143,7 +142,7 @@ func checkKataConfig(_ context.Context, e *Env) Result {
 	case len(missing) > 0 && !e.kataInstalled() && e.KataInstall != "":
 		return fixable(installing, "%s not found: %s, which ships them", strings.Join(missing, ", "), e.KataInstall)
 	case len(missing) > 0 && !e.kataInstalled():
-		return fixable(installKata+" installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
+		return fixable(installKata()+" installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
 	case len(missing) > 0:
 		return fail("reinstall the Kata static release, or drop those hypervisors (--hypervisors)",
 			"Kata is installed but has no %s in %s", strings.Join(missing, ", "), strings.Join(kataConfigDirs, ", "))

@@ -35,7 +35,7 @@ func TestMissingKataSaysWhatBootstrapDoes(t *testing.T) {
 	noKata := func(root string) { os.RemoveAll(filepath.Join(root, "opt/kata")) }
 	e := machineEnv(t, "intel-baremetal.txtar", config.Default(), noKata)
 	for _, id := range []string{"kata.shim", "kata.config"} {
-		if r := check(t, e, id); r.Status != Warn || !r.BootstrapFixes || !strings.Contains(r.Remedy, "bootstrap --install-kata "+kata.Newest) {
+		if r := check(t, e, id); r.Status != Warn || !r.BootstrapFixes || !strings.Contains(r.Remedy, "bootstrap --install-kata "+kata.Newest()) {
 			t.Errorf("%s: %+v", id, r)
 		}
 	}
