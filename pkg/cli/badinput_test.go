@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kata/katatest"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
 
@@ -38,6 +40,12 @@ func TestBadInputTable(t *testing.T) {
 		tar.Header{Name: "./opt/kata/b", Linkname: "a/a/a/../../../etc", Typeflag: tar.TypeSymlink},
 	)
 	escapingSum := sha256.Sum256(escaping)
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	otherArch := katatest.Tarball(t, other, "gz")
+	otherArchSum := sha256.Sum256(otherArch)
 
 	manifest := releasetest.Manifest(t, eksd.Default())
 	boot := []string{"bootstrap", "--only", "host,containerd,kata", "--containerd-version", "2.4.2"}
@@ -94,6 +102,11 @@ func TestBadInputTable(t *testing.T) {
 		{name: "kata-checksum-file without install-kata", args: with("--kata-checksum-file", write("SUMS2", goodSum+"  kata-static-3.21.0-amd64.tar.gz\n")), want: "--kata-checksum-file checks the tarball of --install-kata, which is not given"},
 		{name: "containerd version with junk around it", args: with("--containerd-version", "x2.4.2junk"), want: `--containerd-version: containerd version "x2.4.2junk"`},
 		{name: "manifest image digest not sha256", args: with("--release-manifest", write("m7.yaml", strings.Replace(string(manifest), "uri: public.ecr.aws/eks-distro/kubernetes/pause:", "imageDigest: sha256:12345\n        uri: public.ecr.aws/eks-distro/kubernetes/pause:", 1))), want: `m7.yaml: release manifest: asset "pause-image": image.imageDigest is "sha256:12345"`},
+		{name: "install-kata version without a carried checksum", args: with("--install-kata", "3.21.0"), want: "carries no checksum for kata 3.21.0"},
+		{name: "install-kata neither a version nor a file", args: with("--install-kata", "latest"), want: "--install-kata latest: want a Kata release version"},
+		{name: "install-kata of another architecture", args: with("--install-kata", write("kata-static-3.21.0-other.tar.gz", string(otherArch)), "--kata-sha256", hex.EncodeToString(otherArchSum[:])), want: "is built for"},
+		{name: "guest kernel for two hypervisors", args: with("--kata-guest-kernel", "/opt/pvm/vmlinux", "--hypervisors", "qemu,clh"), want: "spec.kata.guestKernel"},
+		{name: "relative guest kernel", args: with("--kata-guest-kernel", "vmlinux"), want: "spec.kata.guestKernel"},
 		{name: "checksum file without the tarball", args: with("--install-kata", tarPath, "--kata-checksum-file", write("SUMS", goodSum+"  other.tar.gz\n")), want: "no sha256 line"},
 		// Releases and manifests.
 		{name: "unknown channel", args: with("--release", "1-99"), want: "spec.release"},

@@ -26,6 +26,10 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// installKataHelp is the help of --install-kata, on bootstrap and join.
+const installKataHelp = "install Kata into /opt/kata: a release VERSION such as 3.32.0 (checked against the sha256 eksd-kata carries; " +
+	"one it carries none for needs --kata-sha256), or a kata-static tarball FILE or https URL with its sha256"
+
 type bootstrapFlags struct {
 	overrides          config.Overrides
 	dryRun             bool
@@ -62,9 +66,12 @@ again: it continues from what is still not right.`,
   # Print the plan, with diffs of the files it would write, and change nothing
   sudo eksd-kata bootstrap --dry-run
 
-  # Pin the EKS-D release and install Kata from a kata-static tarball, checked
-  # against its sha256
-  sudo eksd-kata bootstrap --release 1-35 --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
+  # Pin the EKS-D release and install Kata 3.32.0 from its release, checked
+  # against the sha256 eksd-kata carries
+  sudo eksd-kata bootstrap --release 1-35 --install-kata 3.32.0
+
+  # Install Kata from a kata-static tarball, checked against its sha256
+  sudo eksd-kata bootstrap --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
 
   # Only pull the images and install the binaries, e.g. to preload a node
   sudo eksd-kata bootstrap --only images,binaries
@@ -87,9 +94,9 @@ again: it continues from what is still not right.`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>) and the CNI plugins tarball (DIR/<its name>) from DIR instead of downloading; still verified against the release manifest")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>), the CNI plugins tarball and the kata-static tarball of --install-kata VERSION (DIR/<its name>) from DIR instead of downloading; still verified")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
-	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata, after checking its sha256")
+	fl.StringVar(&f.installKata, "install-kata", "", installKataHelp)
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
@@ -137,7 +144,7 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	var err error
 	for _, o := range [][2]string{{"--kata-sha256", f.kataSHA256}, {"--kata-checksum-file", f.kataChecksumFile}} {
 		if o[1] != "" && f.installKata == "" {
-			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata FILE|URL or drop %s", o[0], o[0])
+			return nil, nil, usageErrorf("%s checks the tarball of --install-kata, which is not given: add --install-kata VERSION|FILE|URL or drop %s", o[0], o[0])
 		}
 	}
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {

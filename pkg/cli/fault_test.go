@@ -2,8 +2,6 @@ package cli
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kata/katatest"
 )
 
 // TestFaultChild is not a test: killAt runs the test binary again with
@@ -140,29 +140,8 @@ func treeHash(t *testing.T, root string) string {
 	return hosttest.HashTree(t, root)
 }
 
-// kataTarball is a small kata-static-shaped .tar.gz, with extra entries
-// after its files.
+// kataTarball is a small kata-static-shaped .tar.gz for this machine's
+// architecture, with extra entries after its files.
 func kataTarball(t *testing.T, extra ...tar.Header) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, f := range []struct{ name, body string }{
-		{"./opt/kata/bin/containerd-shim-kata-v2", "shim"},
-		{"./opt/kata/bin/qemu-system-x86_64", "qemu"},
-		{"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", "[hypervisor.qemu]\npath = \"/opt/kata/bin/qemu-system-x86_64\"\n"},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(f.body))
-	}
-	for _, hdr := range extra {
-		if err := tw.WriteHeader(&hdr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
+	return katatest.Tarball(t, runtime.GOARCH, "gz", extra...)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"io"
 
+	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/cniplugins"
@@ -99,12 +100,14 @@ func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
 // nodePhases make a host a node, before kubeadm: bootstrap and join begin
 // with them.
 func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
+	kataStep := &kata.Step{Config: in.cfg, Install: in.f.installKata, SHA256: in.f.kataSHA256, ChecksumFile: in.f.kataChecksumFile,
+		Artifacts: artifacts.Getter{Dir: in.f.artifactsDir}}
 	return []bootstrap.Phase{
 		{
 			Name:        "preflight",
 			Description: "read-only checks: virtualisation, host, runtime, Kata, Kubernetes",
 			Step: &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet,
-				InstallCNIPlugins: selected(cniplugins.StepName, in.f.only, in.f.skip)},
+				InstallCNIPlugins: selected(cniplugins.StepName, in.f.only, in.f.skip), KataInstall: kataStep.WillInstall()},
 		},
 		{
 			Name:        "host",
@@ -121,7 +124,7 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 		{
 			Name:        "kata",
 			Description: "Kata installed and its runtimes added to containerd",
-			Step:        &kata.Step{Config: in.cfg, Install: in.f.installKata, SHA256: in.f.kataSHA256, ChecksumFile: in.f.kataChecksumFile},
+			Step:        kataStep,
 			Needs:       []bootstrap.Need{bootstrap.After("containerd")},
 		},
 		{

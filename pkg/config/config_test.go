@@ -80,6 +80,8 @@ func TestBadConfigs(t *testing.T) {
 		{"no hypervisor", head + "spec:\n  kata: {hypervisors: []}\n", `spec.kata.hypervisors: Required`},
 		{"bad handler", head + "spec:\n  kata: {runtimeHandler: Kata_VM}\n", `spec.kata.runtimeHandler`},
 		{"handler clash", head + "spec:\n  kata: {runtimeHandler: runc}\n", `clashes`},
+		{"relative guest kernel", head + "spec:\n  kata: {guestKernel: vmlinux-pvm}\n", `spec.kata.guestKernel: Invalid value: "vmlinux-pvm": must be an absolute path`},
+		{"guest kernel for two hypervisors", head + "spec:\n  kata: {guestKernel: /opt/pvm/vmlinux, hypervisors: [qemu, clh]}\n", `spec.kata.guestKernel: Invalid value: "/opt/pvm/vmlinux": is set for one hypervisor only, and spec.kata.hypervisors lists 2 (qemu, clh)`},
 		{"unknown channel", head + "spec:\n  release: {channel: \"1-12\"}\n", `spec.release`},
 		{"unknown number", head + "spec:\n  release: {channel: \"1-36\", number: 999}\n", `spec.release`},
 		{"negative number", head + "spec:\n  release: {number: -1}\n", `spec.release.number`},
@@ -165,6 +167,22 @@ func TestMissingFileSaysSo(t *testing.T) {
 	}
 	if want := path + ": no such file or directory"; err.Error() != want {
 		t.Fatalf("error %q, want %q", err, want)
+	}
+}
+
+func TestGuestKernelFlag(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	var o Overrides
+	o.Bind(fs)
+	if err := fs.Parse([]string{"--kata-guest-kernel", "/opt/pvm/vmlinux"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("", osInput, &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Spec.Kata.GuestKernel != "/opt/pvm/vmlinux" {
+		t.Fatalf("guestKernel = %q", cfg.Spec.Kata.GuestKernel)
 	}
 }
 

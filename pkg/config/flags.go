@@ -25,6 +25,7 @@ type Overrides struct {
 	kata               bool
 	hypervisors        []string
 	runtimeHandler     string
+	guestKernel        string
 	imageMirror        string
 	insecureRegistries []string
 	cniManifest        string
@@ -52,6 +53,7 @@ func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.kata, "kata", true, "configure Kata Containers runtimes")
 	fs.StringSliceVar(&o.hypervisors, "hypervisors", nil, "Kata hypervisors: qemu, clh, fc (comma separated; the first backs the generic handler)")
 	fs.StringVar(&o.runtimeHandler, "kata-handler", "", "name of the generic Kata runtime handler and RuntimeClass")
+	fs.StringVar(&o.guestKernel, "kata-guest-kernel", "", "guest kernel image Kata VMs boot instead of the release's (a PVM guest kernel where KVM comes from kvm_pvm)")
 	fs.StringVar(&o.imageMirror, "image-mirror", "", "registry host[:port][/path] that stands in for public.ecr.aws")
 	fs.StringSliceVar(&o.insecureRegistries, "insecure-registry", nil, "registry host[:port] that eksd-kata and the kubelet (a hosts.toml for containerd) may reach over plain HTTP (repeatable)")
 	fs.StringVar(&o.cniManifest, "cni-manifest", "", `CNI manifest file or https URL ("none" for no CNI)`)
@@ -100,6 +102,7 @@ func (o *Overrides) Apply(cfg *NodeConfig) error {
 		{"service-cidr", o.serviceCIDR, &s.Network.ServiceCIDR},
 		{"cgroup-driver", o.cgroupDriver, &s.Node.CgroupDriver},
 		{"kata-handler", o.runtimeHandler, &s.Kata.RuntimeHandler},
+		{"kata-guest-kernel", o.guestKernel, &s.Kata.GuestKernel},
 		{"image-mirror", o.imageMirror, &s.Images.Mirror},
 		{"cni-manifest", o.cniManifest, &s.Addons.CNIManifest},
 		{"containerd-config", o.containerdConfig, &s.Containerd.ConfigPath},

@@ -117,6 +117,10 @@ type Kata struct {
 	Hypervisors []string `json:"hypervisors"`
 	// RuntimeHandler is the name of the generic Kata handler and RuntimeClass.
 	RuntimeHandler string `json:"runtimeHandler"`
+	// GuestKernel is the kernel image (a host path) Kata VMs boot instead
+	// of the release's: where /dev/kvm comes from kvm_pvm, a kernel built
+	// with PVM guest support (CONFIG_PVM_GUEST=y). Empty: the release's.
+	GuestKernel string `json:"guestKernel,omitempty"`
 }
 
 // Images says where the EKS-D images come from.

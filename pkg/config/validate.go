@@ -197,6 +197,16 @@ func validateKata(k *Kata, p *field.Path) field.ErrorList {
 	if k.RuntimeHandler == "runc" || strings.HasPrefix(k.RuntimeHandler, "kata-") && seen[strings.TrimPrefix(k.RuntimeHandler, "kata-")] {
 		errs = append(errs, field.Invalid(p.Child("runtimeHandler"), k.RuntimeHandler, "clashes with a handler eksd-kata defines itself"))
 	}
+	if k.GuestKernel != "" {
+		gp := p.Child("guestKernel")
+		errs = append(errs, absPath(k.GuestKernel, gp)...)
+		if len(k.Hypervisors) > 1 {
+			// Kata merges a drop-in into every configuration of its
+			// directory: one for two hypervisors gives each a second,
+			// incomplete hypervisor table (docs/decisions/2026-12-05-kata-guest-kernel.md).
+			errs = append(errs, field.Invalid(gp, k.GuestKernel, fmt.Sprintf("is set for one hypervisor only, and spec.kata.hypervisors lists %d (%s): keep one (--hypervisors)", len(k.Hypervisors), strings.Join(k.Hypervisors, ", "))))
+		}
+	}
 	return errs
 }
 

@@ -42,6 +42,14 @@ func OpenInput(path string) (*os.File, error) {
 	return openRegular(path, path)
 }
 
+// InputExists reports whether a path the operator names (on this machine,
+// relative to the working directory) exists: a command-line argument that
+// may be a file or a name is then a file.
+func InputExists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}
+
 // ReadText reads host path p, a configuration file of at most MaxText bytes.
 func (f *FS) ReadText(p string) ([]byte, error) {
 	return f.ReadInput(p, MaxText)

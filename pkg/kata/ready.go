@@ -13,7 +13,9 @@ import (
 
 // FixCommand is what installs Kata on a node and then applies what depends
 // on it (containerd's runtimes, the RuntimeClasses, the node label).
-const FixCommand = "eksd-kata bootstrap --only kata,containerd,addons --install-kata FILE|URL --kata-sha256 SUM"
+func FixCommand() string {
+	return "eksd-kata bootstrap --only kata,containerd,addons --install-kata " + Newest()
+}
 
 // Readiness says which configured hypervisors Kata can start VMs with on a
 // host. /dev/kvm is not asked about: a node image is prepared without it.

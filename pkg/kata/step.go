@@ -1,8 +1,9 @@
 // Package kata is the bootstrap step "kata": it checks that the Kata
 // Containers install the configuration asks for is there (shim,
 // configuration per hypervisor, hypervisor binary), installs a kata-static
-// release tarball when asked (checksum first), and puts the shims where
-// containerd 1.6 looks for them.
+// release when asked (by version, or a tarball; checksum and architecture
+// first), points Kata at the configured guest kernel, and puts the shims
+// where containerd 1.6 looks for them.
 package kata
 
 import (
@@ -10,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net/http"
 	"path"
 	"regexp"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
@@ -35,19 +36,54 @@ const (
 // Step verifies, and on request installs, Kata Containers.
 type Step struct {
 	Config *config.NodeConfig
-	// Install is a kata-static release tarball (file or https URL) to
-	// install into /opt/kata; empty verifies what is there.
+	// Install names the Kata to install into /opt/kata: a release version
+	// (3.32.0, or 3.32 for the newest patch eksd-kata knows), whose
+	// kata-static tarball for this architecture comes from the project's
+	// release or Artifacts.Dir; or a tarball file or https URL. Empty
+	// verifies what is there.
 	Install string
-	// SHA256 of the tarball, or ChecksumFile in sha256sum format naming it.
+	// SHA256 of the tarball, or ChecksumFile in sha256sum format naming it:
+	// for a file, a URL, or a version eksd-kata carries no checksum for.
 	SHA256, ChecksumFile string
-	Client               *http.Client
-	checked              string // sha256 of the local tarball whose entries were checked
+	// Artifacts gets a release's tarball (its HTTP client, --artifacts-dir)
+	// and downloads a URL's.
+	Artifacts artifacts.Getter
+	// ReleaseURL, when set, is where a release's tarball is downloaded
+	// from instead of the project's release page: ReleaseURL/<file name>.
+	ReleaseURL string
+	// Arch is the architecture the tarball must be built for; empty: the
+	// one this program runs on.
+	Arch    string
+	checked string // sha256 of the local tarball whose entries were checked
+}
+
+// WillInstall says what the run installs into /opt/kata before Kata is
+// used, for the checks that would otherwise find it missing; "" when
+// nothing is to be installed.
+func (s *Step) WillInstall() string {
+	src, err := parseSource(s.Install)
+	switch {
+	case s.Install == "" || err != nil:
+		return ""
+	case src.version != "":
+		v := src.version
+		if f, _ := artifacts.Lookup(artifacts.Kata, v, s.arch()); f.Version != "" {
+			v = f.Version // a line names its newest patch
+		}
+		from := "its release"
+		if s.Artifacts.Dir != "" {
+			from = "its release file in " + s.Artifacts.Dir
+		}
+		return fmt.Sprintf("Kata %s will be installed from %s", v, from)
+	}
+	return "Kata will be installed from " + s.Install
 }
 
 func (s *Step) Name() string { return "kata" }
 
 // Plan installs the tarball if asked and not already installed, links the
-// shims, and says what is missing for the configured hypervisors.
+// shims, points Kata at the configured guest kernel, and says what is
+// missing for the configured hypervisors.
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	if !s.Config.Spec.Kata.Enabled {
@@ -56,7 +92,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	installing := false
 	if s.Install != "" {
-		c, err := s.planInstall(h)
+		c, err := s.planInstall(ctx, h)
 		if err != nil {
 			return nil, err
 		}
@@ -77,6 +113,9 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		}
 		p.Add(&plan.Symlink{Target: target, Link: link})
 	}
+	if err := s.planGuestKernel(h, p, installing); err != nil {
+		return nil, err
+	}
 	if !installing {
 		r, err := Ready(h, s.Config.Spec.Kata)
 		if err != nil {
@@ -86,7 +125,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			// The run goes on: the node still runs runc pods.
 			p.Unsolved = append(p.Unsolved, plan.Problem{
 				What:   fmt.Sprintf("Kata is not completely installed (%s): eksd-kata applies no RuntimeClass for those hypervisors until it is", r.Why()),
-				Remedy: "install a kata-static release: " + FixCommand,
+				Remedy: "install a Kata release: " + FixCommand(),
 			})
 		}
 	}

@@ -2,7 +2,6 @@ package kata
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,60 +10,25 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/eksd-kata/eksd-kata/pkg/kata/katatest"
 )
 
-const qemuConf = `[hypervisor.qemu]
-path = "/opt/kata/bin/qemu-system-x86_64"
-kernel = "/opt/kata/share/kata-containers/vmlinux.container"
-`
+const qemuConf = katatest.QemuConf
 
-// kataStatic builds a small kata-static-shaped tarball, compressed as
-// the release of that era is (xz up to 3.20, zstd from 3.21), with extra
-// entries after its files.
+// kataStatic is a kata-static tarball for this machine's architecture,
+// compressed as the release of that era is (xz up to 3.20, zstd from
+// 3.21), with extra entries.
 func kataStatic(t *testing.T, compress string, extra ...tar.Header) []byte {
-	t.Helper()
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
-	for _, f := range []struct{ name, body string }{
-		{"./opt/kata/bin/containerd-shim-kata-v2", "shim"},
-		{"./opt/kata/bin/qemu-system-x86_64", "qemu"},
-		{"./opt/kata/share/defaults/kata-containers/configuration-qemu.toml", qemuConf},
-	} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o755, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(f.body))
-	}
-	for _, hdr := range extra {
-		if err := tw.WriteHeader(&hdr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tw.Close()
-	var out bytes.Buffer
-	switch compress {
-	case "zst":
-		zw, _ := zstd.NewWriter(&out)
-		zw.Write(raw.Bytes())
-		zw.Close()
-	case "xz":
-		xw, err := xz.NewWriter(&out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		xw.Write(raw.Bytes())
-		xw.Close()
-	}
-	return out.Bytes()
+	return katatest.Tarball(t, runtime.GOARCH, compress, extra...)
 }
 
 func sum(b []byte) string {
@@ -106,7 +70,7 @@ func TestInstallVerifiedTarball(t *testing.T) {
 			if err := p.Apply(context.Background(), h); err != nil {
 				t.Fatal(err)
 			}
-			if b, _ := os.ReadFile(filepath.Join(h.Root(), "opt/kata/bin/qemu-system-x86_64")); string(b) != "qemu" {
+			if b, _ := os.ReadFile(filepath.Join(h.Root(), "opt/kata/bin/qemu-system-x86_64")); string(b) != string(katatest.ELF(t, runtime.GOARCH)) {
 				t.Fatalf("qemu = %q", b)
 			}
 			p2, err := s.Plan(context.Background(), h)
@@ -194,7 +158,7 @@ func TestInstallRefusesATarballThatEscapes(t *testing.T) {
 	}
 	_, err = step(bad).Plan(context.Background(), h)
 	wantRefused(err)
-	wantRefused((&Install{Source: "https://example.com/kata.tar.zst", SHA256: sum(bad), data: bad}).Apply(context.Background(), h))
+	wantRefused((&Install{From: "https://example.com/kata.tar.zst", File: artifacts.File{SHA256: sum(bad)}, data: bad}).Apply(context.Background(), h))
 	if hosttest.HashTree(t, base) != before {
 		t.Fatal("a refused tarball changed files")
 	}
@@ -208,7 +172,7 @@ func TestInstallFromURLVerifiesBeforeUnpacking(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(tarball) }))
 	defer srv.Close()
 	h := hosttest.NewTestHost(t, "")
-	s := &Step{Config: config.Default(), Install: srv.URL + "/kata.tar.zst", SHA256: strings.Repeat("0", 64), Client: srv.Client()}
+	s := &Step{Config: config.Default(), Install: srv.URL + "/kata.tar.zst", SHA256: strings.Repeat("0", 64), Artifacts: artifacts.Getter{Client: srv.Client()}}
 	p, err := s.Plan(context.Background(), h)
 	if err != nil {
 		t.Fatal(err)
@@ -220,16 +184,7 @@ func TestInstallFromURLVerifiesBeforeUnpacking(t *testing.T) {
 		t.Fatal("an unverified download was unpacked")
 	}
 	s.SHA256 = sum(tarball)
-	p, err = s.Plan(context.Background(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Apply(context.Background(), h); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(h.Root(), Marker)); strings.TrimSpace(string(b)) != sum(tarball) {
-		t.Fatalf("marker %q", b)
-	}
+	applyInstall(t, s, h, tarball)
 }
 
 func TestInstalledKataLinksEveryShim(t *testing.T) {

@@ -162,10 +162,10 @@ func (s *AddonsStep) runtimeClasses(h *host.Host, p *plan.Plan) ([]renderedRC, e
 		// would otherwise stay Pending without saying why.
 		if len(out) == 0 {
 			p.Notef("Kata is not installed here (%s): no RuntimeClass %s and no node label %s=true, so that Kata pods are not scheduled where they cannot start; to install Kata and apply them: %s",
-				r.Why(), strings.Join(skipped, ", "), KataNodeLabel, kata.FixCommand)
+				r.Why(), strings.Join(skipped, ", "), KataNodeLabel, kata.FixCommand())
 		} else {
 			p.Notef("Kata is not installed here for every hypervisor (%s): no RuntimeClass %s; to install Kata and apply them: %s",
-				r.Why(), strings.Join(skipped, ", "), kata.FixCommand)
+				r.Why(), strings.Join(skipped, ", "), kata.FixCommand())
 		}
 	}
 	return out, nil
@@ -274,9 +274,12 @@ func (s *AddonsStep) planDiff(ctx context.Context, c *Clients, p *plan.Plan, rcs
 	switch {
 	case len(rcs) > 0 && (node == nil || node.Labels[KataNodeLabel] != "true"):
 		now = append(now, s.labelChange(name))
-	case len(rcs) == 0 && node != nil && node.Labels[KataNodeLabel] != "":
+	case len(rcs) == 0 && node != nil && node.Labels[KataNodeLabel] != "" && labelledByUs(node):
 		// Kata is off or gone here: kata pods must not be scheduled to it.
 		now = append(now, s.unlabelChange(name))
+	case len(rcs) == 0 && node != nil && node.Labels[KataNodeLabel] != "":
+		p.Notef("node %s has the label %s=%s, which eksd-kata did not set, and eksd-kata applies no Kata RuntimeClass here: Kata pods scheduled to it cannot start; if nothing else runs Kata here, remove it: kubectl label node %s %s-",
+			name, KataNodeLabel, node.Labels[KataNodeLabel], name, KataNodeLabel)
 	}
 	if s.untaint() && (node == nil || len(scheduleTaints(node)) > 0) {
 		now = append(now, s.untaintChange(name))

@@ -18,6 +18,7 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // The whole step against a real API server: planned from what exists,
@@ -388,5 +389,30 @@ func TestAddonsOnlyWhereKataIsInstalled(t *testing.T) {
 	}
 	if v, ok := kataLabel(t, cs, node); ok {
 		t.Fatalf("Kata gone: label %q", v)
+	}
+}
+
+// A Kata label eksd-kata did not set (kata-deploy's, an admin's) stays
+// where Kata is missing: a note says what it does and how to remove it.
+func TestAddonsLeavesAKataLabelItDidNotSet(t *testing.T) {
+	const node = "their-label-node"
+	h, cs := nodeBesideTheirRuntimeClass(t, node)
+	patch := []byte(`{"metadata":{"labels":{"` + KataNodeLabel + `":"true"}}}`)
+	if _, err := cs.Kube.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-label"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(node, "qemu")
+	cfg.Spec.Addons.UntaintControlPlane = false
+	notes := strings.Join(runAddons(t, h, cfg), "\n")
+	for _, want := range []string{
+		"node their-label-node has the label katacontainers.io/kata-runtime=true, which eksd-kata did not set",
+		"kubectl label node their-label-node katacontainers.io/kata-runtime-",
+	} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes %q, want %q", notes, want)
+		}
+	}
+	if v, _ := kataLabel(t, cs, node); v != "true" {
+		t.Fatalf("label %q", v)
 	}
 }

@@ -51,23 +51,41 @@ func waitNode(ctx context.Context, c *Clients, name string, timeout time.Duratio
 	}
 }
 
-// labelNode sets the Kata label with a merge patch: unlike server-side
-// apply, a patch fails on a missing node instead of creating one.
+// KataLabelOwner is the annotation eksd-kata puts beside the Kata label it
+// sets: a label without it is someone else's (kata-deploy's, an admin's),
+// theirs to remove.
+const KataLabelOwner = "eksd-kata.io/kata-runtime-label"
+
+// labelNode sets the Kata label, and the annotation that says eksd-kata
+// set it, with a merge patch: unlike server-side apply, a patch fails on a
+// missing node instead of creating one.
 func labelNode(ctx context.Context, c *Clients, name string) error {
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]string{KataNodeLabel: "true"}}})
-	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
-	if err != nil {
-		return fmt.Errorf("labelling node %s: %w", name, err)
-	}
-	return nil
+	return patchKataLabel(ctx, c, name, "true", ManagedBy)
 }
 
-// unlabelNode removes the Kata label (a merge patch with null deletes it).
+// labelledByUs reports whether eksd-kata set n's Kata label.
+func labelledByUs(n *corev1.Node) bool {
+	return n.Annotations[KataLabelOwner] == ManagedBy
+}
+
+// unlabelNode removes the Kata label and its annotation.
 func unlabelNode(ctx context.Context, c *Clients, name string) error {
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{KataNodeLabel: nil}}})
+	return patchKataLabel(ctx, c, name, nil, nil)
+}
+
+// patchKataLabel sets the label and annotation, or removes them (nil: a
+// merge patch with null deletes).
+func patchKataLabel(ctx context.Context, c *Clients, name string, label, owner any) error {
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"labels":      map[string]any{KataNodeLabel: label},
+		"annotations": map[string]any{KataLabelOwner: owner},
+	}})
 	_, err := c.Kube.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
-	if err != nil {
+	if err != nil && label == nil {
 		return fmt.Errorf("removing label %s from node %s: %w", KataNodeLabel, name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("labelling node %s: %w", name, err)
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ func (s *VerifyStep) kataMissing(h *host.Host) (string, error) {
 		}
 	}
 	return fmt.Sprintf("Kata is not installed on node %s (%s), so eksd-kata applied no RuntimeClass %s there and no kata pod was run; install Kata and apply its RuntimeClasses: %s",
-		s.Config.Spec.Node.Name, r.Why(), k.RuntimeHandler, kata.FixCommand), nil
+		s.Config.Spec.Node.Name, r.Why(), k.RuntimeHandler, kata.FixCommand()), nil
 }
 
 // Check runs the smoke test on a live node with Kata enabled; the runner

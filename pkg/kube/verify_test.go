@@ -14,6 +14,7 @@ import (
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -207,7 +208,7 @@ func TestVerifyWithoutKataRunsRuncAndSaysWhy(t *testing.T) {
 	k := &fakeKubelet{kernels: map[string]string{"eksd-kata-verify-runc": "6.1.0-18-amd64"}}
 	startKubelet(t, cs, step.Config.Spec.Node.Name, step.Namespace, k)
 	r, err := step.Run(context.Background(), liveHost(t, nil))
-	want := "Kata is not installed on node verify-nokata-node (qemu: no /opt/kata/bin/containerd-shim-kata-v2), so eksd-kata applied no RuntimeClass kata there and no kata pod was run; install Kata and apply its RuntimeClasses: eksd-kata bootstrap --only kata,containerd,addons --install-kata FILE|URL --kata-sha256 SUM"
+	want := "Kata is not installed on node verify-nokata-node (qemu: no /opt/kata/bin/containerd-shim-kata-v2), so eksd-kata applied no RuntimeClass kata there and no kata pod was run; install Kata and apply its RuntimeClasses: eksd-kata bootstrap --only kata,containerd,addons --install-kata " + kata.Newest()
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}

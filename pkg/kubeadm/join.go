@@ -102,8 +102,8 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
 	if s.Config.Spec.Kata.Enabled && !label {
 		// The label is set at registration: once joined, only kubectl adds it.
-		p.Notef("Kata is not installed here (%s): the node joins without the label %s=true, so that Kata pods are not scheduled to it; install Kata with `eksd-kata join --only kata,containerd --install-kata FILE|URL --kata-sha256 SUM`, then from a control plane: kubectl label node %s %s=true",
-			ready.Why(), kube.KataNodeLabel, s.Config.Spec.Node.Name, kube.KataNodeLabel)
+		p.Notef("Kata is not installed here (%s): the node joins without the label %s=true, so that Kata pods are not scheduled to it; install Kata with `eksd-kata join --only kata,containerd --install-kata %s`, then from a control plane: kubectl label node %s %s=true",
+			ready.Why(), kube.KataNodeLabel, kata.Newest(), s.Config.Spec.Node.Name, kube.KataNodeLabel)
 	}
 	c, err := plan.PlanFile(h, JoinConfigFile, data, 0o600)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"k8s.io/apimachinery/pkg/runtime"
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
 	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
@@ -320,7 +321,7 @@ func TestJoinStepLabelsOnlyWhereKataIsInstalled(t *testing.T) {
 		return strings.Join(p.Notes, "\n") + "\n---\n" + readFile(t, root, JoinConfigFile, 0o600)
 	}
 	got := written()
-	for _, want := range []string{"no /opt/kata/bin/containerd-shim-kata-v2", "--install-kata", "kubectl label node worker-1 katacontainers.io/kata-runtime=true"} {
+	for _, want := range []string{"no /opt/kata/bin/containerd-shim-kata-v2", "--install-kata " + kata.Newest() + "`", "kubectl label node worker-1 katacontainers.io/kata-runtime=true"} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("without Kata, want %q in:\n%s", want, got)
 		}

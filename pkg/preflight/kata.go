@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/pelletier/go-toml/v2"
 )
 
@@ -24,6 +25,12 @@ var kataChecks = []Check{
 }
 
 const kataShim = "containerd-shim-kata-v2"
+
+// installing is the remedy of a missing Kata that the run installs.
+const installing = "nothing to do: bootstrap's kata step installs it first"
+
+// installKata is the command that installs a missing Kata.
+func installKata() string { return "bootstrap --install-kata " + kata.Newest() }
 
 // kataConfigDirs are searched in Kata's own order: the admin's override,
 // the static release, distribution packages.
@@ -103,8 +110,11 @@ func checkKataShim(_ context.Context, e *Env) Result {
 		return r
 	}
 	p, err := e.Host.FS.LookPath(kataShim)
+	if err != nil && e.KataInstall != "" {
+		return fixable(installing, "%s not found (/opt/kata/bin or PATH): %s", kataShim, e.KataInstall)
+	}
 	if err != nil {
-		return fixable("bootstrap --install-kata kata-static-VERSION-amd64.tar.zst --kata-sha256 SUM installs the Kata Containers static release under /opt/kata", "%s not found (/opt/kata/bin or PATH)", kataShim)
+		return fixable(installKata()+" installs the Kata Containers static release under /opt/kata, verified against the sha256 eksd-kata carries", "%s not found (/opt/kata/bin or PATH)", kataShim)
 	}
 	return pass("%s at %s", kataShim, p)
 }
@@ -129,8 +139,10 @@ func checkKataConfig(_ context.Context, e *Env) Result {
 	switch {
 	case len(broken) > 0:
 		return fail("fix the file, or remove the override under /etc/kata-containers", "%s", strings.Join(broken, "; "))
+	case len(missing) > 0 && !e.kataInstalled() && e.KataInstall != "":
+		return fixable(installing, "%s not found: %s, which ships them", strings.Join(missing, ", "), e.KataInstall)
 	case len(missing) > 0 && !e.kataInstalled():
-		return fixable("bootstrap --install-kata FILE|URL --kata-sha256 SUM installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
+		return fixable(installKata()+" installs the Kata release, which ships them", "%s not found", strings.Join(missing, ", "))
 	case len(missing) > 0:
 		return fail("reinstall the Kata static release, or drop those hypervisors (--hypervisors)",
 			"Kata is installed but has no %s in %s", strings.Join(missing, ", "), strings.Join(kataConfigDirs, ", "))
@@ -261,43 +273,118 @@ var guestKernelRE = regexp.MustCompile(`vmlinu[xz]-(\d+\.\d+(?:\.\d+)?)`)
 // SO_ORIGINAL_DST deadlocks in these guest kernels (Istio, Linkerd).
 var meshDeadlockFrom, meshDeadlockTo = semver{4, 14, 22}, semver{4, 14, 40}
 
+// guestKernel is a kernel image Kata VMs boot, and the hypervisors that boot it.
+type guestKernel struct {
+	path string
+	hvs  []string
+}
+
+// guestKernels are spec.kata.guestKernel when it is set, else the kernel
+// each hypervisor's configuration names, in the configured order.
+func (e *Env) guestKernels() []guestKernel {
+	var out []guestKernel
+	add := func(p, hv string) {
+		for i := range out {
+			if out[i].path == p {
+				out[i].hvs = append(out[i].hvs, hv)
+				return
+			}
+		}
+		out = append(out, guestKernel{p, []string{hv}})
+	}
+	for _, hv := range e.Config.Spec.Kata.Hypervisors {
+		if k := e.Config.Spec.Kata.GuestKernel; k != "" {
+			add(k, hv)
+		} else if c, ok := e.kataConfs()[hv]; ok && c.Err == nil && c.Kernel != "" {
+			add(c.Kernel, hv)
+		}
+	}
+	return out
+}
+
+// pvmKernelRemedy is how a kvm_pvm host gets a guest kernel that boots.
+const pvmKernelRemedy = "give Kata a guest kernel built with PVM guest support (CONFIG_PVM_GUEST=y, from virt-pvm/linux): " +
+	"bootstrap --kata-guest-kernel PATH (spec.kata.guestKernel); or, for Kata's stock kernel, use a host with VT-x/AMD-V"
+
 func checkGuestKernel(_ context.Context, e *Env) Result {
 	if r, off := kataOff(e); off {
 		return r
 	}
-	var seen, bad []string
-	for _, hv := range e.Config.Spec.Kata.Hypervisors {
-		c, ok := e.kataConfs()[hv]
-		if !ok || c.Err != nil || c.Kernel == "" {
-			continue
+	if k := e.Config.Spec.Kata.GuestKernel; k != "" {
+		if ok, err := e.Host.FS.Exists(k); err == nil && !ok {
+			return fail("give the path of a guest kernel image on this host (--kata-guest-kernel, spec.kata.guestKernel)", "spec.kata.guestKernel %s does not exist", k)
 		}
-		name := c.Kernel
-		if real, err := e.Host.FS.Resolve(c.Kernel); err == nil {
+	}
+	kernels := e.guestKernels()
+	pvm := e.kvmState().Module == "kvm_pvm"
+	if len(kernels) == 0 && pvm {
+		return warn(pvmKernelRemedy, "KVM here comes from kvm_pvm, and no guest kernel is configured: Kata's stock guest kernel does not boot under it")
+	}
+	if len(kernels) == 0 {
+		return skip("no guest kernel named in a readable Kata configuration")
+	}
+	var seen, bad []string
+	for _, gk := range kernels {
+		hvs := strings.Join(gk.hvs, ", ")
+		name := gk.path
+		if real, err := e.Host.FS.Resolve(gk.path); err == nil {
 			name = path.Base(real) // follow vmlinux.container -> vmlinux-6.x
 		}
 		m := guestKernelRE.FindStringSubmatch(name)
 		if m == nil {
-			seen = append(seen, fmt.Sprintf("%s: %s (version not in the name)", hv, name))
+			seen = append(seen, fmt.Sprintf("%s: %s (version not in the name)", hvs, name))
 			continue
 		}
 		v, _ := parseSemver(m[1] + strings.Repeat(".0", 2-strings.Count(m[1], ".")))
-		seen = append(seen, fmt.Sprintf("%s: %s", hv, v))
+		seen = append(seen, fmt.Sprintf("%s: %s", hvs, v))
 		if !v.less(meshDeadlockFrom) && !meshDeadlockTo.less(v) {
-			bad = append(bad, fmt.Sprintf("%s (%s)", v, hv))
+			bad = append(bad, fmt.Sprintf("%s (%s)", v, hvs))
 		}
 	}
-	if len(seen) == 0 {
-		return skip("no guest kernel named in a readable Kata configuration")
-	}
-	list := strings.Join(seen, ", ")
 	if len(bad) > 0 {
 		return warn("use a guest kernel outside 4.14.22-4.14.40 (the Kata 3.x release ships 6.x)",
 			"guest kernel %s deadlocks on getsockopt(SO_ORIGINAL_DST): Istio and Linkerd sidecars hang", strings.Join(bad, ", "))
 	}
-	if e.kvmState().Module == "kvm_pvm" && !strings.Contains(strings.ToLower(list), "pvm") {
-		return warn(pvmRemedy, "guest kernel %s: under kvm_pvm it must be a PVM guest kernel, and its name does not say so", list)
+	if pvm {
+		return e.pvmGuestKernels(kernels)
 	}
-	return pass("guest kernel %s", list)
+	return pass("guest kernel %s", strings.Join(seen, ", "))
+}
+
+// pvmGuestKernels says whether each guest kernel boots under kvm_pvm, as
+// far as its image tells: only a kernel built with PVM guest support does.
+func (e *Env) pvmGuestKernels(kernels []guestKernel) Result {
+	var yes, no, unknown []string
+	for _, gk := range kernels {
+		what := fmt.Sprintf("%s (%s)", gk.path, strings.Join(gk.hvs, ", "))
+		support, err := e.inspectKernel(gk.path)
+		switch {
+		case err != nil:
+			unknown = append(unknown, fmt.Sprintf("%s: cannot read it: %v", what, err))
+		case support == pvmConfigYes || support == pvmCode:
+			yes = append(yes, what+" is "+support.String())
+		case support == pvmConfigNo:
+			no = append(no, what+" is "+support.String())
+		default:
+			unknown = append(unknown, what+": "+support.String())
+		}
+	}
+	switch {
+	case len(no) > 0:
+		return fail(pvmKernelRemedy, "KVM here comes from kvm_pvm, and guest kernel %s: Kata VMs cannot boot it", strings.Join(no, "; "))
+	case len(unknown) > 0:
+		return warn(pvmKernelRemedy, "KVM here comes from kvm_pvm, so Kata VMs need a PVM guest kernel (CONFIG_PVM_GUEST=y): %s", strings.Join(unknown, "; "))
+	}
+	return pass("KVM here comes from kvm_pvm, and guest kernel %s", strings.Join(yes, "; "))
+}
+
+func (e *Env) inspectKernel(p string) (pvmSupport, error) {
+	f, err := e.Host.FS.OpenInput(p)
+	if err != nil {
+		return pvmUnknown, err
+	}
+	defer f.Close()
+	return inspectPVM(f)
 }
 
 func checkFCDevmapper(_ context.Context, e *Env) Result {

@@ -46,6 +46,10 @@ type Env struct {
 	// InstallCNIPlugins: bootstrap or join installs the release's CNI
 	// plugins (their cni step runs).
 	InstallCNIPlugins bool
+	// KataInstall says what bootstrap installs into /opt/kata before Kata
+	// is used ("Kata 3.32.0 will be installed from its release"); empty:
+	// nothing, and a missing Kata stays missing.
+	KataInstall string
 
 	facts facts
 }

@@ -21,6 +21,8 @@ type Step struct {
 	// InstallCNIPlugins: the run installs the release's CNI plugins (its
 	// cni step).
 	InstallCNIPlugins bool
+	// KataInstall: see Env.KataInstall.
+	KataInstall string
 }
 
 func (s *Step) Name() string { return "preflight" }
@@ -30,6 +32,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	env := NewEnv(h, s.Config)
 	env.Release = s.Release
 	env.InstallCNIPlugins = s.InstallCNIPlugins
+	env.KataInstall = s.KataInstall
 	rep := Run(ctx, env, All(), s.Ignore)
 	p := &plan.Plan{}
 	for _, c := range rep.Checks {

@@ -31,7 +31,7 @@ func kataOff(e *Env) (Result, bool) {
 // that meets it.
 const pvmRemedy = "Kata's qemu, cloud-hypervisor and firecracker all drive /dev/kvm and run on PVM " +
 	"without VT-x/AMD-V, but each Kata VM must boot a PVM guest kernel (CONFIG_PVM_GUEST=y): " +
-	"Kata's stock vmlinux does not boot under kvm_pvm (see virt-pvm/misc pvm-get-started-with-kata.md, " +
+	"Kata's stock vmlinux does not boot under kvm_pvm (bootstrap --kata-guest-kernel PATH sets one; see virt-pvm/misc pvm-get-started-with-kata.md, " +
 	"which uses cloud-hypervisor). Shadow paging makes page-table-heavy work (fork, exec) slower, and pods " +
 	"cannot run VMs of their own. For the stock guest kernel use a host with VT-x/AMD-V: bare metal or " +
 	"a VM with nested virtualisation."
