@@ -32,6 +32,9 @@ type phaseInputs struct {
 	out, errOut io.Writer
 }
 
+// kubeadmPhase is the phase of kubeadm init (bootstrap) or join (join).
+const kubeadmPhase = "kubeadm"
+
 // milestones are the points inside the node phases that later phases wait
 // for; each table makes its own, for one run.
 type milestones struct {
@@ -57,7 +60,7 @@ func bootstrapPhases(in phaseInputs) []bootstrap.Phase {
 			Needs: []bootstrap.Need{m.kubeadmInstalled, m.kubeletInstalled},
 		},
 		bootstrap.Phase{
-			Name:        "kubeadm",
+			Name:        kubeadmPhase,
 			Description: "kubeadm init, the admin kubeconfig and the join command",
 			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out,
 				// The certs phase ran kubeadm's preflight and kubeconfig
@@ -88,7 +91,7 @@ func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
 		kubeletInstalled: plan.NewMilestone("kubelet installed"),
 	}
 	return checked(append(nodePhases(in, m), bootstrap.Phase{
-		Name:        "kubeadm",
+		Name:        kubeadmPhase,
 		Description: "kubeadm join, as a worker or another control plane",
 		Step:        &kubeadm.JoinStep{Config: in.cfg, Release: in.rel, Join: join, Out: in.out},
 		Needs:       []bootstrap.Need{m.imagesStored, m.kubeadmInstalled, m.kubeletInstalled},
