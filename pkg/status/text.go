@@ -157,14 +157,20 @@ func writeCluster(line func(string, string, ...any), more printer, c *Cluster) {
 	if !c.Ready {
 		ready = "not Ready (" + c.readyText() + ")"
 	}
-	detail := []string{"kubelet " + c.KubeletVersion}
+	var detail []string
+	if c.KubeletVersion != "" {
+		detail = append(detail, "kubelet "+c.KubeletVersion)
+	}
 	if len(c.Roles) > 0 {
 		detail = append(detail, strings.Join(c.Roles, ", "))
 	}
 	if c.KataLabel {
 		detail = append(detail, "Kata label")
 	}
-	line("cluster", "node %s %s (%s)", c.Node, ready, strings.Join(detail, "; "))
+	if len(detail) > 0 {
+		ready += " (" + strings.Join(detail, "; ") + ")"
+	}
+	line("cluster", "node %s %s", c.Node, ready)
 	var rcs []string
 	for _, rc := range c.RuntimeClasses {
 		s := rc.Name
