@@ -30,6 +30,8 @@ type phaseInputs struct {
 	rel         *eksd.Release
 	f           *bootstrapFlags
 	out, errOut io.Writer
+	// kubeconfigUser gets admin.conf; empty: who runs eksd-kata.
+	kubeconfigUser string
 }
 
 // kubeadmPhase is the phase of kubeadm init (bootstrap) or join (join).
@@ -62,7 +64,7 @@ func bootstrapPhases(in phaseInputs) []bootstrap.Phase {
 		bootstrap.Phase{
 			Name:        kubeadmPhase,
 			Description: "kubeadm init, the admin kubeconfig and the join command",
-			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out,
+			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out, SudoUser: in.kubeconfigUser,
 				// The certs phase ran kubeadm's preflight and kubeconfig
 				// phases: init skips them.
 				AfterCertsStep: selected("certs", in.f.only, in.f.skip)},

@@ -10,6 +10,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
 	"github.com/eksd-kata/eksd-kata/pkg/version"
 )
@@ -25,6 +26,9 @@ func recordNode(h *host.Host, verb string, cfg *config.NodeConfig, rel *eksd.Rel
 	}
 	rec := noderecord.New(verb, cfg, rel, version.Version, time.Now())
 	rec.ContainerdVersion = f.containerdVersion
+	if cfg.Spec.Node.Role == config.RoleControlPlane {
+		rec.KubeconfigUser = kubeadm.KubeconfigUser()
+	}
 	if err := noderecord.Write(h, rec, rel); err != nil {
 		return fmt.Errorf("recording the node in %s: %w", noderecord.Path, err)
 	}

@@ -189,7 +189,8 @@ func drift(ctx context.Context, h *host.Host, rec *noderecord.Record, cfg *confi
 	if bf.containerdVersion == "" && !h.IsLive() {
 		bf.containerdVersion = rec.ContainerdVersion
 	}
-	in := phaseInputs{cfg: cfg, rel: rel, f: bf, out: io.Discard, errOut: io.Discard}
+	// The kubeconfig bootstrap keeps is the one it copied, whoever asks.
+	in := phaseInputs{cfg: cfg, rel: rel, f: bf, out: io.Discard, errOut: io.Discard, kubeconfigUser: rec.KubeconfigUser}
 	phases, verb := bootstrapPhases(in), "bootstrap"
 	// What the drift leaves out, and why.
 	why := map[string]string{

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 )
@@ -74,6 +75,11 @@ func TestStatusUnderRootAfterBootstrap(t *testing.T) {
 		"status      as configured and Ready\n")
 	if hosttest.HashTreeTimes(t, root) != before {
 		t.Fatal("status changed the root")
+	}
+	// The drift plans the kubeconfig of the user bootstrap gave it to.
+	data, err := os.ReadFile(filepath.Join(root, noderecord.Path))
+	if err != nil || !strings.Contains(string(data), `"kubeconfigUser": "`+kubeadm.KubeconfigUser()+`"`) {
+		t.Errorf("record: %v\n%s", err, data)
 	}
 }
 

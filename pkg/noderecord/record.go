@@ -61,6 +61,9 @@ type Record struct {
 	// ContainerdVersion is the version the run was told with
 	// --containerd-version (under --root); empty when containerd was asked.
 	ContainerdVersion string `json:"containerdVersion,omitempty"`
+	// KubeconfigUser is the user a control plane's admin.conf was copied
+	// to (~/.kube/config).
+	KubeconfigUser string `json:"kubeconfigUser,omitempty"`
 	// EksdKata is the version of eksd-kata that wrote the record.
 	EksdKata string `json:"eksdKataVersion"`
 	// Time is when the record took this content: a run that would write
