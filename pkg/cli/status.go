@@ -41,7 +41,8 @@ version and the hypervisors it can use, the node's Ready condition and the
 cluster's RuntimeClasses (read with ` + status.Kubeconfig(config.RoleControlPlane) + ` on a control plane,
 ` + status.Kubeconfig(config.RoleWorker) + ` on a worker), and the drift: what bootstrap (join on a
 node that joined) with the recorded configuration would change now, from
-its dry run. It changes nothing and needs no network.
+its dry run. It changes nothing, and reads the network only for a CNI
+manifest the configuration names by URL.
 
 --config or the override flags plan with another configuration;
 --release or --release-manifest compare with another release. Under --root
@@ -182,10 +183,11 @@ func (g *globals) statusRelease(ctx context.Context, h *host.Host, rec *nodereco
 // cluster from a run's own flags are left out: kubeadm join (its token is
 // spent and not kept), and a worker's kubeadm phases of bootstrap.
 func drift(ctx context.Context, h *host.Host, rec *noderecord.Record, cfg *config.NodeConfig, rel *eksd.Release, f *statusFlags) *status.Drift {
-	// A release without checksums cannot judge the binaries (the report
-	// says so): the plan keeps what is there, as the run that put them
-	// there with --insecure-skip-verify would.
-	bf := &bootstrapFlags{dryRun: true, containerdVersion: f.containerdVersion, insecureSkipVerify: !release.Verifiable(rel, runtime.GOARCH)}
+	// The node's own release without checksums cannot judge its binaries
+	// (the report says so): the plan keeps them, as the run that put them
+	// there with --insecure-skip-verify would. Another release replaces them.
+	unverifiable := !release.Verifiable(rel, runtime.GOARCH) && rel.String() == rec.Release.Name
+	bf := &bootstrapFlags{dryRun: true, containerdVersion: f.containerdVersion, insecureSkipVerify: unverifiable}
 	if bf.containerdVersion == "" && !h.IsLive() {
 		bf.containerdVersion = rec.ContainerdVersion
 	}

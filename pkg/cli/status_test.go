@@ -245,3 +245,15 @@ func TestStatusBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusOtherRelease: asked about another release, status shows what
+// bootstrap with it would change: other binaries and kubeadm's version.
+func TestStatusOtherRelease(t *testing.T) {
+	root, _ := statusNode(t)
+	out, _ := statusRun(t, ExitFailure, root, "--release", "1-35")
+	containsAll(t, "status --release 1-35", out,
+		"release     kubernetes-1-35-eks-13 (Kubernetes v1.35.6), eksd-kata's embedded copy\n",
+		"            the node was made from kubernetes-1-36-eks-7\n",
+		"+ binaries: install /usr/local/bin/kubelet from https://distro.eks.amazonaws.com/kubernetes-1-35/",
+		"+ certs: update /etc/eksd-kata/kubeadm.yaml")
+}
