@@ -156,6 +156,12 @@ func TestStatusDrift(t *testing.T) {
 	if !strings.Contains(stderr, "error: the node is not as configured and Ready: 1 problem(s)") {
 		t.Errorf("stderr: %s", stderr)
 	}
+
+	// A flag over the recorded configuration: what bootstrap with it would change.
+	out, _ = statusRun(t, ExitFailure, root, "--pod-cidr", "10.32.0.0/16")
+	containsAll(t, "status --pod-cidr", out,
+		"+ kubeadm: update /etc/eksd-kata/kubeadm.yaml\n",
+		"+ addons: update /etc/cni/net.d/10-eksd-kata-bridge.conflist\n")
 }
 
 // TestStatusBinaryReplaced: a kubelet that is not the release's differs,
