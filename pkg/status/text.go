@@ -16,17 +16,24 @@ func WriteJSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// indent starts the lines under a heading.
-const indent = "            "
+// page is the text being written: a heading a line, more lines under it.
+type page struct{ strings.Builder }
+
+// line starts a heading.
+func (p *page) line(heading, format string, a ...any) {
+	fmt.Fprintf(p, "%-11s %s\n", heading, fmt.Sprintf(format, a...))
+}
+
+// more is a line under the last heading.
+func (p *page) more(format string, a ...any) {
+	fmt.Fprintf(p, "%12s%s\n", "", fmt.Sprintf(format, a...))
+}
 
 // WriteText writes the report for a person: a heading a line, what is
 // wrong last.
 func WriteText(w io.Writer, r *Report) error {
-	var b strings.Builder
-	line := func(heading, format string, a ...any) {
-		fmt.Fprintf(&b, "%-11s %s\n", heading, fmt.Sprintf(format, a...))
-	}
-	more := func(format string, a ...any) { fmt.Fprintf(&b, indent+format+"\n", a...) }
+	var b page
+	line, more := b.line, b.more
 
 	if n := r.Node; n.Bootstrapped {
 		line("node", "%s: %s by eksd-kata %s, since %s", n.Name, n.Role, n.Verb, n.Since.UTC().Format("2006-01-02 15:04:05 MST"))
@@ -40,7 +47,7 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 	if bs := r.Binaries; bs != nil {
-		writeBinaries(line, more, r.Release.Name, bs)
+		writeBinaries(&b, r.Release.Name, bs)
 	}
 	if c := r.Containerd; c != nil {
 		switch {
@@ -53,13 +60,13 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 	}
 	if k := r.Kata; k != nil {
-		writeKata(line, more, k)
+		writeKata(&b, k)
 	}
 	if c := r.Cluster; c != nil {
-		writeCluster(line, more, c)
+		writeCluster(&b, c)
 	}
 	if d := r.Drift; d != nil {
-		writeDrift(line, more, d)
+		writeDrift(&b, d)
 	}
 	if len(r.Skipped) > 0 {
 		line("skipped", "%s", r.Skipped[0])
@@ -79,9 +86,7 @@ func WriteText(w io.Writer, r *Report) error {
 	return err
 }
 
-type printer func(format string, a ...any)
-
-func writeBinaries(line func(string, string, ...any), more printer, release string, bs *Binaries) {
+func writeBinaries(p *page, release string, bs *Binaries) {
 	var match, unverified []string
 	var other []binaries.Installed
 	for _, in := range bs.Items {
@@ -107,22 +112,22 @@ func writeBinaries(line func(string, string, ...any), more printer, release stri
 	if len(head) == 0 {
 		head = append(head, "not "+release+"'s")
 	}
-	line("binaries", "%s", strings.Join(head, "; "))
+	p.line("binaries", "%s", strings.Join(head, "; "))
 	for _, u := range unverified {
-		more("%s", u)
+		p.more("%s", u)
 	}
 	for _, in := range other {
 		if in.State == binaries.Missing {
-			more("✗ %s is missing", in.Path)
+			p.more("✗ %s is missing", in.Path)
 			continue
 		}
-		more("✗ %s differs: %s %s, %s says %s", in.Path, in.Algo, in.Got, release, in.Want)
+		p.more("✗ %s differs: %s %s, %s says %s", in.Path, in.Algo, in.Got, release, in.Want)
 	}
 }
 
-func writeKata(line func(string, string, ...any), more printer, k *Kata) {
+func writeKata(p *page, k *Kata) {
 	if !k.Enabled {
-		line("kata", "disabled in the configuration")
+		p.line("kata", "disabled in the configuration")
 		return
 	}
 	var parts []string
@@ -138,19 +143,19 @@ func writeKata(line func(string, string, ...any), more printer, k *Kata) {
 	if len(k.NotReady) > 0 {
 		parts = append(parts, "not ready:")
 	}
-	line("kata", "%s", strings.Join(parts, ", "))
+	p.line("kata", "%s", strings.Join(parts, ", "))
 	for _, n := range k.NotReady {
-		more("%s: %s", n.Hypervisor, n.Why)
+		p.more("%s: %s", n.Hypervisor, n.Why)
 	}
 }
 
-func writeCluster(line func(string, string, ...any), more printer, c *Cluster) {
+func writeCluster(p *page, c *Cluster) {
 	switch {
 	case c.Error != "":
-		line("cluster", "%s (read with %s)", c.Error, c.Kubeconfig)
+		p.line("cluster", "%s (read with %s)", c.Error, c.Kubeconfig)
 		return
 	case !c.Registered:
-		line("cluster", "node %s is not registered", c.Node)
+		p.line("cluster", "node %s is not registered", c.Node)
 		return
 	}
 	ready := "Ready"
@@ -170,7 +175,7 @@ func writeCluster(line func(string, string, ...any), more printer, c *Cluster) {
 	if len(detail) > 0 {
 		ready += " (" + strings.Join(detail, "; ") + ")"
 	}
-	line("cluster", "node %s %s", c.Node, ready)
+	p.line("cluster", "node %s %s", c.Node, ready)
 	var rcs []string
 	for _, rc := range c.RuntimeClasses {
 		s := rc.Name
@@ -182,12 +187,12 @@ func writeCluster(line func(string, string, ...any), more printer, c *Cluster) {
 	if len(rcs) == 0 {
 		rcs = []string{"none"}
 	}
-	more("RuntimeClasses: %s", strings.Join(rcs, ", "))
+	p.more("RuntimeClasses: %s", strings.Join(rcs, ", "))
 }
 
-func writeDrift(line func(string, string, ...any), more printer, d *Drift) {
+func writeDrift(p *page, d *Drift) {
 	if d.Error != "" {
-		line("drift", "%s could not be planned: %s", d.Verb, d.Error)
+		p.line("drift", "%s could not be planned: %s", d.Verb, d.Error)
 		return
 	}
 	names := make([]string, len(d.Phases))
@@ -197,23 +202,23 @@ func writeDrift(line func(string, string, ...any), more printer, d *Drift) {
 	clean := d.Changes == 0 && d.count(func(ph Phase) []Problem { return ph.Blockers }) == 0 &&
 		d.count(func(ph Phase) []Problem { return ph.LeftToYou }) == 0
 	if clean {
-		line("drift", "nothing would change (%s planned: %s)", d.Verb, strings.Join(names, ", "))
+		p.line("drift", "nothing would change (%s planned: %s)", d.Verb, strings.Join(names, ", "))
 	} else {
-		line("drift", "%s would make %d change(s) (planned: %s)", d.Verb, d.Changes, strings.Join(names, ", "))
+		p.line("drift", "%s would make %d change(s) (planned: %s)", d.Verb, d.Changes, strings.Join(names, ", "))
 	}
 	for _, ph := range d.Phases {
 		for _, c := range ph.Changes {
-			more("+ %s: %s", ph.Name, c)
+			p.more("+ %s: %s", ph.Name, c)
 		}
-		for _, p := range ph.Blockers {
-			more("✗ %s: %s", ph.Name, problemText(p))
+		for _, pr := range ph.Blockers {
+			p.more("✗ %s: %s", ph.Name, problemText(pr))
 		}
-		for _, p := range ph.LeftToYou {
-			more("! %s: %s", ph.Name, problemText(p))
+		for _, pr := range ph.LeftToYou {
+			p.more("! %s: %s", ph.Name, problemText(pr))
 		}
 	}
 	if len(d.NotPlanned) > 0 {
-		more("not planned: %s", strings.Join(d.NotPlanned, "; "))
+		p.more("not planned: %s", strings.Join(d.NotPlanned, "; "))
 	}
 }
 
