@@ -129,7 +129,7 @@ func runBootstrap(ctx context.Context, g *globals, f *bootstrapFlags, out, errOu
 		return err
 	}
 	phases := bootstrapPhases(phaseInputs{cfg: resolved, rel: rel, f: f, out: out, errOut: errOut})
-	report, err := runSteps(ctx, g, h, rel, phases, f, out, "bootstrap")
+	report, err := runSteps(ctx, g, h, resolved, rel, phases, f, out, "bootstrap")
 	if report == nil {
 		return err
 	}
@@ -192,11 +192,11 @@ func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Relea
 	return err
 }
 
-// runSteps runs the phases of a table as bootstrap and join do, and
-// prints the tally line. A dry run that planned past blockers returns its
+// runSteps runs the phases of a table as bootstrap and join do, records
+// the node (cfg is the run's configuration), and prints the tally line. A dry run that planned past blockers returns its
 // report and a *bootstrap.BlockedError (exit 1: the plan cannot be carried
 // out).
-func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
+func runSteps(ctx context.Context, g *globals, h *host.Host, cfg *config.NodeConfig, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
 	}
@@ -210,6 +210,9 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, 
 		opts.Log = g.log
 	}
 	report, err := bootstrap.RunPhases(ctx, h, phases, opts)
+	if rerr := recordNode(h, verbName, cfg, rel, f, report); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
 	var blocked *bootstrap.BlockedError
 	if err != nil && !errors.As(err, &blocked) {
 		return nil, g.runError(err, f.dryRun)

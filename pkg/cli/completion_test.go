@@ -109,6 +109,7 @@ func TestCompleteChoices(t *testing.T) {
 	}{
 		{[]string{"images", "list", "-o", ""}, []string{"text", "json"}},
 		{[]string{"check", "--output", "j"}, []string{"json"}},
+		{[]string{"status", "-o", ""}, []string{"text", "json"}},
 		{[]string{"--log-format", ""}, []string{"text", "json"}},
 		{[]string{"reset", "--log-format", "t"}, []string{"text"}},
 		{[]string{"check", "--role", ""}, []string{"control-plane", "worker"}},

@@ -126,7 +126,7 @@ func runJoin(ctx context.Context, g *globals, f *joinCmdFlags, cmd *cobra.Comman
 		return err
 	}
 	phases := joinPhases(phaseInputs{cfg: resolved, rel: rel, f: &f.bootstrapFlags, out: out, errOut: cmd.ErrOrStderr()}, join)
-	report, err := runSteps(ctx, g, h, rel, phases, &f.bootstrapFlags, out, "join")
+	report, err := runSteps(ctx, g, h, resolved, rel, phases, &f.bootstrapFlags, out, "join")
 	if report != nil {
 		printProblems(out, report)
 	}

@@ -32,7 +32,12 @@ type phaseInputs struct {
 	rel         *eksd.Release
 	f           *bootstrapFlags
 	out, errOut io.Writer
+	// kubeconfigUser gets admin.conf; empty: who runs eksd-kata.
+	kubeconfigUser string
 }
+
+// kubeadmPhase is the phase of kubeadm init (bootstrap) or join (join).
+const kubeadmPhase = "kubeadm"
 
 // milestones are the points inside the node phases that later phases wait
 // for; each table makes its own, for one run.
@@ -59,9 +64,9 @@ func bootstrapPhases(in phaseInputs) []bootstrap.Phase {
 			Needs: []bootstrap.Need{m.kubeadmInstalled, m.kubeletInstalled},
 		},
 		bootstrap.Phase{
-			Name:        "kubeadm",
+			Name:        kubeadmPhase,
 			Description: "kubeadm init, the admin kubeconfig and the join command",
-			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out,
+			Step: &kubeadm.InitStep{Config: in.cfg, Release: in.rel, Out: in.out, SudoUser: in.kubeconfigUser,
 				// The certs phase ran kubeadm's preflight and kubeconfig
 				// phases: init skips them.
 				AfterCertsStep: selected("certs", in.f.only, in.f.skip)},
@@ -90,7 +95,7 @@ func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
 		kubeletInstalled: plan.NewMilestone("kubelet installed"),
 	}
 	return checked(append(nodePhases(in, m), bootstrap.Phase{
-		Name:        "kubeadm",
+		Name:        kubeadmPhase,
 		Description: "kubeadm join, as a worker or another control plane",
 		Step:        &kubeadm.JoinStep{Config: in.cfg, Release: in.rel, Join: join, Out: in.out},
 		Needs:       []bootstrap.Need{m.imagesStored, m.kubeadmInstalled, m.kubeletInstalled},

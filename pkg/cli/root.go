@@ -135,6 +135,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 		newImagesCmd(g),
 		newConfigCmd(g),
 		newVerifyCmd(g),
+		newStatusCmd(g),
 		newVersionCmd(),
 	)
 	// These change the host: a user who is not root is told so before any
@@ -234,7 +235,12 @@ func (g *globals) host() (*host.Host, error) {
 
 // loadConfig reads defaults, --config and the override flags; bad input is a usage error.
 func (g *globals) loadConfig(o *config.Overrides) (*config.NodeConfig, error) {
-	cfg, err := config.Load(g.configFile, config.Input{Stdin: g.stdin, Read: host.ReadInput}, o)
+	return g.loadConfigFrom(g.configFile, config.Input{Stdin: g.stdin, Read: host.ReadInput}, o)
+}
+
+// loadConfigFrom is loadConfig with the file at path read through in.
+func (g *globals) loadConfigFrom(path string, in config.Input, o *config.Overrides) (*config.NodeConfig, error) {
+	cfg, err := config.Load(path, in, o)
 	if cfg != nil {
 		g.secrets.Add(cfg.Spec.Join.Token, cfg.Spec.Join.CertificateKey)
 	}

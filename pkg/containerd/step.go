@@ -15,7 +15,6 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
-	"google.golang.org/grpc"
 	runtime "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -322,11 +321,11 @@ func criReady(ctx context.Context, h *host.Host, socket string) error {
 		return err
 	}
 	defer c.Close()
-	conn, ok := c.Conn().(*grpc.ClientConn)
-	if !ok {
-		return fmt.Errorf("containerd client: unexpected connection type %T", c.Conn())
+	rs, err := criService(c)
+	if err != nil {
+		return err
 	}
-	resp, err := runtime.NewRuntimeServiceClient(conn).Status(ctx, &runtime.StatusRequest{})
+	resp, err := rs.Status(ctx, &runtime.StatusRequest{})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,29 +19,7 @@ import (
 // package when scripts/test-prereqs.sh has built them; tests that need it
 // skip otherwise, saying why.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "eksd-kata-apiserver-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	if _, _, err := kubetest.Binaries(); err == nil {
-		c, err := kubetest.StartShared(dir)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "kube-apiserver: %v\n", err)
-			return 1
-		}
-		defer c.Stop()
-		if err := seed(c); err != nil {
-			fmt.Fprintf(os.Stderr, "seeding the test cluster: %v\n", err)
-			return 1
-		}
-	}
-	return m.Run()
+	os.Exit(kubetest.Main(m, seed))
 }
 
 // seed creates what the controller manager would: the default service
@@ -58,17 +35,7 @@ func seed(c *kubetest.Cluster) error {
 }
 
 // cluster returns the real API server or skips t.
-func cluster(t *testing.T) *kubetest.Cluster {
-	t.Helper()
-	if _, _, err := kubetest.Binaries(); err != nil {
-		t.Skipf("no real API server: %v", err)
-	}
-	c, err := kubetest.Shared()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func cluster(t *testing.T) *kubetest.Cluster { return kubetest.Require(t) }
 
 // liveHost is a running-machine test host whose admin.conf reaches c.
 func liveHost(t *testing.T, c *kubetest.Cluster) *host.Host {

@@ -204,7 +204,7 @@ func (s *InitStep) sudoUser() string {
 	if s.SudoUser != "" {
 		return s.SudoUser
 	}
-	return sudoUser()
+	return KubeconfigUser()
 }
 
 // nowOr is now(), or the time when now is nil (Now fields name log files).

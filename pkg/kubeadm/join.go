@@ -128,7 +128,7 @@ func (s *JoinStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	if s.Join.ControlPlane {
 		// A control plane gets admin.conf from kubeadm join: the invoking
 		// user's kubeconfig, as after init.
-		if u, err = invokingUser(h, sudoUser()); err != nil {
+		if u, err = invokingUser(h, KubeconfigUser()); err != nil {
 			return nil, badinput.Wrap(err)
 		}
 	}

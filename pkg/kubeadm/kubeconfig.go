@@ -107,5 +107,11 @@ func kubeconfigCurrent(h *host.Host, u User) (bool, error) {
 	return bytes.Equal(want, have) && fi.Mode().Perm() == 0o600 && uid == u.UID && gid == u.GID, nil
 }
 
-// sudoUser is who ran `sudo eksd-kata`; empty when not run through sudo.
-func sudoUser() string { return os.Getenv("SUDO_USER") }
+// KubeconfigUser is who gets admin.conf as ~/.kube/config: the user who
+// ran `sudo eksd-kata`, else root.
+func KubeconfigUser() string {
+	if u := os.Getenv("SUDO_USER"); u != "" {
+		return u
+	}
+	return "root"
+}

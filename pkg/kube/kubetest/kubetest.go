@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/containerd/ctrtest"
@@ -259,4 +260,44 @@ func Shared() (*Cluster, error) {
 		return nil, errors.New("kubetest.StartShared was not called (TestMain)")
 	}
 	return shared.c, shared.err
+}
+
+// Main runs a package's tests (m.Run) beside one shared cluster when the
+// binaries are built, seeded by seed (nil: nothing), and returns the exit
+// code for os.Exit; the tests that need it call Require.
+func Main(m *testing.M, seed func(*Cluster) error) int {
+	dir, err := os.MkdirTemp("", "eksd-kata-apiserver-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if _, _, err := Binaries(); err == nil {
+		c, err := StartShared(dir)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kube-apiserver: %v\n", err)
+			return 1
+		}
+		defer c.Stop()
+		if seed != nil {
+			if err := seed(c); err != nil {
+				fmt.Fprintf(os.Stderr, "seeding the test cluster: %v\n", err)
+				return 1
+			}
+		}
+	}
+	return m.Run()
+}
+
+// Require returns the shared cluster, or skips t saying why there is none.
+func Require(t testing.TB) *Cluster {
+	t.Helper()
+	if _, _, err := Binaries(); err != nil {
+		t.Skipf("no real API server: %v", err)
+	}
+	c, err := Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
