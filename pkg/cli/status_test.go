@@ -216,7 +216,7 @@ func TestStatusNotBootstrapped(t *testing.T) {
 func TestStatusJoinedWorker(t *testing.T) {
 	root := t.TempDir()
 	code, out, stderr := run(t, "", "--root", root, "join", "192.0.2.10:6443", "--token", goodToken, "--discovery-token-ca-cert-hash", goodHash,
-		"--containerd-version", "2.4.2", "--ignore", "all", "--node-name", "worker-1", "--kata=false", "--skip", "binaries")
+		"--containerd-version", "2.4.2", "--ignore", "all", "--node-name", "worker-1", "--kata=false", "--skip", "binaries,cni")
 	if code != ExitOK {
 		t.Fatalf("join: exit %d\n%s%s", code, out, stderr)
 	}
@@ -231,7 +231,7 @@ func TestStatusJoinedWorker(t *testing.T) {
 	containsAll(t, "status", out,
 		"node        worker-1: worker by eksd-kata join, since ",
 		"kata        disabled in the configuration\n",
-		"drift       join would make 5 change(s) (planned: host, containerd, kata, images, binaries)\n",
+		"drift       join would make 5 change(s) (planned: host, containerd, kata, images, binaries, cni)\n",
 		"not planned: preflight (read-only checks: eksd-kata check); kubeadm (join runs once: its token is not kept)")
 }
 
