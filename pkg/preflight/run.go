@@ -10,6 +10,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 // Check is one preflight check: a stable id (what --ignore names), a
@@ -43,6 +44,9 @@ type Env struct {
 	RunVersions bool
 	// Root is whether we run as root on the running system.
 	Root bool
+	// Runtime is bootstrap's runtime step, asked what it installs; nil:
+	// bootstrap installs no containerd.
+	Runtime *runtimeinstall.Step
 
 	facts facts
 }

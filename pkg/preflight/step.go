@@ -9,6 +9,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 // Step is the first bootstrap step: the same checks as `eksd-kata check`.
@@ -18,6 +19,9 @@ type Step struct {
 	Config  *config.NodeConfig
 	Release *eksd.Release   // the configured release; nil: the embedded one, if any
 	Ignore  map[string]bool // check ids whose failure is only a warning
+	// Runtime is the run's runtime step, which installs containerd and
+	// runc where the host needs them; nil: the run installs none.
+	Runtime *runtimeinstall.Step
 }
 
 func (s *Step) Name() string { return "preflight" }
@@ -26,6 +30,7 @@ func (s *Step) Name() string { return "preflight" }
 func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	env := NewEnv(h, s.Config)
 	env.Release = s.Release
+	env.Runtime = s.Runtime
 	rep := Run(ctx, env, All(), s.Ignore)
 	p := &plan.Plan{}
 	for _, c := range rep.Checks {
