@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"time"
@@ -21,7 +21,9 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 type bootstrapFlags struct {
@@ -37,6 +39,8 @@ type bootstrapFlags struct {
 	installKata        string
 	kataSHA256         string
 	kataChecksumFile   string
+	installContainerd  string
+	containerdSHA256   string
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -64,6 +68,10 @@ again: it continues from what is still not right.`,
   # against its sha256
   sudo eksd-kata bootstrap --release 1-35 --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
 
+  # A host whose containerd is too old for the release (Debian 12's 1.6): install
+  # containerd 2.3's newest patch and runc from their releases in its place
+  sudo eksd-kata bootstrap --install-containerd 2.3
+
   # Only pull the images and install the binaries, e.g. to preload a node
   sudo eksd-kata bootstrap --only images,binaries
 
@@ -85,12 +93,13 @@ again: it continues from what is still not right.`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl from DIR (DIR/bin/linux/<arch>/<name> or DIR/<name>) instead of downloading; still verified against the release manifest")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>), containerd and runc (DIR/<release file>) from DIR instead of downloading; still verified")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
 	fl.StringVar(&f.installKata, "install-kata", "", "install a kata-static release tarball (file or https URL) into /opt/kata, after checking its sha256")
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
+	bindRuntimeFlags(fl, &f)
 	completeSteps(cmd, stepNames)
 	return cmd
 }
@@ -141,12 +150,21 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}
+	if f.containerdSHA256 != "" && f.installContainerd == "" {
+		return nil, nil, usageErrorf("--containerd-sha256 checks the tarball of --install-containerd, which is not given: add --install-containerd VERSION|FILE|URL or drop --containerd-sha256")
+	}
 	// The embedded release plans everything but binaries; those need the
 	// published manifest's checksums, fetched only when they will be installed.
 	fetch := !f.dryRun && !f.insecureSkipVerify && f.artifactsDir == "" && selected("binaries", f.only, f.skip)
 	rel, err := resolveRelease(ctx, cfg, fetch)
 	if err != nil {
 		return nil, nil, err
+	}
+	if f.installContainerd != "" {
+		// The request is checked now, as bad input, whatever the host has.
+		if _, err := runtimeinstall.Choose(rel, runtimeinstall.Request{Containerd: f.installContainerd, SHA256: f.containerdSHA256}, goruntime.GOARCH); err != nil {
+			return nil, nil, usageError(err)
+		}
 	}
 	resolved, err := detect.Resolve(cfg, h)
 	if err != nil {
@@ -156,6 +174,13 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 		return nil, nil, err
 	}
 	return rel, resolved, nil
+}
+
+// bindRuntimeFlags binds the flags of the runtime step, which bootstrap
+// and join share.
+func bindRuntimeFlags(fl *pflag.FlagSet, f *bootstrapFlags) {
+	fl.StringVar(&f.installContainerd, "install-containerd", "", "install containerd VERSION (2.2.7, or 2.2 for its newest patch) or a containerd release tarball (FILE|URL) in /usr/local/bin, in place of the host's (reset puts it back); runc with it")
+	fl.StringVar(&f.containerdSHA256, "containerd-sha256", "", "sha256 of the --install-containerd tarball, or of a version eksd-kata carries no checksum for")
 }
 
 // kubeadmFirst installs the binaries before the run when the release is

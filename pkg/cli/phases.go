@@ -14,6 +14,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 )
 
@@ -98,11 +99,23 @@ func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
 // nodePhases make a host a node, before kubeadm: bootstrap and join begin
 // with them.
 func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
+	rt := &runtimeinstall.Step{
+		Release: in.rel, Request: runtimeinstall.Request{Containerd: in.f.installContainerd, SHA256: in.f.containerdSHA256},
+		Version: in.f.containerdVersion, Socket: in.cfg.Spec.Containerd.Socket, ArtifactsDir: in.f.artifactsDir,
+		DryRun: in.f.dryRun, NoRestart: in.f.noRestart,
+	}
+	// The preflight and containerd's config ask the runtime step which
+	// containerd the host will have, when it is part of the run.
+	var installs *runtimeinstall.Step
+	var installer containerd.Installer
+	if selected(runtimeinstall.StepName, in.f.only, in.f.skip) {
+		installs, installer = rt, rt
+	}
 	return []bootstrap.Phase{
 		{
 			Name:        "preflight",
 			Description: "read-only checks: virtualisation, host, runtime, Kata, Kubernetes",
-			Step:        &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet},
+			Step:        &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet, Runtime: installs},
 		},
 		{
 			Name:        "host",
@@ -111,10 +124,17 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 			Needs:       []bootstrap.Need{bootstrap.After("preflight")},
 		},
 		{
+			Name:        runtimeinstall.StepName,
+			Description: "containerd and runc from their releases, where none is or one too old is to be replaced",
+			Step:        rt,
+			Needs:       []bootstrap.Need{bootstrap.After("host")},
+		},
+		{
 			Name:        "containerd",
 			Description: "containerd's config merged with ours, the daemon restarted",
-			Step:        &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, NoRestart: in.f.noRestart},
-			Needs:       []bootstrap.Need{bootstrap.After("host")},
+			Step: &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, NoRestart: in.f.noRestart,
+				Installer: installer},
+			Needs: []bootstrap.Need{bootstrap.After(runtimeinstall.StepName)},
 		},
 		{
 			Name:        "kata",

@@ -100,7 +100,8 @@ func TestDryRunPrintsTheOrder(t *testing.T) {
 	}
 	want := `  preflight
   host after: preflight
-  containerd after: host
+  runtime after: host
+  containerd after: runtime
   kata after: containerd
   images (background) after: kata ‖ binaries, certs, kubeadm, addons
   binaries after: kata ‖ images, certs, kubeadm
@@ -108,7 +109,7 @@ func TestDryRunPrintsTheOrder(t *testing.T) {
   kubeadm after: certs, control-plane images stored ‖ images, binaries
   addons after: kubeadm, binaries ‖ images
   verify after: addons, images
-[1/10] preflight:`
+[1/11] preflight:`
 	if !strings.Contains(out, want) {
 		t.Errorf("output lacks the order:\n%s\nwant:\n%s", out, want)
 	}
