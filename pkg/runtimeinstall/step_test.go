@@ -102,7 +102,9 @@ func TestInstallsWhereNoContainerdIs(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", want, got)
 		}
 	}
-	if !slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, "enable and start containerd.service: skipped (--root)") }) {
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return strings.Contains(n, "enable and start containerd.service: skipped (--root)")
+	}) {
 		t.Errorf("notes %q", p.Notes)
 	}
 	if v, err := s.ContainerdVersion(context.Background(), h); v != ctrVersion || err != nil {
@@ -341,7 +343,9 @@ func TestLiveDistributionContainerdKept(t *testing.T) {
 	if got := p.Summaries(); len(got) != 1 || !strings.HasPrefix(got[0], "install runc 1.3.4 as /usr/local/sbin/runc") || !strings.Contains(got[0], "runc is not installed") {
 		t.Errorf("plan %q", got)
 	}
-	if !slices.ContainsFunc(p.Notes, func(n string) bool { return n == "containerd 2.2.1 (containerd --version) kept: Kubernetes 1.36 supports it" }) {
+	if !slices.ContainsFunc(p.Notes, func(n string) bool {
+		return n == "containerd 2.2.1 (containerd --version) kept: Kubernetes 1.36 supports it"
+	}) {
 		t.Errorf("notes %q", p.Notes)
 	}
 	if v, err := s.ContainerdVersion(context.Background(), h); v != "" || err != nil {
