@@ -364,7 +364,9 @@ func TestStepDropsUntrustedWorkloadRuntime(t *testing.T) {
 // installer stands in for the runtime step: the containerd it leaves.
 type installer string
 
-func (i installer) ContainerdVersion(context.Context, *host.Host) (string, error) { return string(i), nil }
+func (i installer) ContainerdVersion(context.Context, *host.Host) (string, error) {
+	return string(i), nil
+}
 
 // TestStepPlansForTheContainerdToBeInstalled: the version the phase
 // before installs comes first, over --containerd-version (the host's old
