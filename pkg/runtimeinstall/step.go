@@ -135,7 +135,11 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 	}
 	o.Missing = o.Found == "" && o.Binary == ""
 	minor := eksd.ChannelMinor(s.Release.Channel())
-	tooOld := o.Found != "" && containerd.SupportsKubernetes(o.Found, minor) != nil
+	var serr error
+	if o.Found != "" {
+		serr = containerd.SupportsKubernetes(o.Found, minor)
+	}
+	tooOld := serr != nil
 	switch {
 	case c.Replace:
 		o.Containerd = !isOurs || mine.SHA256 != c.Containerd.SHA256
@@ -151,7 +155,7 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 		// eksd-kata's own install: moving it on with the release is ours to do.
 		o.Containerd, o.ContainerdWhy = true, fmt.Sprintf("eksd-kata's containerd %s is too old for Kubernetes 1.%d", o.Found, minor)
 	case tooOld:
-		o.TooOld = tooOldError(o, minor, cerr)
+		o.TooOld = tooOldError(o, minor, serr, cerr)
 	}
 	// An old distribution's runc beside a new containerd is a known
 	// trouble (runc 1.1 before 1.1.12 lets a container reach the host,
@@ -175,9 +179,13 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 }
 
 // tooOldError is the blocker of a host's containerd too old for the
-// release, with the flag that replaces it.
-func tooOldError(o Outlook, minor int, cerr error) error {
+// release (serr says why, when not for its age), with the flag that
+// replaces it.
+func tooOldError(o Outlook, minor int, serr, cerr error) error {
 	what := tooOldFor(o.Found, minor)
+	if _, old := plan.Problems(serr); !old {
+		what = serr.Error()
+	}
 	if o.Binary != "" {
 		what = strings.Replace(what, o.Found, o.Found+" ("+o.Binary+")", 1)
 	}
