@@ -162,12 +162,7 @@ func TestInstallContainerdReplacesTheDistributionsAndResetPutsItBack(t *testing.
 // --artifacts-dir (the manifest's host is not even resolvable).
 func TestRuntimeFromArtifactsDir(t *testing.T) {
 	m, files := runtimeManifest(t, "https://mirror.invalid")
-	dir := t.TempDir()
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := files.Dir(t)
 	root := t.TempDir()
 	code, out, stderr := run(t, "", "--root", root, "bootstrap", "--only", "runtime", "--release-manifest", m, "--artifacts-dir", dir)
 	if code != ExitOK || !strings.Contains(out, "install containerd 2.2.7 (containerd, containerd-shim-runc-v2, containerd-stress, ctr) into /usr/local/bin from https://mirror.invalid/") {
@@ -237,4 +232,58 @@ func TestCompleteInstallContainerd(t *testing.T) {
 	if got, d := complete(t, "join", "--install-containerd", "./dl/"); len(got) != 0 || d != cobra.ShellCompDirectiveDefault {
 		t.Errorf("a path: %q, directive %d; want files", got, d)
 	}
+}
+
+// TestRuntimeCrashAnywhereThenRerunConverges kills the runtime step's
+// install at every fault point in turn (before and after each program,
+// the unit and the record are renamed into place): each time a re-run
+// installs what is missing, leaves the tree an uninterrupted run leaves,
+// and a run after it changes nothing.
+func TestRuntimeCrashAnywhereThenRerunConverges(t *testing.T) {
+	m, files := runtimeManifest(t, "https://mirror.invalid")
+	dir := files.Dir(t)
+	args := func(root string) []string {
+		return []string{"--root", root, "bootstrap", "--only", "runtime", "--release-manifest", m, "--artifacts-dir", dir}
+	}
+	// The record holds the programs' identities, which differ from tree to
+	// tree: the trees are compared without it, and the run after shows it right.
+	record := func(root string) string { return filepath.Join(root, "var/lib/eksd-kata/runtime.json") }
+	withoutRecord := func(root string) string {
+		data, err := os.ReadFile(record(root))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(record(root)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if err := os.WriteFile(record(root), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		return treeHash(t, root)
+	}
+	ref := foundHost(t)
+	points := 0
+	if code, out, stderr := runFault(t, func(string) { points++ }, args(ref)...); code != ExitOK {
+		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, out, stderr)
+	}
+	want := withoutRecord(ref)
+	if points < 12 {
+		t.Fatalf("only %d fault points: the hooks are not wired", points)
+	}
+	for at := 1; at <= points; at++ {
+		root := foundHost(t)
+		killAt(t, at, args(root))
+		if code, out, stderr := run(t, "", args(root)...); code != ExitOK {
+			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
+		}
+		if got := withoutRecord(root); got != want {
+			t.Fatalf("fault point %d: the re-run left a different tree than an uninterrupted run", at)
+		}
+		if code, out, _ := run(t, "", args(root)...); code != ExitOK || !strings.Contains(out, "bootstrap: 0 change(s) applied") {
+			t.Fatalf("fault point %d: the run after the re-run: exit %d\n%s", at, code, out)
+		}
+	}
+	t.Logf("%d fault points, each converged", points)
 }

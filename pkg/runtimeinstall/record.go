@@ -1,9 +1,11 @@
 package runtimeinstall
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"sync"
 
@@ -44,39 +46,52 @@ func readRecord(h *host.Host) record {
 	return r
 }
 
-// ours returns what eksd-kata installed of p (ok false: nothing), and
-// whether every program of it is on disk, mode 0755, as recorded.
-func ours(h *host.Host, p artifacts.Project) (in installed, intact, ok bool) {
-	in, ok = readRecord(h)[p]
-	if !ok || len(in.Files) == 0 {
-		return installed{}, false, false
-	}
-	for file, w := range in.Files {
-		if !unchanged(h, file, w) {
-			return in, false, true
-		}
-	}
-	return in, true, true
+// mine is what the record says eksd-kata installed of a project, and how
+// it stands on disk.
+type mine struct {
+	installed
+	Recorded bool // the record has it
+	Intact   bool // every program on disk, mode 0755, as recorded
+	// Hashed: a program had to be hashed, its identity not the recorded
+	// one (a run cut short before it recorded them, or a copy in place).
+	Hashed bool
 }
 
-func unchanged(h *host.Host, file string, w writtenFile) bool {
+// ours reads the record of p and checks it against the disk.
+func ours(h *host.Host, p artifacts.Project) mine {
+	in, ok := readRecord(h)[p]
+	if !ok || len(in.Files) == 0 {
+		return mine{}
+	}
+	m := mine{installed: in, Recorded: true, Intact: true}
+	for file, w := range in.Files {
+		same, hashed := unchanged(h, file, w)
+		m.Intact = m.Intact && same
+		m.Hashed = m.Hashed || hashed
+	}
+	return m
+}
+
+// unchanged reports whether file is as w records it, and whether that
+// took hashing it.
+func unchanged(h *host.Host, file string, w writtenFile) (same, hashed bool) {
 	fi, err := h.FS.Lstat(file)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o755 {
-		return false
+		return false, false
 	}
 	if id, ok := host.IdentityOf(fi); ok && id == w.Identity {
-		return true
+		return true, false
 	}
 	f, err := h.FS.OpenInput(file)
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer f.Close()
 	sum := sha256.New()
 	if _, err := io.Copy(sum, f); err != nil {
-		return false
+		return false, true
 	}
-	return hex.EncodeToString(sum.Sum(nil)) == w.SHA256
+	return hex.EncodeToString(sum.Sum(nil)) == w.SHA256, true
 }
 
 var recordMu sync.Mutex
@@ -84,13 +99,22 @@ var recordMu sync.Mutex
 // remember records the programs of a release file: before they are
 // written (written false), then with the identities they were written with.
 func remember(h *host.Host, p artifacts.Project, src Source, files map[string][]byte, written bool) error {
-	recordMu.Lock()
-	defer recordMu.Unlock()
 	in := installed{Version: src.Version, SHA256: src.SHA256, Files: map[string]writtenFile{}}
 	for file, data := range files {
 		sum := sha256.Sum256(data)
-		w := writtenFile{SHA256: hex.EncodeToString(sum[:])}
-		if written {
+		in.Files[file] = writtenFile{SHA256: hex.EncodeToString(sum[:])}
+	}
+	return record1(h, p, in, written)
+}
+
+// record1 writes in as what eksd-kata installed of p, with the programs'
+// identities as they are now when withIdentities.
+func record1(h *host.Host, p artifacts.Project, in installed, withIdentities bool) error {
+	recordMu.Lock()
+	defer recordMu.Unlock()
+	for file, w := range in.Files {
+		w.Identity = host.Identity{}
+		if withIdentities {
 			fi, err := h.FS.Lstat(file)
 			if err != nil {
 				return err
@@ -107,4 +131,20 @@ func remember(h *host.Host, p artifacts.Project, src Source, files map[string][]
 	}
 	_, err = h.FS.WriteFile(RecordFile, append(data, '\n'), 0o644)
 	return err
+}
+
+// restamp records anew the identities of eksd-kata's programs of a
+// project, found intact by their sha256: later runs then trust them
+// without hashing, and a run cut short before it recorded them is done.
+type restamp struct {
+	project artifacts.Project
+	in      installed
+}
+
+func (c *restamp) Summary() string {
+	return fmt.Sprintf("record eksd-kata's %s %s in %s (its programs are as installed, by their sha256)", c.project, c.in.Version, RecordFile)
+}
+
+func (c *restamp) Apply(_ context.Context, h *host.Host) error {
+	return record1(h, c.project, c.in, true)
 }

@@ -107,6 +107,8 @@ type Outlook struct {
 	// TooOld blocks the run: the host's containerd is too old for the
 	// release, and replacing it is the operator's call.
 	TooOld error
+
+	ctr, runc mine // what the record says of each
 }
 
 // Outlook looks at the host and decides. A request that cannot be met
@@ -117,11 +119,12 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 		return Outlook{}, cerr
 	}
 	o := Outlook{Choice: c}
-	mine, isOurs, recorded := ours(h, artifacts.Containerd)
+	ctr := ours(h, artifacts.Containerd)
+	o.ctr = ctr
 	var err error
 	switch {
-	case isOurs:
-		o.Found, o.How, o.Binary, o.Ours = mine.Version, "installed by eksd-kata", path.Join(BinDir, "containerd"), true
+	case ctr.Intact:
+		o.Found, o.How, o.Binary, o.Ours = ctr.Version, "installed by eksd-kata", path.Join(BinDir, "containerd"), true
 	case s.Version != "":
 		if _, _, err := containerd.ParseVersion(s.Version); err != nil {
 			return Outlook{}, badinput.Wrap(fmt.Errorf("--containerd-version: %w", err))
@@ -142,16 +145,16 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 	tooOld := serr != nil
 	switch {
 	case c.Replace:
-		o.Containerd = !isOurs || mine.SHA256 != c.Containerd.SHA256
+		o.Containerd = !ctr.Intact || ctr.SHA256 != c.Containerd.SHA256
 		o.ContainerdWhy = "--install-containerd"
-		if !isOurs && o.Found != "" {
+		if !ctr.Intact && o.Found != "" {
 			o.ContainerdWhy += ", in place of containerd " + o.Found
 		}
-	case recorded && !isOurs:
-		o.Containerd, o.ContainerdWhy = true, "eksd-kata's install of containerd "+mine.Version+" is incomplete or was changed"
+	case ctr.Recorded && !ctr.Intact:
+		o.Containerd, o.ContainerdWhy = true, "eksd-kata's install of containerd "+ctr.Version+" is incomplete or was changed"
 	case o.Missing:
 		o.Containerd, o.ContainerdWhy = true, "containerd is not installed"
-	case isOurs && tooOld:
+	case ctr.Intact && tooOld:
 		// eksd-kata's own install: moving it on with the release is ours to do.
 		o.Containerd, o.ContainerdWhy = true, fmt.Sprintf("eksd-kata's containerd %s is too old for Kubernetes 1.%d", o.Found, minor)
 	case tooOld:
@@ -162,14 +165,15 @@ func (s *Step) Outlook(ctx context.Context, h *host.Host) (Outlook, error) {
 	// CVE-2024-21626, and containerd 2.x is tested with runc 1.2+): with
 	// its own containerd, eksd-kata puts the runc of the same time first
 	// on PATH. Else it installs runc only where there is none.
-	runcMine, runcOurs, runcRecorded := ours(h, artifacts.Runc)
+	runc := ours(h, artifacts.Runc)
+	o.runc = runc
 	_, runcErr := h.FS.LookPath("runc")
 	switch {
-	case o.Containerd && !(runcOurs && runcMine.SHA256 == c.Runc.SHA256):
+	case o.Containerd && !(runc.Intact && runc.SHA256 == c.Runc.SHA256):
 		o.Runc, o.RuncWhy = true, "beside eksd-kata's containerd, ahead of a distribution's runc on PATH"
-	case runcRecorded && !runcOurs:
-		o.Runc, o.RuncWhy = true, "eksd-kata's install of runc "+runcMine.Version+" is incomplete or was changed"
-	case runcErr != nil && (isOurs || o.Binary != ""):
+	case runc.Recorded && !runc.Intact:
+		o.Runc, o.RuncWhy = true, "eksd-kata's install of runc "+runc.Version+" is incomplete or was changed"
+	case runcErr != nil && (ctr.Intact || o.Binary != ""):
 		o.Runc, o.RuncWhy = true, "runc is not installed: containerd starts no container without it"
 	}
 	if cerr != nil && (o.Containerd || o.Runc) {
@@ -241,6 +245,15 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 			return nil, err
 		}
 		p.Add(c)
+	}
+	for _, m := range []struct {
+		project    artifacts.Project
+		installing bool
+		mine
+	}{{artifacts.Containerd, o.Containerd, o.ctr}, {artifacts.Runc, o.Runc, o.runc}} {
+		if m.Intact && m.Hashed && !m.installing {
+			p.Add(&restamp{project: m.project, in: m.installed})
+		}
 	}
 	if !o.Containerd && !o.Ours {
 		switch {

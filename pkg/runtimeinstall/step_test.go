@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
@@ -136,6 +137,20 @@ func TestInstallsWhereNoContainerdIs(t *testing.T) {
 		t.Errorf("ContainerdVersion after: %q, %v", v, err)
 	}
 
+	// A program the same but not the file recorded (copied in place): its
+	// sha256 says it is eksd-kata's, and its identity is recorded anew.
+	if err := os.Chtimes(filepath.Join(root, "usr/local/bin/ctr"), time.Now(), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	p = mustPlan(t, h, &Step{Release: s.Release})
+	if got := p.Summaries(); len(got) != 1 || got[0] != "record eksd-kata's containerd 2.2.7 in "+RecordFile+" (its programs are as installed, by their sha256)" {
+		t.Errorf("after ctr touched: %q", got)
+	}
+	run(t, h, &Step{Release: s.Release})
+	if p := mustPlan(t, h, &Step{Release: s.Release}); len(p.Changes) != 0 {
+		t.Errorf("after the record: %q", p.Summaries())
+	}
+
 	// A program changed (or an install cut short): installed again.
 	if err := os.WriteFile(filepath.Join(root, "usr/local/bin/ctr"), []byte("other"), 0o755); err != nil {
 		t.Fatal(err)
@@ -207,13 +222,8 @@ func TestOldContainerdStopsThePlan(t *testing.T) {
 // named as the manifest names them, and nothing is downloaded.
 func TestArtifactsDirOffline(t *testing.T) {
 	srv, s := mirror(t)
-	dir := t.TempDir()
 	_, files := runtimetest.Release(t, ctrVersion, runcVersion, arch, srv.URL)
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := files.Dir(t)
 	s.ArtifactsDir = dir
 	h, root := offlineRoot(t, nil)
 	run(t, h, s)

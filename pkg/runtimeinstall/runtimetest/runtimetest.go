@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +99,18 @@ func SHA256(data []byte) string {
 
 // Files are a containerd and a runc release, by file name.
 type Files map[string][]byte
+
+// Dir writes files into a new directory, as an operator's --artifacts-dir.
+func (f Files) Dir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range f {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
 
 // Release is the embedded EKS-D 1-36-7 with a containerd and a runc
 // component, as a private mirror's manifest lists them, served at
