@@ -125,7 +125,7 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 		},
 		{
 			Name:        runtimeinstall.StepName,
-			Description: "containerd and runc from their releases, where none is or one too old is to be replaced",
+			Description: "containerd and runc from their releases, verified, where none is or --install-containerd asks",
 			Step:        rt,
 			Needs:       []bootstrap.Need{bootstrap.After("host")},
 		},
