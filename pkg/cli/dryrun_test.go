@@ -54,7 +54,7 @@ func TestDryRunTellsEveryBlocker(t *testing.T) {
 		"  ✗ runtime: containerd 1.6.20 is too old for Kubernetes 1.36",
 		"    → pass --install-containerd 2.3.4 to install containerd 2.3.4 from its release in /usr/local/bin in its place",
 		"  ✗ containerd: containerd 1.6.20 is too old for Kubernetes 1.36",
-		"    → upgrade containerd, or choose an older EKS-D release with --release")
+		"    → upgrade containerd (--install-containerd VERSION installs one from its release), or choose an older EKS-D release with --release")
 	// The steps after the blocked ones are planned all the same.
 	containsAll(t, "output", out,
 		"[1/11] preflight: blocked by",
