@@ -1,5 +1,6 @@
-// Package systemd holds the unit files eksd-kata installs, as text
-// templates: {{.BinDir}} is where the node binaries were installed.
+// Package systemd holds the unit files eksd-kata installs: the kubelet's
+// as text templates ({{.BinDir}} is where the node binaries were
+// installed), containerd's as its project publishes it.
 package systemd
 
 import "embed"
@@ -8,3 +9,9 @@ import "embed"
 //
 //go:embed kubelet.service 10-kubeadm.conf
 var Files embed.FS
+
+// Containerd is the unit containerd publishes for its release installed
+// in /usr/local/bin.
+//
+//go:embed containerd.service
+var Containerd []byte

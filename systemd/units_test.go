@@ -1,6 +1,7 @@
 package systemd
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -63,4 +64,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestContainerdUnit: the unit containerd publishes, for its release in
+// /usr/local/bin: started once ready (notify), its shims left running when
+// it restarts, wanted at boot.
+func TestContainerdUnit(t *testing.T) {
+	opts, err := unit.DeserializeOptions(bytes.NewReader(Containerd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, o := range opts {
+		got[o.Section+"."+o.Name] = o.Value
+	}
+	for k, v := range map[string]string{
+		"Service.ExecStart":  "/usr/local/bin/containerd",
+		"Service.Type":       "notify",
+		"Service.Delegate":   "yes",
+		"Service.KillMode":   "process",
+		"Service.Restart":    "always",
+		"Install.WantedBy":   "multi-user.target",
+		"Unit.Documentation": "https://containerd.io",
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
 }

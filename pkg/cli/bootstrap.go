@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +24,9 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/release"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // installKataHelp is the help of --install-kata, on bootstrap and join.
@@ -43,6 +46,8 @@ type bootstrapFlags struct {
 	installKata        string
 	kataSHA256         string
 	kataChecksumFile   string
+	installContainerd  string
+	containerdSHA256   string
 }
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -73,6 +78,10 @@ again: it continues from what is still not right.`,
   # Install Kata from a kata-static tarball, checked against its sha256
   sudo eksd-kata bootstrap --install-kata ./kata-static-3.21.0-amd64.tar.zst --kata-sha256 <sha256>
 
+  # A host whose containerd is too old for the release (Debian 12's 1.6): install
+  # containerd 2.3's newest patch and runc from their releases in its place
+  sudo eksd-kata bootstrap --install-containerd 2.3
+
   # Only pull the images and install the binaries, e.g. to preload a node
   sudo eksd-kata bootstrap --only images,binaries
 
@@ -94,12 +103,13 @@ again: it continues from what is still not right.`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>), the CNI plugins tarball and the kata-static tarball of --install-kata VERSION (DIR/<its name>) from DIR instead of downloading; still verified")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take the release files from DIR instead of downloading, still verified: kubeadm, kubelet, kubectl (DIR/bin/linux/<arch>/<name> or DIR/<name>), and the CNI plugins, containerd, runc and kata-static (DIR/<release file name>)")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all"); see eksd-kata check`)
 	fl.StringVar(&f.installKata, "install-kata", "", installKataHelp)
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for (checksums come from the manifest EKS-D publishes)")
+	bindRuntimeFlags(fl, &f)
 	completeSteps(cmd, stepNames)
 	return cmd
 }
@@ -150,6 +160,9 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}
+	if f.containerdSHA256 != "" && f.installContainerd == "" {
+		return nil, nil, usageErrorf("--containerd-sha256 checks the tarball of --install-containerd, which is not given: add --install-containerd VERSION|FILE|URL or drop --containerd-sha256")
+	}
 	// The embedded release plans everything but binaries and the CNI
 	// plugins; those need the published manifest, fetched only when they
 	// will be installed.
@@ -159,6 +172,12 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if err != nil {
 		return nil, nil, err
 	}
+	if f.installContainerd != "" {
+		// The request is checked now, as bad input, whatever the host has.
+		if _, err := runtimeinstall.Choose(rel, runtimeinstall.Request{Containerd: f.installContainerd, SHA256: f.containerdSHA256}, goruntime.GOARCH); err != nil {
+			return nil, nil, usageError(err)
+		}
+	}
 	resolved, err := detect.Resolve(cfg, h)
 	if err != nil {
 		return nil, nil, err
@@ -167,6 +186,13 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 		return nil, nil, err
 	}
 	return rel, resolved, nil
+}
+
+// bindRuntimeFlags binds the flags of the runtime step, which bootstrap
+// and join share.
+func bindRuntimeFlags(fl *pflag.FlagSet, f *bootstrapFlags) {
+	fl.StringVar(&f.installContainerd, "install-containerd", "", "install containerd VERSION (2.2.7, or 2.2 for its newest patch) or a containerd release tarball (FILE|URL) in /usr/local/bin, in place of the host's (reset puts it back); runc with it")
+	fl.StringVar(&f.containerdSHA256, "containerd-sha256", "", "sha256 of the --install-containerd tarball, or of a version eksd-kata carries no checksum for")
 }
 
 // kubeadmFirst installs the binaries before the run when the release is

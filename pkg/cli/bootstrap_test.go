@@ -142,14 +142,14 @@ func TestBootstrapTooOldContainerdFails(t *testing.T) {
 	}
 }
 
-// TestBootstrapEveryStepUnderRoot: all ten steps plan and run over an
+// TestBootstrapEveryStepUnderRoot: all eleven steps plan and run over an
 // offline root (the cluster steps only say what they would do there), and
 // the second run changes nothing.
 func TestBootstrapEveryStepUnderRoot(t *testing.T) {
 	root := t.TempDir()
 	args := []string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--skip", "binaries,cni", "--node-name", "node-1", "--advertise-address", "192.0.2.10"}
 	code, out, stderr := run(t, "", args...)
-	if code != ExitOK || !strings.Contains(out, "in 9 step(s)") {
+	if code != ExitOK || !strings.Contains(out, "in 10 step(s)") {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "etc/eksd-kata/kubeadm.yaml")); err != nil || !strings.Contains(string(b), "advertiseAddress: 192.0.2.10") {

@@ -9,6 +9,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/spf13/cobra"
 )
 
@@ -67,6 +68,8 @@ unless --role says otherwise. Check ids: ` + strings.Join(preflight.IDs(), ", ")
 			env := preflight.NewEnv(h, cfg)
 			env.Release = rel
 			env.InstallCNIPlugins = true // as bootstrap and join do
+			// What bootstrap installs without flags, for the containerd checks.
+			env.Runtime = &runtimeinstall.Step{Release: rel, Socket: cfg.Spec.Containerd.Socket}
 			rep := preflight.Run(cmd.Context(), env, preflight.All(), ign)
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
@@ -28,6 +29,7 @@ var flagCompletions = map[string]cobra.CompletionFunc{
 	"release-manifest":   files("yaml", "yml"),
 	"cni-manifest":       files(),
 	"install-kata":       files(),
+	"install-containerd": containerdVersions,
 	"kata-checksum-file": files(),
 	"kubeconfig":         files(),
 	"artifacts-dir":      dirs,
@@ -142,6 +144,25 @@ func checkIDs() []cobra.Completion {
 		out = append(out, cobra.CompletionWithDesc(c.ID, string(c.Category)))
 	}
 	return append(out, cobra.CompletionWithDesc(preflight.IgnoreAll, "every check"))
+}
+
+// containerdVersions completes --install-containerd with the containerd
+// versions eksd-kata carries checksums for, each line (its newest patch)
+// before its versions; what no version begins with is a file.
+func containerdVersions(_ *cobra.Command, _ []string, typed string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	var vs []cobra.Completion
+	seen := map[string]bool{}
+	for _, v := range artifacts.Versions(artifacts.Containerd) {
+		if line := v[:strings.LastIndexByte(v, '.')]; !seen[line] {
+			seen[line] = true
+			vs = append(vs, cobra.CompletionWithDesc(line, "its newest patch, "+v))
+		}
+		vs = append(vs, v)
+	}
+	if out := matching(vs, "", typed); len(out) > 0 {
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveDefault
 }
 
 // files completes file names, only those ending in exts when given.

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,25 +51,28 @@ func TestDryRunTellsEveryBlocker(t *testing.T) {
 	containsAll(t, "blockers", blockers,
 		"  ✗ preflight: host.hostname: no host name",
 		"    → set a host name",
+		"  ✗ runtime: containerd 1.6.20 is too old for Kubernetes 1.36",
+		"    → pass --install-containerd 2.3.4 to install containerd 2.3.4 from its release in /usr/local/bin in its place",
 		"  ✗ containerd: containerd 1.6.20 is too old for Kubernetes 1.36",
-		"    → upgrade containerd, or choose an older EKS-D release with --release")
+		"    → upgrade containerd (--install-containerd VERSION installs one from its release), or choose an older EKS-D release with --release")
 	// The steps after the blocked ones are planned all the same.
 	containsAll(t, "output", out,
-		"[1/11] preflight: blocked by",
-		"[3/11] containerd: blocked by 1 problem(s)",
+		"[1/12] preflight: blocked by",
+		"[3/12] runtime: blocked by 1 problem(s)",
+		"[4/12] containerd: blocked by 1 problem(s)",
 		"+++ b/etc/sysctl.d/99-eksd-kata.conf",
 		"+ install /usr/local/bin/kubeadm from ")
 	if got := summaryLine(out, "would change"); !strings.Contains(got, "host (2)") || !strings.Contains(got, "binaries (") {
 		t.Errorf("would change: %q\n%s", got, out)
 	}
-	if got := summaryLine(out, "blocked"); got != "preflight, containerd" {
-		t.Errorf("blocked: %q, want preflight, containerd", got)
+	if got := summaryLine(out, "blocked"); got != "preflight, runtime, containerd" {
+		t.Errorf("blocked: %q, want preflight, runtime, containerd", got)
 	}
 	if got := summaryLine(out, "not complete"); got != "kata" {
 		t.Errorf("not complete: %q, want kata (not installed)", got)
 	}
 	right := summaryLine(out, "already right")
-	for _, step := range []string{"preflight", "containerd", "kata"} {
+	for _, step := range []string{"preflight", "runtime", "containerd", "kata"} {
 		if strings.Contains(right, step) {
 			t.Errorf("already right lists %s: %q", step, right)
 		}
@@ -80,15 +85,22 @@ func TestDryRunTellsEveryBlocker(t *testing.T) {
 	}
 }
 
-// TestDryRunWithoutContainerdVersionUnderRoot: the missing flag, bad input
-// for a real run, is a blocker of a dry run, which plans on.
+// TestDryRunWithoutContainerdVersionUnderRoot: over a root with a
+// containerd of its own, the missing flag, bad input for a real run, is a
+// blocker of a dry run, which plans on.
 func TestDryRunWithoutContainerdVersionUnderRoot(t *testing.T) {
 	root := t.TempDir()
+	hosttest.WriteTree(t, root, map[string]string{"/usr/bin/containerd": "#!/bin/sh\n", "/usr/sbin/runc": "#!/bin/sh\n"})
+	for _, p := range []string{"usr/bin/containerd", "usr/sbin/runc"} {
+		if err := os.Chmod(filepath.Join(root, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	code, out, stderr := run(t, "", "--root", root, "bootstrap", "--dry-run", "--ignore", "all")
 	if code != ExitFailure || !strings.Contains(out, "  ✗ containerd: under --root the installed containerd cannot be asked for its version\n    → pass --containerd-version") {
 		t.Fatalf("exit %d, want 1 with the blocker\n%s%s", code, out, stderr)
 	}
-	if !strings.Contains(out, "[6/11] binaries: 5 change(s) planned") {
+	if !strings.Contains(out, "[7/12] binaries: 5 change(s) planned") {
 		t.Errorf("the steps after containerd are not planned:\n%s", out)
 	}
 	// (--skip binaries,cni: a real run would fetch the published manifest.)

@@ -56,6 +56,9 @@ prefer a 0600 config file (spec.join).`,
   # ` + kubeadm.JoinControlPlaneCommandFile + `)
   sudo eksd-kata join cp.example.internal:6443 --token <token> --discovery-token-ca-cert-hash sha256:<hash> --control-plane --certificate-key <key>
 
+  # Offline: the node binaries, containerd and runc release files from a directory
+  sudo eksd-kata join --config node.yaml --artifacts-dir /srv/eksd-kata
+
   # Keep the token out of the process list: spec.join in a 0600 file
   sudo eksd-kata join --config node.yaml`,
 		Args: positional(cobra.MaximumNArgs(1)),
@@ -82,12 +85,13 @@ prefer a 0600 config file (spec.join).`,
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these steps (comma separated)")
 	fl.StringVar(&f.containerdVersion, "containerd-version", "", "installed containerd version, instead of asking it (needed with --root)")
 	fl.BoolVar(&f.noRestart, "no-restart", false, "write containerd's config but do not restart it")
-	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take kubeadm, kubelet, kubectl, the CNI plugins tarball and the kata-static tarball of --install-kata VERSION from DIR instead of downloading; still verified")
+	fl.StringVar(&f.artifactsDir, "artifacts-dir", "", "take the release files (kubeadm, kubelet, kubectl, the CNI plugins, containerd, runc, kata-static) from DIR instead of downloading; still verified")
 	fl.StringSliceVar(&f.ignore, "ignore", nil, `preflight check ids whose failure is only a warning (comma separated, or "all")`)
 	fl.StringVar(&f.installKata, "install-kata", "", installKataHelp)
 	fl.StringVar(&f.kataSHA256, "kata-sha256", "", "sha256 of the --install-kata tarball")
 	fl.StringVar(&f.kataChecksumFile, "kata-checksum-file", "", "sha256sum-style file that names the --install-kata tarball")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "install node binaries the release has no checksum for")
+	bindRuntimeFlags(fl, &f.bootstrapFlags)
 	completeSteps(cmd, joinStepNames)
 	return cmd
 }

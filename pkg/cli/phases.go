@@ -16,6 +16,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 )
 
@@ -107,11 +108,23 @@ func joinPhases(in phaseInputs, join config.Join) []bootstrap.Phase {
 func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 	kataStep := &kata.Step{Config: in.cfg, Install: in.f.installKata, SHA256: in.f.kataSHA256, ChecksumFile: in.f.kataChecksumFile,
 		Artifacts: artifacts.Getter{Dir: in.f.artifactsDir}}
+	rt := &runtimeinstall.Step{
+		Release: in.rel, Request: runtimeinstall.Request{Containerd: in.f.installContainerd, SHA256: in.f.containerdSHA256},
+		Version: in.f.containerdVersion, Socket: in.cfg.Spec.Containerd.Socket, ArtifactsDir: in.f.artifactsDir,
+		DryRun: in.f.dryRun, NoRestart: in.f.noRestart,
+	}
+	// The preflight and containerd's config ask the runtime step which
+	// containerd the host will have, when it is part of the run.
+	var installs *runtimeinstall.Step
+	var installer containerd.Installer
+	if selected(runtimeinstall.StepName, in.f.only, in.f.skip) {
+		installs, installer = rt, rt
+	}
 	return []bootstrap.Phase{
 		{
 			Name:        "preflight",
 			Description: "read-only checks: virtualisation, host, runtime, Kata, Kubernetes",
-			Step: &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet,
+			Step: &preflight.Step{Config: in.cfg, Release: in.rel, Ignore: in.f.ignoreSet, Runtime: installs,
 				InstallCNIPlugins: selected(cniplugins.StepName, in.f.only, in.f.skip), KataInstall: kataStep.WillInstall()},
 		},
 		{
@@ -121,10 +134,17 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 			Needs:       []bootstrap.Need{bootstrap.After("preflight")},
 		},
 		{
+			Name:        runtimeinstall.StepName,
+			Description: "containerd and runc from their releases, verified, where none is or --install-containerd asks",
+			Step:        rt,
+			Needs:       []bootstrap.Need{bootstrap.After("host")},
+		},
+		{
 			Name:        "containerd",
 			Description: "containerd's config merged with ours, the daemon restarted",
-			Step:        &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, NoRestart: in.f.noRestart},
-			Needs:       []bootstrap.Need{bootstrap.After("host")},
+			Step: &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, NoRestart: in.f.noRestart,
+				Installer: installer},
+			Needs: []bootstrap.Need{bootstrap.After(runtimeinstall.StepName)},
 		},
 		{
 			Name:        "kata",

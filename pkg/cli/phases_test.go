@@ -8,8 +8,11 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
+	"github.com/eksd-kata/eksd-kata/pkg/preflight"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 func realInputs() phaseInputs {
@@ -78,14 +81,35 @@ func TestPhaseTables(t *testing.T) {
 	if got, want := needNames(byName(t, join, "kubeadm")), "images for kubeadm join stored, kubeadm installed, kubelet installed"; got != want {
 		t.Errorf("join kubeadm needs %q, want %q", got, want)
 	}
-	if strings.Join(stepNames, ",") != "preflight,host,containerd,kata,images,binaries,cni,certs,kubeadm,addons,verify" ||
-		strings.Join(joinStepNames, ",") != "preflight,host,containerd,kata,images,binaries,cni,kubeadm" {
+	if strings.Join(stepNames, ",") != "preflight,host,runtime,containerd,kata,images,binaries,cni,certs,kubeadm,addons,verify" ||
+		strings.Join(joinStepNames, ",") != "preflight,host,runtime,containerd,kata,images,binaries,cni,kubeadm" {
 		t.Errorf("names: %q and %q", stepNames, joinStepNames)
 	}
 	// Each table makes its own milestones: two runs never share one.
 	again := bootstrapPhases(realInputs())
 	if byName(t, again, "images").Provides[0] == byName(t, boot, "images").Provides[0] {
 		t.Error("two tables share a milestone")
+	}
+}
+
+// TestRuntimeStepIsAsked: containerd's config and the preflight ask the
+// runtime step which containerd the host will have, only when the run
+// has it.
+func TestRuntimeStepIsAsked(t *testing.T) {
+	for _, skip := range [][]string{nil, {"runtime"}} {
+		in := realInputs()
+		in.f.skip = skip
+		for _, table := range [][]bootstrap.Phase{bootstrapPhases(in), joinPhases(in, config.Join{})} {
+			rt := byName(t, table, "runtime").Step.(*runtimeinstall.Step)
+			ctr := byName(t, table, "containerd").Step.(*containerd.Step)
+			pre := byName(t, table, "preflight").Step.(*preflight.Step)
+			if skip == nil && (ctr.Installer != containerd.Installer(rt) || pre.Runtime != rt) || skip != nil && (ctr.Installer != nil || pre.Runtime != nil) {
+				t.Errorf("--skip %v: containerd asks %v, preflight %v; the runtime step is %p", skip, ctr.Installer, pre.Runtime, rt)
+			}
+			if got := needNames(byName(t, table, "containerd")); got != "runtime" {
+				t.Errorf("containerd needs %q", got)
+			}
+		}
 	}
 }
 
@@ -100,7 +124,8 @@ func TestDryRunPrintsTheOrder(t *testing.T) {
 	}
 	want := `  preflight
   host after: preflight
-  containerd after: host
+  runtime after: host
+  containerd after: runtime
   kata after: containerd
   images (background) after: kata ‖ binaries, cni, certs, kubeadm, addons
   binaries after: kata ‖ images, certs, kubeadm
@@ -109,7 +134,7 @@ func TestDryRunPrintsTheOrder(t *testing.T) {
   kubeadm after: certs, control-plane images stored ‖ images, binaries, cni
   addons after: kubeadm, binaries ‖ images, cni
   verify after: addons, images, cni
-[1/11] preflight:`
+[1/12] preflight:`
 	if !strings.Contains(out, want) {
 		t.Errorf("output lacks the order:\n%s\nwant:\n%s", out, want)
 	}

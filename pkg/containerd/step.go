@@ -29,6 +29,11 @@ type Step struct {
 	Release *eksd.Release
 	// Version overrides detection (needed under --root, where no daemon answers).
 	Version string
+	// Installer, when set, is the phase before this one that may install
+	// containerd: the version it leaves on the host comes before detection,
+	// so the config follows the containerd that will load it, whether that
+	// phase has applied yet or not.
+	Installer Installer
 	// NoRestart writes the file but leaves restarting containerd to the operator.
 	NoRestart bool
 	// RestartTimeout bounds the wait for the CRI plugin after a restart.
@@ -187,9 +192,21 @@ func (s *Step) planHostsFiles(h *host.Host, p *plan.Plan, hosts []string, dir st
 	return nil
 }
 
-// detectVersion asks, in order: the override, the daemon (containerd Go
-// client), then `containerd --version`.
+// Installer tells which containerd a phase leaves on the host: its
+// version, or "" when it leaves the host's own.
+type Installer interface {
+	ContainerdVersion(ctx context.Context, h *host.Host) (string, error)
+}
+
+// detectVersion asks, in order: the Installer, the override, the daemon
+// (containerd Go client), then `containerd --version`.
 func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how string, err error) {
+	if s.Installer != nil {
+		v, err := s.Installer.ContainerdVersion(ctx, h)
+		if err != nil || v != "" {
+			return v, "installed by eksd-kata", err
+		}
+	}
 	if s.Version != "" {
 		if _, _, err := ParseVersion(s.Version); err != nil {
 			return "", "", badinput.Wrap(fmt.Errorf("--containerd-version: %w", err))
@@ -200,28 +217,45 @@ func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how st
 		// Bad input for a real run; a dry run plans on without it.
 		return "", "", badinput.Wrap(plan.Block("under --root the installed containerd cannot be asked for its version", "pass --containerd-version (e.g. 1.7.28 or 2.2.1)"))
 	}
-	if c, err := h.Containerd(ctx, s.Config.Spec.Containerd.Socket); err == nil {
-		defer c.Close()
-		if v, err := c.Version(ctx); err == nil {
-			return strings.TrimPrefix(v.Version, "v"), "daemon", nil
+	version, how, bin, err := Installed(ctx, h, s.Config.Spec.Containerd.Socket)
+	if err == nil && bin == "" && version == "" {
+		err = plan.Block(fmt.Sprintf("containerd is not installed (not running at %s, no containerd binary on PATH)", s.Config.Spec.Containerd.Socket), "run the runtime step, which installs it, or install containerd 1.7 or 2.x first")
+	}
+	return version, how, err
+}
+
+// Installed asks the host for its containerd: the daemon at socket, else
+// the containerd binary on PATH (`containerd --version`). bin is that
+// binary's host path, "" when there is none; version is "" when neither
+// answers: no daemon, and under --root no binary of the image is run.
+func Installed(ctx context.Context, h *host.Host, socket string) (version, how, bin string, err error) {
+	if h.IsLive() {
+		if c, err := h.Containerd(ctx, socket); err == nil {
+			defer c.Close()
+			if v, err := c.Version(ctx); err == nil {
+				version, how = strings.TrimPrefix(v.Version, "v"), "daemon"
+			}
 		}
 	}
-	bin, err := h.FS.LookPath("containerd")
-	if err != nil {
-		return "", "", plan.Block(fmt.Sprintf("containerd is not installed (not running at %s, no containerd binary on PATH)", s.Config.Spec.Containerd.Socket), "install containerd 1.7 or 2.x first")
+	bin, lookErr := h.FS.LookPath("containerd")
+	if lookErr != nil {
+		bin = ""
+	}
+	if version != "" || bin == "" || !h.IsLive() {
+		return version, how, bin, nil
 	}
 	out, err := host.Output(ctx, h.Exec, bin, "--version")
 	if err != nil {
-		return "", "", err
+		return "", "", bin, err
 	}
 	// "containerd containerd.io 1.7.28 <rev>" or "containerd github.com/containerd/containerd 1.6.20~ds1"
 	f := strings.Fields(string(out))
 	for _, word := range f[min(1, len(f)):] {
 		if _, _, err := ParseVersion(word); err == nil && strings.Count(word, ".") >= 1 && !strings.Contains(word, "/") {
-			return strings.TrimPrefix(word, "v"), "containerd --version", nil
+			return strings.TrimPrefix(word, "v"), "containerd --version", bin, nil
 		}
 	}
-	return "", "", fmt.Errorf("cannot read a version from %q", strings.TrimSpace(string(out)))
+	return "", "", bin, fmt.Errorf("cannot read a version from %q", strings.TrimSpace(string(out)))
 }
 
 // options derives Render's options from the node config and what the host has.

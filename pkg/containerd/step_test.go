@@ -360,3 +360,38 @@ func TestStepDropsUntrustedWorkloadRuntime(t *testing.T) {
 		})
 	}
 }
+
+// installer stands in for the runtime step: the containerd it leaves.
+type installer string
+
+func (i installer) ContainerdVersion(context.Context, *host.Host) (string, error) {
+	return string(i), nil
+}
+
+// TestStepPlansForTheContainerdToBeInstalled: the version the phase
+// before installs comes first, over --containerd-version (the host's old
+// one) and where nothing can be asked (--root); a phase that leaves the
+// host's own lets detection decide.
+func TestStepPlansForTheContainerdToBeInstalled(t *testing.T) {
+	h, err := host.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := stepConfig("/etc/containerd/config.toml", "/run/containerd/containerd.sock")
+	for _, s := range []*Step{
+		{Config: cfg, Release: eksd.Default(), Installer: installer("2.3.4")},
+		{Config: cfg, Release: eksd.Default(), Installer: installer("2.3.4"), Version: "1.6.20"},
+	} {
+		p, err := s.Plan(context.Background(), h)
+		if err != nil {
+			t.Fatalf("--containerd-version %q: %v", s.Version, err)
+		}
+		if !hasNote(p.Notes, "containerd 2.3.4 (installed by eksd-kata): config version 3") {
+			t.Errorf("notes %q", p.Notes)
+		}
+	}
+	_, err = (&Step{Config: cfg, Release: eksd.Default(), Installer: installer("")}).Plan(context.Background(), h)
+	if _, blocked := plan.Problems(err); !blocked || !strings.Contains(err.Error(), "--containerd-version") {
+		t.Errorf("the host's own containerd under --root: %v, want the flag asked for", err)
+	}
+}

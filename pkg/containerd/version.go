@@ -81,7 +81,7 @@ func SupportsKubernetes(containerdVersion string, kubeMinor int) error {
 		return nil
 	}
 	return plan.Block(fmt.Sprintf("containerd %s is too old for Kubernetes 1.%d (it needs containerd %s or newer)", containerdVersion, kubeMinor, strings.Join(mins, ", ")),
-		"upgrade containerd, or choose an older EKS-D release with --release")
+		"upgrade containerd (--install-containerd VERSION installs one from its release), or choose an older EKS-D release with --release")
 }
 
 // MinimumVersions lists, oldest line first, the containerd versions the

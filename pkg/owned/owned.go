@@ -28,6 +28,10 @@ const (
 	KubeadmJoinFile   = "/etc/eksd-kata/kubeadm-join.yaml"
 )
 
+// ContainerdUnitPath is the unit the runtime step installs with
+// containerd's release.
+const ContainerdUnitPath = "/etc/systemd/system/containerd.service"
+
 // Path is a file or directory a step writes.
 type Path struct {
 	Path string
@@ -42,6 +46,7 @@ func Paths() []Path {
 		{SysctlFile, "host", false},
 		{FstabFile, "host", false},
 		{ZramGeneratorFile, "host", false},
+		{ContainerdUnitPath, "runtime", false},
 		{KubeletUnitPath, "binaries", false},
 		{KubeadmDropIn, "binaries", false},
 		{KubeletFlagsEnv, "binaries", false},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 var containerdChecks = []Check{
@@ -36,6 +38,9 @@ type ctrFacts struct {
 	confRaw    []byte
 	confExists bool
 	confErr    error
+
+	outlookOnce sync.Once
+	outlook     *runtimeinstall.Outlook
 }
 
 func (e *Env) ctr() *ctrFacts { return &e.facts.ctr }
@@ -76,13 +81,57 @@ func (e *Env) ctrConfig() (s containerd.Summary, raw []byte, exists bool, err er
 	return f.conf, f.confRaw, f.confExists, f.confErr
 }
 
-func checkContainerdInstalled(_ context.Context, e *Env) Result {
-	p, err := e.Host.FS.LookPath("containerd")
-	if err != nil {
-		return fail("install containerd ("+minContainerd(e.channel())+"): the static release from github.com/containerd/containerd/releases, or your distribution's package",
-			"containerd is not installed (not in PATH)")
+// outlook is what bootstrap's runtime step would do on this host; nil
+// when the run has none or it cannot tell (it then says why itself).
+func (e *Env) outlook(ctx context.Context) *runtimeinstall.Outlook {
+	f := e.ctr()
+	f.outlookOnce.Do(func() {
+		if e.Runtime == nil {
+			return
+		}
+		if o, err := e.Runtime.Outlook(ctx, e.Host); err == nil {
+			f.outlook = &o
+		}
+	})
+	return f.outlook
+}
+
+// installs names what the runtime step installs: "containerd 2.3.4 and
+// runc 1.4.3 from their releases".
+func installs(o *runtimeinstall.Outlook) string {
+	if !o.Runc {
+		return "containerd " + o.Choice.Containerd.Version + " from " + o.Choice.Containerd.From
 	}
-	return pass("containerd at %s", p)
+	return "containerd " + o.Choice.Containerd.Version + " and runc " + o.Choice.Runc.Version + " from their releases"
+}
+
+func checkContainerdInstalled(ctx context.Context, e *Env) Result {
+	o := e.outlook(ctx)
+	p, err := e.Host.FS.LookPath("containerd")
+	switch {
+	case err == nil && o != nil && o.Containerd:
+		return pass("containerd at %s; bootstrap installs %s in its place (%s)", p, installs(o), o.ContainerdWhy)
+	case err == nil:
+		return pass("containerd at %s", p)
+	case o != nil && o.Containerd:
+		r := warn("nothing to do: bootstrap installs them (offline, from --artifacts-dir)", "containerd is not installed: bootstrap installs %s", installs(o))
+		r.BootstrapFixes = true
+		return r
+	}
+	return fail("install containerd ("+minContainerd(e.channel())+"): bootstrap's runtime step installs it from its release, or use your distribution's package",
+		"containerd is not installed (not in PATH)")
+}
+
+// replaceRemedy says how bootstrap replaces a containerd too old for the release.
+func (e *Env) replaceRemedy() string {
+	if e.Runtime != nil {
+		return runtimeinstall.ReplaceRemedy(e.Runtime.Choice())
+	}
+	rel := e.release()
+	if rel == nil {
+		return "install containerd " + minContainerd(e.channel()) + " (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release"
+	}
+	return runtimeinstall.ReplaceRemedy(runtimeinstall.Choose(rel, runtimeinstall.Request{}, goruntime.GOARCH))
 }
 
 // semver is a containerd version; only the numbers matter here.
@@ -147,11 +196,20 @@ func checkContainerdVersion(ctx context.Context, e *Env) Result {
 		return warn("", "cannot read a version in %q (from %s)", raw, source)
 	}
 	ch := e.channel()
+	o := e.outlook(ctx)
 	if containerd.SupportsKubernetes(v.String(), eksd.ChannelMinor(ch)) != nil {
-		return fail(fmt.Sprintf("install containerd %s (github.com/containerd/containerd/releases), or choose an older EKS-D channel with --release", minContainerd(ch)),
-			"containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, eksd.ChannelMinor(ch), minContainerd(ch))
+		what := fmt.Sprintf("containerd %s is too old for EKS-D %s (Kubernetes 1.%d wants %s)", v, ch, eksd.ChannelMinor(ch), minContainerd(ch))
+		if o != nil && o.Containerd {
+			r := warn("bootstrap installs "+installs(o)+" in its place", "%s", what)
+			r.BootstrapFixes = true
+			return r
+		}
+		return fail(e.replaceRemedy(), "%s", what)
 	}
 	cv, _ := containerd.ConfigVersionFor(v.String())
+	if o != nil && o.Containerd {
+		return pass("containerd %s (from %s) supports EKS-D %s; bootstrap installs %s in its place (%s)", v, source, ch, installs(o), o.ContainerdWhy)
+	}
 	return pass("containerd %s (from %s) supports EKS-D %s; config version %d", v, source, ch, cv)
 }
 

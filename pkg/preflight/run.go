@@ -10,6 +10,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 // Check is one preflight check: a stable id (what --ignore names), a
@@ -50,6 +51,9 @@ type Env struct {
 	// is used ("Kata 3.32.0 will be installed from its release"); empty:
 	// nothing, and a missing Kata stays missing.
 	KataInstall string
+	// Runtime is bootstrap's runtime step, asked what it installs; nil:
+	// bootstrap installs no containerd.
+	Runtime *runtimeinstall.Step
 
 	facts facts
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 // Step is the first bootstrap step: the same checks as `eksd-kata check`.
@@ -23,6 +24,9 @@ type Step struct {
 	InstallCNIPlugins bool
 	// KataInstall: see Env.KataInstall.
 	KataInstall string
+	// Runtime is the run's runtime step, which installs containerd and
+	// runc where the host needs them; nil: the run installs none.
+	Runtime *runtimeinstall.Step
 }
 
 func (s *Step) Name() string { return "preflight" }
@@ -33,6 +37,7 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	env.Release = s.Release
 	env.InstallCNIPlugins = s.InstallCNIPlugins
 	env.KataInstall = s.KataInstall
+	env.Runtime = s.Runtime
 	rep := Run(ctx, env, All(), s.Ignore)
 	p := &plan.Plan{}
 	for _, c := range rep.Checks {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
 )
@@ -254,5 +256,61 @@ func TestResetTakesBackTheCNIPlugins(t *testing.T) {
 	}
 	if hosttest.HashTree(t, root) != before {
 		t.Fatalf("reset did not bring the plugins back:\n%s\n%s", out.String(), listTree(t, root))
+	}
+}
+
+// TestResetEksdKatasContainerd: containerd eksd-kata installed where there
+// was none is stopped before its programs and unit go; one installed in
+// place of a distribution's gives way to it: its unit back, systemd
+// reloaded, containerd restarted.
+func TestResetEksdKatasContainerd(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		packaged bool
+		want     []string // the systemd actions, in order
+	}{
+		{"fresh host", false, []string{"stop containerd.service", "daemon-reload"}},
+		{"in place of a package", true, []string{"daemon-reload", "restart containerd.service"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(root, "var/lib"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tc.packaged {
+				hosttest.WriteTree(t, root, map[string]string{"/lib/systemd/system/containerd.service": "[Service]\nExecStart=/usr/bin/containerd\n"})
+			}
+			before := hosttest.HashTree(t, root)
+			h := hosttest.NewTestHost(t, root)
+			sd := &stopSystemd{FakeSystemd: hosttest.NewFakeSystemd()}
+			sd.Units[containerd.Unit] = host.UnitState{Load: "loaded", Active: "active", UnitFileState: "enabled"}
+			h.Systemd = sd
+			for p, mode := range map[string]os.FileMode{"/usr/local/bin/containerd": 0o755, "/usr/local/sbin/runc": 0o755, owned.ContainerdUnitPath: 0o644} {
+				if _, err := h.FS.WriteFile(p, []byte("ours\n"), mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var out bytes.Buffer
+			rep, err := bootstrap.Run(context.Background(), h, []bootstrap.Step{&RestoreStep{}}, bootstrap.Options{Out: &out})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			var got []string
+			for _, c := range rep.Steps[0].Changes {
+				if s, ok := strings.CutPrefix(c, "systemd "); ok {
+					s, _, _ = strings.Cut(s, " (")
+					got = append(got, s)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("systemd actions %q, want %q\n%s", got, tc.want, strings.Join(rep.Steps[0].Changes, "\n"))
+			}
+			if first := rep.Steps[0].Changes[0]; tc.packaged == strings.HasPrefix(first, "systemd stop") {
+				t.Errorf("first change: %s", first)
+			}
+			if hosttest.HashTree(t, root) != before {
+				t.Fatalf("the tree is not as before:\n%s", listTree(t, root))
+			}
+		})
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
+	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 )
 
 // ownDirs are directories only eksd-kata puts files in, deepest first:
@@ -45,15 +47,27 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	if err != nil {
 		return nil, err
 	}
-	units, ctrd := false, false
+	var d daemons
+	for _, b := range backups {
+		d.units = d.units || strings.HasPrefix(b.Path, "/etc/systemd/")
+		d.config = d.config || b.Path == s.containerdConfig()
+		// eksd-kata's containerd: its unit, or its programs over another's.
+		d.ours = d.ours || b.Path == owned.ContainerdUnitPath || b.Path == runtimeinstall.BinDir+"/containerd"
+		d.unitCreated = d.unitCreated || b.Path == owned.ContainerdUnitPath && b.Created
+	}
+	if len(backups) > 0 {
+		// A containerd eksd-kata installed where there was none loses its
+		// programs and unit: stopped first, not left running deleted files.
+		if d.stopped, err = s.planStop(ctx, h, p, d); err != nil {
+			return nil, err
+		}
+	}
 	for _, b := range backups {
 		p.Add(&restoreFile{b: b})
-		units = units || strings.HasPrefix(b.Path, "/etc/systemd/")
-		ctrd = ctrd || b.Path == s.containerdConfig()
 	}
 	if len(backups) > 0 {
 		p.Notef("kernel settings made now (sysctls, modules, swap off, SELinux) stay until the next boot, which reads the restored files")
-		s.planDaemons(ctx, h, p, units, ctrd)
+		s.planDaemons(ctx, h, p, d)
 	}
 	if dirs := existingOwnDirs(h); len(backups) > 0 && len(dirs) > 0 || len(leftovers) > 0 || emptyOwnDir(h) {
 		p.Add(&removeDirs{dirs: dirs})
@@ -68,10 +82,46 @@ func (s *RestoreStep) containerdConfig() string {
 	return "/etc/containerd/config.toml"
 }
 
-// planDaemons makes systemd and containerd read the restored files now.
-func (s *RestoreStep) planDaemons(ctx context.Context, h *host.Host, p *plan.Plan, units, ctrd bool) {
+// daemons is what the restore means for systemd and containerd.
+type daemons struct {
+	units       bool // unit files or links are restored
+	config      bool // containerd's config.toml is restored
+	ours        bool // eksd-kata's containerd goes (its programs or unit)
+	unitCreated bool // and its unit was the only one in /etc/systemd/system
+	stopped     bool // so it is stopped, for good
+}
+
+// packagedUnits are where a distribution's package puts containerd's unit.
+var packagedUnits = []string{"/lib/systemd/system/" + containerd.Unit, "/usr/lib/systemd/system/" + containerd.Unit}
+
+// planStop stops eksd-kata's containerd before its files go, when no
+// other containerd takes its place: no packaged unit to fall back on.
+func (s *RestoreStep) planStop(ctx context.Context, h *host.Host, p *plan.Plan, d daemons) (bool, error) {
+	if !d.unitCreated || !h.IsLive() || !h.Systemd.Running() {
+		return false, nil
+	}
+	for _, u := range packagedUnits {
+		if ok, _ := h.FS.Exists(u); ok {
+			return false, nil
+		}
+	}
+	st, err := h.Systemd.UnitState(ctx, containerd.Unit)
+	if err != nil {
+		return false, err
+	}
+	if st.Active != "active" && st.Active != "activating" && st.Active != "reloading" {
+		return false, nil
+	}
+	p.Add(&unitChange{action: "stop", unit: containerd.Unit})
+	return true, nil
+}
+
+// planDaemons makes systemd and containerd read the restored files now:
+// a restored config.toml, or the host's own containerd back in place of
+// eksd-kata's.
+func (s *RestoreStep) planDaemons(ctx context.Context, h *host.Host, p *plan.Plan, d daemons) {
 	switch {
-	case !units && !ctrd:
+	case !d.units && !d.config && !d.ours:
 		return
 	case !h.IsLive():
 		p.Notef("daemon-reload and containerd restart: skipped (--root)")
@@ -80,14 +130,18 @@ func (s *RestoreStep) planDaemons(ctx context.Context, h *host.Host, p *plan.Pla
 		p.Notef("daemon-reload and containerd restart: skipped, systemd is not running as PID 1")
 		return
 	}
-	if units {
+	if d.units {
 		p.Add(&plan.UnitAction{Action: "daemon-reload"})
 	}
-	if !ctrd {
+	if !d.config && !d.ours || d.stopped {
 		return
 	}
-	if st, err := h.Systemd.UnitState(ctx, containerd.Unit); err == nil && st.Active == "active" {
-		p.Add(&plan.UnitAction{Action: "restart", Unit: containerd.Unit})
+	if st, err := h.Systemd.UnitState(ctx, containerd.Unit); err == nil && st.Active == "active" && st.Load != "not-found" {
+		why := ""
+		if d.ours {
+			why = "the host's own containerd in place of eksd-kata's"
+		}
+		p.Add(&plan.UnitAction{Action: "restart", Unit: containerd.Unit, Why: why})
 	}
 }
 
