@@ -1395,7 +1395,7 @@ tail -5 "$LOGS/reset.log"
 if [ "$rrc" = 0 ]; then
 	snapshot in_node >"$LOGS/files-after-reset.txt"
 	if diff -u "$LOGS/files-before.txt" "$LOGS/files-after-reset.txt" >"$LOGS/reset.diff"; then
-		pass "reset restored every file and directory (/etc, /usr/local/bin, /opt, /root, kubelet and eksd-kata state)"
+		pass "reset restored every file and directory (/etc, /usr/local/bin, /usr/local/sbin, /opt, /root, kubelet and eksd-kata state)"
 	else
 		fail "reset left differences: $(grep -E '^[-+]/' "$LOGS/reset.diff" | head -8 | tr '\n' ' ' | cut -c1-500)"
 	fi
