@@ -804,7 +804,7 @@ report() {
 	done
 	k=${t_kubeadm%% *}
 	k=$(dur_s "$k")
-	addons_at=$(grep -o '"time":"[^"]*","level":"INFO","msg":"step done","step":"addons"' "$LOGS/bootstrap-1.log" | sed -n 's/^"time":"\([^"]*\)".*/\1/p' | tail -1)
+	addons_at=$(grep -o '"time":"[^"]*","level":"INFO","msg":"step done","step":"addons"' "$LOGS/bootstrap-1.log" | sed -n 's/^"time":"\([^"]*\)".*/\1/p' | tail -1 || true)
 	if [ -n "$t_kubeadm" ] && awk -v k="$k" 'BEGIN{exit !(k>0)}'; then
 		printf '  sum of the steps other than kubeadm: %ss\n' "$ours"
 		if [ -n "$addons_at" ]; then
@@ -898,29 +898,35 @@ fi
 # CNI plugins in /opt/cni/bin. Each file is compared with the one the
 # bundle packed.
 installed_check() {
-	local run=$1 dir=$2 what=$3 f bad="" want unit state server plugins=0
+	local run=$1 dir=$2 what=$3 f p missing="" differs="" want unit state server plugins=0
 	[ "$preinstalled" = 1 ] && return
-	for f in containerd containerd-shim-runc-v2 ctr; do
-		cmp -s "$bin_dir/$f" "$dir/usr/local/bin/$f" || bad+=" /usr/local/bin/$f"
-	done
-	cmp -s "$bin_dir/runc" "$dir/usr/local/sbin/runc" || bad+=" /usr/local/sbin/runc"
+	# same FILE NODEPATH: the node has the bundle's FILE at NODEPATH.
+	same() {
+		if [ ! -e "$dir$2" ]; then
+			missing+=" $2"
+		elif ! cmp -s "$1" "$dir$2"; then
+			differs+=" $2"
+		fi
+	}
+	for f in containerd containerd-shim-runc-v2 ctr; do same "$bin_dir/$f" "/usr/local/bin/$f"; done
+	same "$bin_dir/runc" /usr/local/sbin/runc
 	for f in "$bin_dir"/cni/*; do
 		[ -e "$f" ] || continue
-		cmp -s "$f" "$dir/opt/cni/bin/${f##*/}" || bad+=" /opt/cni/bin/${f##*/}"
+		same "$f" "/opt/cni/bin/${f##*/}"
 		plugins=$((plugins + 1))
 	done
-	# eksd-kata's own bridge network needs these four.
-	for f in bridge host-local loopback portmap; do
-		[ -x "$dir/opt/cni/bin/$f" ] || bad+=" /opt/cni/bin/$f (missing)"
+	# eksd-kata's own bridge network needs these four, whatever the bundle has.
+	for p in bridge host-local loopback portmap; do
+		[ -e "$bin_dir/cni/$p" ] || [ -x "$dir/opt/cni/bin/$p" ] || missing+=" /opt/cni/bin/$p"
 	done
 	want=$("$bin_dir/containerd" --version 2>/dev/null | awk '{print $3}')
 	unit=$($run systemctl show -P FragmentPath containerd.service 2>/dev/null || true)
 	state="$($run systemctl is-enabled containerd.service 2>/dev/null || true) $($run systemctl is-active containerd.service 2>/dev/null || true)"
 	server=$($run ctr version 2>/dev/null | awk '/^Server:/ {s = 1} s && $1 == "Version:" {print $2; exit}' || true)
-	if [ -z "$bad" ] && [ "$unit" = /etc/systemd/system/containerd.service ] && [ "$state" = "enabled active" ] && [ -n "$want" ] && [ "$server" = "$want" ]; then
+	if [ -z "$missing$differs" ] && [ "$unit" = /etc/systemd/system/containerd.service ] && [ "$state" = "enabled active" ] && [ -n "$want" ] && [ "$server" = "$want" ]; then
 		pass "$what installed the bundle's containerd $want (/usr/local/bin; its unit $unit enabled and active, containerd $server answering), runc (/usr/local/sbin/runc) and $plugins CNI plugins (/opt/cni/bin)"
 	else
-		fail "$what installed: not the bundle's:${bad:- none}; containerd.service from '${unit:-nowhere}' is '$state', its daemon says version '${server:-nothing}' (want $want)"
+		fail "$what installed: missing:${missing:- none}; not the bundle's:${differs:- none}; containerd.service from '${unit:-nowhere}' is '$state', its daemon says version '${server:-nothing}' (want $want)"
 	fi
 }
 installed_check in_node "$NODE" "bootstrap on the stock node"
@@ -930,9 +936,10 @@ kubelet_diagnosis() {
 	in_node journalctl -u kubelet --no-pager -o cat >"$LOGS/kubelet.log" 2>&1 || true
 	in_node journalctl -u containerd --no-pager -o cat >"$LOGS/containerd.log" 2>&1 || true
 	echo "kubelet (last errors; full log $LOGS/kubelet.log):"
-	grep -E '^E[0-9]{4}|[Ee]rror|[Ff]ailed' "$LOGS/kubelet.log" | tail -6 | cut -c1-400 | sed 's/^/  /'
+	# Best effort: a node without a kubelet or containerd has nothing to say.
+	grep -E '^E[0-9]{4}|[Ee]rror|[Ff]ailed' "$LOGS/kubelet.log" | tail -6 | cut -c1-400 | sed 's/^/  /' || true
 	echo "static pod containers:"
-	in_node ctr -n k8s.io containers ls 2>&1 | tail -n +2 | awk '{print "  " $2}' | sort | uniq -c
+	in_node ctr -n k8s.io containers ls 2>&1 | tail -n +2 | awk '{print "  " $2}' | sort | uniq -c || true
 }
 
 t_kubeadm=$(sed -n 's/.*kubeadm init took \([0-9.]*m*s\).*/\1/p' "$LOGS/bootstrap-1.log" | head -1)
