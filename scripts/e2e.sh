@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # make e2e: a real node. Builds an offline EKS-D 1-36-7 bundle from source
-# (binaries, a release manifest with their sha512, images in a plain-HTTP
-# registry), boots a throwaway Debian bookworm node with systemd as PID 1 in
-# its own namespaces and eksd-kata's first-boot unit enabled, which runs
-# `eksd-kata bootstrap` at boot, and checks the result; then a second node
-# joins that cluster with `eksd-kata join`, as a worker and then as a
+# (binaries; containerd, runc and the CNI plugins as their projects publish
+# them; a release manifest with their sha256 and sha512; images in a
+# plain-HTTP registry), boots a throwaway stock Debian bookworm node (no
+# container runtime, no CNI plugins) with systemd as PID 1 in its own
+# namespaces and eksd-kata's first-boot unit enabled, which runs `eksd-kata
+# bootstrap` at boot: it installs containerd, runc and the CNI plugins from
+# the bundle, then the rest; the script checks the result. Then a second
+# node joins that cluster with `eksd-kata join`, as a worker and then as a
 # control plane, and leaves again.
 #
 # Everything built or downloaded is cached under .cache/e2e. Each node lives
@@ -14,14 +17,20 @@
 # script: the EXIT trap powers it off, kills what is left, unmounts and
 # removes the namespaces, even on failure.
 #
-# Environment: E2E_BIN_DIR=DIR takes the node binaries (kubeadm, kubelet,
-# kubectl, kube-*, etcd, coredns, pause) from DIR instead of building them;
+# Environment: E2E_PREINSTALLED=1 boots nodes whose image has Debian's
+# containerd, runc and containernetworking-plugins (/opt/cni/bin a link to
+# /usr/lib/cni), with the built containerd copied over Debian's 1.6 (too
+# old for Kubernetes 1.36): the host an operator prepared, to compare with;
+# E2E_BIN_DIR=DIR takes the node binaries (kubeadm, kubelet, kubectl,
+# kube-*, etcd, coredns, pause; containerd, containerd-shim-runc-v2, ctr,
+# runc, cni/*, which the bundle lists only when there) from DIR instead of
+# building them;
 # E2E_KEEP=1 skips reset and leaves the node running after the checks
 # (the script prints how to enter it; `scripts/e2e.sh --cleanup` stops it); E2E_REGISTRY_PORT (5000);
 # E2E_VERBOSE=1 runs the bootstraps with -v (each plan's and change's time);
 # E2E_NO_IGZIP=1 stops the node's containerd using igzip (to measure it);
-# E2E_CONTAINERD_DISABLED=1 boots with containerd not enabled, as in an
-# image made for the first-boot unit: eksd-kata enables and starts it.
+# E2E_CONTAINERD_DISABLED=1 (with E2E_PREINSTALLED=1) boots with the
+# image's containerd not enabled: eksd-kata enables and starts it.
 # E2E_NET_RATE=200mbit caps the registry's traffic to the node (tc tbf),
 # so that pulls wait on the network as they do from public.ecr.aws;
 # E2E_ONE_NODE=1 leaves out the second node; E2E_TIMING=1 runs only the
@@ -106,6 +115,12 @@ die() {
 }
 
 [ "$(id -u)" = 0 ] || die "must run as root (it boots a node in namespaces)"
+# The node image: stock (eksd-kata installs the runtime and the CNI plugins)
+# or prepared with Debian's (E2E_PREINSTALLED=1).
+preinstalled=${E2E_PREINSTALLED:-}
+if [ -n "${E2E_CONTAINERD_DISABLED:-}" ] && [ "$preinstalled" != 1 ]; then
+	die "E2E_CONTAINERD_DISABLED=1 needs E2E_PREINSTALLED=1: the stock image has no containerd to leave disabled"
+fi
 mkdir -p "$LOGS"
 
 # ---------------------------------------------------------------- cleanup
@@ -236,21 +251,34 @@ if [ -z "$MIRROR_DEBIAN" ]; then
 fi
 
 t0=$(now)
-rootfs_tar=$E2E/rootfs-bookworm.tar
-packages=systemd,systemd-sysv,dbus,iproute2,kmod,containerd,runc,iptables,conntrack,socat,ethtool,ebtables,ca-certificates,containernetworking-plugins,procps,isal
-if [ ! -f "$rootfs_tar" ] || [ "$(cat "$rootfs_tar.packages" 2>/dev/null)" != "$packages" ]; then
+# The stock image has what kubeadm's preflight looks for on a host (iptables,
+# conntrack, socat, ethtool, ebtables) and isal's igzip, which containerd 2.x
+# gunzips layers with (as eksd-kata check advises); no container runtime
+# and no CNI plugins.
+packages=systemd,systemd-sysv,dbus,iproute2,kmod,iptables,conntrack,socat,ethtool,ebtables,ca-certificates,procps,isal
+rootfs_key=$packages
+if [ "$preinstalled" = 1 ]; then
+	packages+=,containerd,runc,containernetworking-plugins
+	# containerd looks for CNI plugins in /opt/cni/bin; Debian installs them
+	# in /usr/lib/cni.
+	rootfs_key="$packages /opt/cni/bin->/usr/lib/cni"
+fi
+# One cached tree per package list (and what is done to it after): a stock
+# node never starts from a tree with containerd in it.
+rootfs_tar=$E2E/rootfs-bookworm-$(printf '%s' "$rootfs_key" | sha256sum | cut -c1-12).tar
+if [ ! -f "$rootfs_tar" ] || [ "$(cat "$rootfs_tar.packages" 2>/dev/null)" != "$rootfs_key" ]; then
 	say "debootstrap bookworm from $MIRROR_DEBIAN (cold: a minute or two)"
 	rm -rf "$E2E/rootfs.tmp"
 	nice -n 10 debootstrap --variant=minbase --include="$packages" bookworm "$E2E/rootfs.tmp" "$MIRROR_DEBIAN" >"$LOGS/debootstrap.log" 2>&1 ||
 		die "debootstrap failed: see $LOGS/debootstrap.log"
-	# containerd looks for CNI plugins in /opt/cni/bin; Debian installs them
-	# in /usr/lib/cni.
-	mkdir -p "$E2E/rootfs.tmp/opt/cni"
-	ln -sfn /usr/lib/cni "$E2E/rootfs.tmp/opt/cni/bin"
+	if [ "$preinstalled" = 1 ]; then
+		mkdir -p "$E2E/rootfs.tmp/opt/cni"
+		ln -sfn /usr/lib/cni "$E2E/rootfs.tmp/opt/cni/bin"
+	fi
 	rm -rf "$E2E/rootfs.tmp/var/cache/apt/archives/"*.deb
 	tar --numeric-owner -C "$E2E/rootfs.tmp" -cf "$rootfs_tar.tmp" .
 	mv -f "$rootfs_tar.tmp" "$rootfs_tar"
-	echo "$packages" >"$rootfs_tar.packages"
+	echo "$rootfs_key" >"$rootfs_tar.packages"
 	rm -rf "$E2E/rootfs.tmp"
 fi
 t_rootfs=$(secs "$t0" "$(now)")
@@ -327,7 +355,10 @@ fi
 
 # node_tree DIR NAME ADDR POD_SUBNET HOSTS: a fresh node file system in DIR
 # (Debian bookworm, eksd-kata, the bundle's artifacts, a node config) whose
-# /etc/hosts has the line HOSTS besides its own name.
+# /etc/hosts has the line HOSTS besides its own name. The artifacts
+# directory holds, besides the release's own binaries, the containerd, runc
+# and CNI plugin files the bundle's release lists, at its top level: where
+# --artifacts-dir makes eksd-kata look for them.
 node_tree() {
 	local dir=$1 name=$2 addr=$3 subnet=$4 hosts=$5 allow_v1=false
 	case $dir in "" | /) die "node_tree: no directory" ;; esac
@@ -374,33 +405,39 @@ spec:
     kubeletConfiguration:
       maxPods: $MAX_PODS
 EOF
-	# Debian bookworm's containerd (1.6.20) is too old for Kubernetes 1.36 and
-	# eksd-kata refuses it: the node gets containerd built from source, as an
-	# operator would upgrade it. Debian's unit and runc stay.
-	if [ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ]; then
-		install -m 0755 "$bin_dir/containerd" "$dir/usr/bin/containerd"
-		install -m 0755 "$bin_dir/containerd-shim-runc-v2" "$dir/usr/bin/containerd-shim-runc-v2"
-	else
-		echo "e2e: no containerd in $bin_dir: the node keeps Debian's containerd 1.6"
+	# E2E_PREINSTALLED=1: Debian bookworm's containerd (1.6.20) is too old for
+	# Kubernetes 1.36 and eksd-kata refuses it: the node gets containerd built
+	# from source, as an operator would upgrade it. Debian's unit, ctr and
+	# runc stay. The stock node gets all of it from the bootstrap.
+	if [ "$preinstalled" = 1 ]; then
+		if [ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ]; then
+			install -m 0755 "$bin_dir/containerd" "$dir/usr/bin/containerd"
+			install -m 0755 "$bin_dir/containerd-shim-runc-v2" "$dir/usr/bin/containerd-shim-runc-v2"
+		else
+			echo "e2e: no containerd in $bin_dir: the node keeps Debian's containerd 1.6"
+		fi
 	fi
-	# The node has isal's igzip, which containerd 2.x gunzips layers with (as
-	# eksd-kata check advises); E2E_NO_IGZIP=1 measures without it.
+	# The node has isal's igzip, which containerd 2.x gunzips layers with;
+	# E2E_NO_IGZIP=1 measures without it (a drop-in for whichever
+	# containerd.service the node has, Debian's or eksd-kata's).
 	if [ -n "${E2E_NO_IGZIP:-}" ]; then
 		mkdir -p "$dir/etc/systemd/system/containerd.service.d"
 		printf '[Service]\nEnvironment=CONTAINERD_DISABLE_IGZIP=1\n' >"$dir/etc/systemd/system/containerd.service.d/e2e-no-igzip.conf"
 	fi
-	# Debian's package enables containerd, so the boot starts it with its own
-	# config and the bootstrap restarts it. E2E_CONTAINERD_DISABLED=1: an image
-	# that leaves it to eksd-kata, which enables and starts it once.
+	# E2E_PREINSTALLED=1: Debian's package enables containerd, so the boot
+	# starts it with its own config and the bootstrap restarts it.
+	# E2E_CONTAINERD_DISABLED=1: an image that leaves it to eksd-kata, which
+	# enables and starts it once.
 	if [ -n "${E2E_CONTAINERD_DISABLED:-}" ]; then
 		rm -f "$dir/etc/systemd/system/multi-user.target.wants/containerd.service"
 	fi
 	# POD_SUBNET -: the node's pod network is eksd-kata's own (a control
 	# plane given no CNI manifest), in the empty directory containerd makes
 	# at its first start, here before the tree is recorded for reset's
-	# check. Otherwise a node-local bridge on Debian's
-	# containernetworking-plugins (no masquerade, no port maps: nothing
-	# leaves the node), a subnet per node.
+	# check. Otherwise a node-local bridge on the CNI plugins in
+	# /opt/cni/bin (the bundle's, which join installs; Debian's with
+	# E2E_PREINSTALLED=1; no masquerade, no port maps: nothing leaves the
+	# node), a subnet per node.
 	mkdir -p "$dir/etc/cni/net.d"
 	[ "$subnet" = - ] && return
 	cat >"$dir/etc/cni/net.d/10-e2e-bridge.conflist" <<EOF
@@ -423,7 +460,14 @@ node_tree "$NODE" "$NODE_NAME" "$NODE_ADDR" - "$NODE_ADDR $CP_NAME"
 # systemd at boot. Its drop-in adds what this bundle and machine need (the
 # artifacts directory, --ignore for the preflight findings a namespaced node
 # has) and JSON step events, whose timestamps give the timings.
-steps=(preflight host containerd kata images binaries certs kubeadm addons verify)
+# only_steps COMMAND: the steps of `eksd-kata COMMAND` in their order, as
+# its --only flag names them (the runtime and CNI plugin installs among them
+# where this eksd-kata has them).
+only_steps() {
+	"$EKSD_KATA" "$1" --help 2>/dev/null | sed -n 's/.*run only these steps (comma separated): \([a-z0-9,-]*\).*/\1/p' | tr ',' ' '
+}
+read -r -a steps < <(only_steps bootstrap) || true
+[ "${#steps[@]}" -gt 0 ] || die "$EKSD_KATA bootstrap --help names no steps (its --only flag)"
 boot_args=(--log-format json)
 # E2E_VERBOSE=1: also log each plan's and each change's time (-v).
 [ "${E2E_VERBOSE:-}" = 1 ] && boot_args+=(-v)
@@ -441,7 +485,7 @@ ln -sf "../$FIRSTBOOT" "$NODE/etc/systemd/system/multi-user.target.wants/$FIRSTB
 # entries are left out.
 snapshot() {
 	# shellcheck disable=SC2016 # expanded by the node's shell
-	"$@" /bin/sh -c 'find /etc /usr/local/bin /opt /var/lib/eksd-kata /var/lib/kubelet /etc/systemd/system /root -xdev 2>/dev/null |
+	"$@" /bin/sh -c 'find /etc /usr/local/bin /usr/local/sbin /opt /var/lib/eksd-kata /var/lib/kubelet /etc/systemd/system /root -xdev 2>/dev/null |
 		grep -v -e "^/etc/machine-id$" -e "^/etc/mtab$" -e "^/opt/e2e" -e "^/etc/\.pwd\.lock$" -e "^/etc/kubernetes$" -e "^/etc/kubernetes/manifests$" -e "^/etc/kubernetes/pki$" -e "^/var/lib/kubelet$" | sort -u |
 		while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -d "$f" ]; then echo "$f/ $(stat -c %a "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"; fi; done'
 }
@@ -760,7 +804,7 @@ report() {
 	done
 	k=${t_kubeadm%% *}
 	k=$(dur_s "$k")
-	addons_at=$(grep -o '"time":"[^"]*","level":"INFO","msg":"step done","step":"addons"' "$LOGS/bootstrap-1.log" | sed -n 's/^"time":"\([^"]*\)".*/\1/p' | tail -1)
+	addons_at=$(grep -o '"time":"[^"]*","level":"INFO","msg":"step done","step":"addons"' "$LOGS/bootstrap-1.log" | sed -n 's/^"time":"\([^"]*\)".*/\1/p' | tail -1 || true)
 	if [ -n "$t_kubeadm" ] && awk -v k="$k" 'BEGIN{exit !(k>0)}'; then
 		printf '  sum of the steps other than kubeadm: %ss\n' "$ours"
 		if [ -n "$addons_at" ]; then
@@ -847,14 +891,55 @@ else
 	fail "bootstrap exit $rc (${t_first}s): $(grep -m1 '^error' "$LOGS/bootstrap-1.log" | cut -c1-400)"
 fi
 
+# installed_check RUNNER DIR WHAT: on a stock node (its tree DIR, commands
+# through RUNNER), WHAT installed the bundle's containerd, its shim and ctr
+# in /usr/local/bin with containerd's own unit in /etc/systemd/system,
+# enabled and running that containerd; runc as /usr/local/sbin/runc; the
+# CNI plugins in /opt/cni/bin. Each file is compared with the one the
+# bundle packed.
+installed_check() {
+	local run=$1 dir=$2 what=$3 f p missing="" differs="" want unit state server plugins=0
+	[ "$preinstalled" = 1 ] && return
+	# same FILE NODEPATH: the node has the bundle's FILE at NODEPATH.
+	same() {
+		if [ ! -e "$dir$2" ]; then
+			missing+=" $2"
+		elif ! cmp -s "$1" "$dir$2"; then
+			differs+=" $2"
+		fi
+	}
+	for f in containerd containerd-shim-runc-v2 ctr; do same "$bin_dir/$f" "/usr/local/bin/$f"; done
+	same "$bin_dir/runc" /usr/local/sbin/runc
+	for f in "$bin_dir"/cni/*; do
+		[ -e "$f" ] || continue
+		same "$f" "/opt/cni/bin/${f##*/}"
+		plugins=$((plugins + 1))
+	done
+	# eksd-kata's own bridge network needs these four, whatever the bundle has.
+	for p in bridge host-local loopback portmap; do
+		[ -e "$bin_dir/cni/$p" ] || [ -x "$dir/opt/cni/bin/$p" ] || missing+=" /opt/cni/bin/$p"
+	done
+	want=$("$bin_dir/containerd" --version 2>/dev/null | awk '{print $3}')
+	unit=$($run systemctl show -P FragmentPath containerd.service 2>/dev/null || true)
+	state="$($run systemctl is-enabled containerd.service 2>/dev/null || true) $($run systemctl is-active containerd.service 2>/dev/null || true)"
+	server=$($run ctr version 2>/dev/null | awk '/^Server:/ {s = 1} s && $1 == "Version:" {print $2; exit}' || true)
+	if [ -z "$missing$differs" ] && [ "$unit" = /etc/systemd/system/containerd.service ] && [ "$state" = "enabled active" ] && [ -n "$want" ] && [ "$server" = "$want" ]; then
+		pass "$what installed the bundle's containerd $want (/usr/local/bin; its unit $unit enabled and active, containerd $server answering), runc (/usr/local/sbin/runc) and $plugins CNI plugins (/opt/cni/bin)"
+	else
+		fail "$what installed: missing:${missing:- none}; not the bundle's:${differs:- none}; containerd.service from '${unit:-nowhere}' is '$state', its daemon says version '${server:-nothing}' (want $want)"
+	fi
+}
+installed_check in_node "$NODE" "bootstrap on the stock node"
+
 # kubelet_diagnosis: what the kubelet and containerd said last, in short.
 kubelet_diagnosis() {
 	in_node journalctl -u kubelet --no-pager -o cat >"$LOGS/kubelet.log" 2>&1 || true
 	in_node journalctl -u containerd --no-pager -o cat >"$LOGS/containerd.log" 2>&1 || true
 	echo "kubelet (last errors; full log $LOGS/kubelet.log):"
-	grep -E '^E[0-9]{4}|[Ee]rror|[Ff]ailed' "$LOGS/kubelet.log" | tail -6 | cut -c1-400 | sed 's/^/  /'
+	# Best effort: a node without a kubelet or containerd has nothing to say.
+	grep -E '^E[0-9]{4}|[Ee]rror|[Ff]ailed' "$LOGS/kubelet.log" | tail -6 | cut -c1-400 | sed 's/^/  /' || true
 	echo "static pod containers:"
-	in_node ctr -n k8s.io containers ls 2>&1 | tail -n +2 | awk '{print "  " $2}' | sort | uniq -c
+	in_node ctr -n k8s.io containers ls 2>&1 | tail -n +2 | awk '{print "  " $2}' | sort | uniq -c || true
 }
 
 t_kubeadm=$(sed -n 's/.*kubeadm init took \([0-9.]*m*s\).*/\1/p' "$LOGS/bootstrap-1.log" | head -1)
@@ -891,7 +976,7 @@ if [ "$have_cluster" = 1 ]; then
 	bridge_subnet=$(in_node cat /etc/cni/net.d/10-eksd-kata-bridge.conflist 2>/dev/null | grep -o '"subnet": "[^"]*"' || true)
 	cni_files=$(in_node ls /etc/cni/net.d 2>/dev/null | tr '\n' ' ')
 	if kubectl wait node "$NODE_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1 && [ -n "$bridge_subnet" ] && [ "$cni_files" = "10-eksd-kata-bridge.conflist " ]; then
-		pass "node $NODE_NAME Ready on eksd-kata's own pod network ($bridge_subnet; no CNI manifest given)"
+		pass "node $NODE_NAME Ready on eksd-kata's own pod network ($bridge_subnet; no CNI manifest given$([ "$preinstalled" = 1 ] || echo ", its plugins from the bundle"))"
 	elif [ -z "$bridge_subnet" ] || [ "$cni_files" != "10-eksd-kata-bridge.conflist " ]; then
 		fail "node $NODE_NAME: the pod network is not eksd-kata's bridge alone (/etc/cni/net.d: ${cni_files:-empty})"
 	else
@@ -1086,7 +1171,7 @@ fi
 # the first node alone.
 if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ]; then
 	say "second node: eksd-kata join as a worker (first-boot unit), then as a control plane"
-	join_steps=(preflight host containerd kata images binaries kubeadm)
+	read -r -a join_steps < <(only_steps join) || true
 	# join_args COMMAND_FILE: the first node's "kubeadm join ENDPOINT
 	# --token ..." as the array join_cmd; join_secrets gets the token and
 	# the certificate key, which no log may show. Returns 1 without one.
@@ -1192,6 +1277,7 @@ EOF
 	}
 
 	join_verdict "worker join at first boot ($JOINUNIT)" "$LOGS/join-worker.log"
+	installed_check in_node2 "$NODE2" "the worker join on $NODE2_NAME"
 	ready=0 label="" pods_cap=""
 	if node2_ready; then
 		ready=1
@@ -1316,7 +1402,7 @@ tail -5 "$LOGS/reset.log"
 if [ "$rrc" = 0 ]; then
 	snapshot in_node >"$LOGS/files-after-reset.txt"
 	if diff -u "$LOGS/files-before.txt" "$LOGS/files-after-reset.txt" >"$LOGS/reset.diff"; then
-		pass "reset restored every file and directory (/etc, /usr/local/bin, /opt, /root, kubelet and eksd-kata state)"
+		pass "reset restored every file and directory (/etc, /usr/local/bin, /usr/local/sbin, /opt, /root, kubelet and eksd-kata state)"
 	else
 		fail "reset left differences: $(grep -E '^[-+]/' "$LOGS/reset.diff" | head -8 | tr '\n' ' ' | cut -c1-500)"
 	fi

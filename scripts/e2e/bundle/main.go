@@ -7,13 +7,23 @@
 // build wraps each binary of DIR (kube-apiserver, kube-controller-manager,
 // kube-scheduler, kube-proxy, etcd, coredns, pause) as a one-layer OCI image
 // under its EKS-D name, into an OCI layout at OUT/oci; copies kubeadm,
-// kubelet and kubectl to OUT/artifacts/bin/linux/amd64; and writes
-// OUT/release.yaml: the embedded release with those binaries' sha256/sha512
-// and the images' digests, which the node gets as spec.release.manifest. A
-// NAME=TAR layer goes under the image NAME's binary (kube-proxy needs
-// iptables). -busybox adds a test image that is not part of the release
-// (eksd-kata verify runs busybox). Nothing is rebuilt when OUT/stamp
-// matches the inputs.
+// kubelet and kubectl to OUT/artifacts/bin/linux/amd64; packs what a node
+// needs besides EKS-D's own files as their projects publish them, into
+// OUT/artifacts:
+//
+//	containerd-static-V-linux-amd64.tar.gz  bin/containerd, bin/containerd-shim-runc-v2, bin/ctr of DIR
+//	runc.amd64                              DIR/runc
+//	cni-plugins-linux-amd64-vV.tar.gz       ./bridge, ./host-local, ... of DIR/cni
+//
+// (each version is what the binary says it is; one whose binaries DIR lacks
+// is left out); and writes OUT/release.yaml: the embedded release with those
+// binaries' sha256/sha512, the images' digests and a component per packed
+// file (containerd, runc, cni-plugins) with its sha256/sha512, which the node
+// gets as spec.release.manifest. A NAME=TAR layer goes under the image NAME's
+// binary (kube-proxy needs iptables). -busybox adds a test image that is not
+// part of the release (eksd-kata verify runs busybox). Everything is made
+// from the epoch (tar entries, image configs), so the same inputs give the
+// same files; nothing is rebuilt when OUT/stamp matches the inputs.
 //
 // serve runs go-containerregistry's in-memory registry on addr, pushes every
 // image of the layout into it under its EKS-D path (public.ecr.aws/X is
@@ -139,6 +149,11 @@ func build(args []string) error {
 	for _, k := range sortedKeys(extras) {
 		inputs = append(inputs, extras[k])
 	}
+	files, err := releaseFileInputs(*binDir)
+	if err != nil {
+		return err
+	}
+	inputs = append(inputs, files...)
 	stamp, err := stampOf(*rel+" "+strings.Join(sortedKeys(extras), " "), inputs)
 	if err != nil {
 		return err
@@ -167,6 +182,19 @@ func build(args []string) error {
 		if err := os.WriteFile(filepath.Join(artDir, b), data, 0o755); err != nil {
 			return err
 		}
+	}
+
+	// The runtime's and the pod network's files, as their projects publish
+	// them, beside the node binaries.
+	carried, err := releaseFiles(*binDir, r)
+	if err != nil {
+		return err
+	}
+	for _, f := range carried {
+		if err := os.WriteFile(filepath.Join(*out, "artifacts", f.fileName), f.data, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bundle: %s %s %s (%d bytes)\n", f.name, f.version, f.fileName, len(f.data))
 	}
 
 	// Images into an OCI layout.
@@ -222,8 +250,14 @@ func build(args []string) error {
 			}
 		}
 	}
+	for _, f := range carried {
+		setComponent(r, f.asComponent())
+	}
 	manifest, err := yaml.Marshal(r)
 	if err != nil {
+		return err
+	}
+	if err := checkManifest(manifest, carried); err != nil {
 		return err
 	}
 	header := fmt.Sprintf("# e2e bundle standing in for EKS-D %s: binaries built from source by scripts/e2e/build.sh\n", *rel)
