@@ -26,6 +26,9 @@ type Install struct {
 	Artifact string
 	// Unverified installs without a checksum (--insecure-skip-verify).
 	Unverified bool
+	// Keep, when set, is where the file at Path is copied before it is
+	// replaced.
+	Keep string
 
 	// have is the current content, already verified: only the mode is wrong.
 	have     []byte
@@ -51,12 +54,21 @@ func (c *Install) Summary() string {
 	case !c.Binary.Verifiable():
 		return s + " (no checksum yet: a real run takes it from the published manifest)"
 	}
-	return s + " (" + algo(c.Binary) + " verified before install)"
+	s += " (" + algo(c.Binary) + " verified before install)"
+	if c.Keep != "" {
+		s += ", the one there kept as " + c.Keep
+	}
+	return s
 }
 
 func (c *Install) Apply(ctx context.Context, h *host.Host) error {
 	if !c.Binary.Verifiable() && !c.Unverified {
 		return fmt.Errorf("refusing to install %s without a checksum: %s", c.Path, checksumSource(c.release))
+	}
+	if c.Keep != "" {
+		if err := keep(h, c.Path, c.Keep); err != nil {
+			return err
+		}
 	}
 	data := c.have
 	if data == nil && c.Artifact != "" {

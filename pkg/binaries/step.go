@@ -53,6 +53,14 @@ type Step struct {
 	Policy fetch.Policy
 	// Progress receives download progress (a bar on a terminal); nil: none.
 	Progress io.Writer
+	// Names are the binaries the step installs, of eksd.RequiredBinaries,
+	// in that order; empty: all of them. The kubelet's unit is planned
+	// only with the kubelet.
+	Names []string
+	// Keep, when set, is a host directory where each binary the step
+	// replaces is copied first, under its name: an upgrade keeps the old
+	// release's for a rollback.
+	Keep string
 	// KubeadmInstalled and KubeletInstalled, when set, are reached once
 	// that binary is in place: kubeadm first, then the kubelet, then
 	// kubectl, so that what runs them need not wait for the rest.
@@ -82,14 +90,20 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	if _, err := s.artifactsDir(); err != nil {
 		return nil, badinput.Wrap(err)
 	}
-	s.verifyArtifacts(h, arch)
-	p := &plan.Plan{}
-	// The unit files and the enable first: they need no binary.
-	if err := s.planKubelet(ctx, h, p, dir); err != nil {
+	names, err := s.names()
+	if err != nil {
 		return nil, err
 	}
+	s.verifyArtifacts(h, arch, names)
+	p := &plan.Plan{}
+	// The unit files and the enable first: they need no binary.
+	if slices.Contains(names, "kubelet") {
+		if err := s.planKubelet(ctx, h, p, dir); err != nil {
+			return nil, err
+		}
+	}
 	reached := map[string]*plan.Milestone{"kubeadm": s.KubeadmInstalled, "kubelet": s.KubeletInstalled}
-	for _, name := range eksd.RequiredBinaries {
+	for _, name := range names {
 		c, err := s.planBinary(h, p, name, arch, dir)
 		if err != nil {
 			return nil, err
@@ -142,7 +156,13 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 			return nil, err
 		}
 	}
-	if !present || verifyBytes(b, cur, c.Path) != nil {
+	if !present {
+		return c, nil
+	}
+	if verifyBytes(b, cur, c.Path) != nil {
+		if s.Keep != "" {
+			c.Keep = path.Join(s.Keep, name)
+		}
 		return c, nil
 	}
 	fi, err := h.FS.Stat(c.Path)
@@ -160,12 +180,12 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 // not installed yet at once, one per CPU, so that the plan below finds
 // them verified. What fails here is checked again, and reported, in order
 // by the plan.
-func (s *Step) verifyArtifacts(h *host.Host, arch string) {
+func (s *Step) verifyArtifacts(h *host.Host, arch string, names []string) {
 	if s.ArtifactsDir == "" {
 		return
 	}
 	var wg sync.WaitGroup
-	for _, name := range eksd.RequiredBinaries {
+	for _, name := range names {
 		b, err := s.Release.Binary(name, arch)
 		if err != nil || !b.Verifiable() || knownGood(h, path.Join(s.installDir(), name), b) {
 			continue
@@ -251,6 +271,19 @@ func (s *Step) findArtifact(b eksd.Binary) (string, error) {
 // checksumSource tells the operator where checksums come from.
 func checksumSource(r *eksd.Release) string {
 	return fmt.Sprintf("checksums come from the release manifest EKS-D publishes, %s, which a run with network reads by itself; offline, save it and give it as spec.release.manifest", r.ManifestURL())
+}
+
+// names are the binaries the step installs, in the release's order.
+func (s *Step) names() ([]string, error) {
+	for _, n := range s.Names {
+		if !slices.Contains(eksd.RequiredBinaries, n) {
+			return nil, fmt.Errorf("binaries: %q is not a node binary (%v)", n, eksd.RequiredBinaries)
+		}
+	}
+	if len(s.Names) == 0 {
+		return eksd.RequiredBinaries, nil
+	}
+	return slices.DeleteFunc(slices.Clone(eksd.RequiredBinaries), func(n string) bool { return !slices.Contains(s.Names, n) }), nil
 }
 
 func (s *Step) arch() string {

@@ -46,6 +46,9 @@ type Systemd interface {
 	Mask(ctx context.Context, units ...string) error
 	DaemonReload(ctx context.Context) error
 	Restart(ctx context.Context, unit string) error
+	// Started is when the main process of a service unit started; zero
+	// when none runs.
+	Started(ctx context.Context, unit string) (time.Time, error)
 }
 
 // dbusSystemd talks to systemd over D-Bus (go-systemd), never via systemctl.
@@ -221,6 +224,22 @@ func (s *dbusSystemd) Restart(ctx context.Context, unit string) error {
 	}
 }
 
+func (s *dbusSystemd) Started(ctx context.Context, unit string) (time.Time, error) {
+	conn, err := s.connect(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	p, err := conn.GetServicePropertyContext(ctx, unit, "ExecMainStartTimestamp")
+	if err != nil {
+		return time.Time{}, fmt.Errorf("start time of %s: %w", unit, err)
+	}
+	us, _ := p.Value.Value().(uint64) // microseconds since the epoch; 0: not running
+	if us == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMicro(int64(us)), nil
+}
+
 // offlineSystemd stands in for Systemd under --root: the systemd of this
 // machine is not the image's.
 type offlineSystemd struct{}
@@ -245,4 +264,8 @@ func (offlineSystemd) DaemonReload(context.Context) error {
 
 func (offlineSystemd) Restart(_ context.Context, unit string) error {
 	return fmt.Errorf("restart %s: %w", unit, ErrNotLive)
+}
+
+func (offlineSystemd) Started(_ context.Context, unit string) (time.Time, error) {
+	return time.Time{}, fmt.Errorf("start time of %s: %w", unit, ErrNotLive)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 )
@@ -137,6 +138,9 @@ type FakeSystemd struct {
 	Masked    []string
 	Restarted []string
 	Reloads   int
+	// Since is when each unit's main process started (Started); Restart
+	// sets it to now.
+	Since map[string]time.Time
 }
 
 // NewFakeSystemd returns a running systemd with no units.
@@ -234,7 +238,23 @@ func (f *FakeSystemd) Restart(_ context.Context, unit string) error {
 	s.Active, s.Sub, s.InMemory = "active", "running", true
 	f.Units[unit] = s
 	f.Restarted = append(f.Restarted, unit)
+	if f.Since == nil {
+		f.Since = map[string]time.Time{}
+	}
+	f.Since[unit] = time.Now()
 	return nil
+}
+
+func (f *FakeSystemd) Started(_ context.Context, unit string) (time.Time, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check("Started"); err != nil {
+		return time.Time{}, err
+	}
+	if f.state(unit).Active != "active" {
+		return time.Time{}, nil
+	}
+	return f.Since[unit], nil
 }
 
 // FakeNetwork returns a fixed default route.
