@@ -17,6 +17,7 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/bootstrap"
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/kube/kubetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -28,7 +29,8 @@ func TestMain(m *testing.M) {
 	if os.Getenv(nsChildEnv) != "" {
 		nsChild(os.Args[1], os.Args[2:])
 	}
-	os.Exit(m.Run())
+	// One real API server for the tests of kubeadm upgrade's cluster side.
+	os.Exit(kubetest.Main(m, nil))
 }
 
 // nsChild runs in its own mount namespace (CLONE_NEWNS): with / rprivate,

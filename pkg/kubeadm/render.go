@@ -156,6 +156,8 @@ func encode(obj runtime.Object, gv schema.GroupVersion) ([]byte, error) {
 		internal = &kubeadmapi.ClusterConfiguration{}
 	case *v1beta4.JoinConfiguration:
 		internal = &kubeadmapi.JoinConfiguration{}
+	case *v1beta4.UpgradeConfiguration:
+		internal = &kubeadmapi.UpgradeConfiguration{}
 	default:
 		return nil, fmt.Errorf("kubeadm: cannot encode %T", obj)
 	}

@@ -26,6 +26,8 @@ const (
 	KubeletFlagsEnv   = "/var/lib/kubelet/kubeadm-flags.env"
 	KubeadmConfigFile = "/etc/eksd-kata/kubeadm.yaml"
 	KubeadmJoinFile   = "/etc/eksd-kata/kubeadm-join.yaml"
+	// KubeadmUpgradeFile is the UpgradeConfiguration of eksd-kata upgrade.
+	KubeadmUpgradeFile = "/etc/eksd-kata/kubeadm-upgrade.yaml"
 )
 
 // ContainerdUnitPath is the unit the runtime step installs with
