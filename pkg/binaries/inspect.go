@@ -100,3 +100,18 @@ func inspect(h *host.Host, in *Installed, b eksd.Binary) error {
 	}
 	return nil
 }
+
+// IsRelease reports whether the node binary name in dir (empty: the
+// default) is rel's for arch (empty: this machine's), by its checksum.
+func IsRelease(h *host.Host, rel *eksd.Release, name, arch, dir string) (bool, error) {
+	s := &Step{Release: rel, Arch: arch, InstallDir: dir}
+	b, err := rel.Binary(name, s.arch())
+	if err != nil {
+		return false, err
+	}
+	in := Installed{Name: name, Path: path.Join(s.installDir(), name)}
+	if err := inspect(h, &in, b); err != nil {
+		return false, err
+	}
+	return in.State == Match, nil
+}

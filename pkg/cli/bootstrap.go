@@ -160,8 +160,8 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	if f.ignoreSet, err = preflight.ParseIgnore(f.ignore); err != nil {
 		return nil, nil, usageErrorf("--ignore: %v", err)
 	}
-	if f.containerdSHA256 != "" && f.installContainerd == "" {
-		return nil, nil, usageErrorf("--containerd-sha256 checks the tarball of --install-containerd, which is not given: add --install-containerd VERSION|FILE|URL or drop --containerd-sha256")
+	if err := checkContainerdSHA(f); err != nil {
+		return nil, nil, err
 	}
 	// The embedded release plans everything but binaries and the CNI
 	// plugins; those need the published manifest, fetched only when they
@@ -188,6 +188,14 @@ func prepare(ctx context.Context, h *host.Host, cfg *config.NodeConfig, f *boots
 	return rel, resolved, nil
 }
 
+// checkContainerdSHA refuses --containerd-sha256 without the tarball it checks.
+func checkContainerdSHA(f *bootstrapFlags) error {
+	if f.containerdSHA256 != "" && f.installContainerd == "" {
+		return usageErrorf("--containerd-sha256 checks the tarball of --install-containerd, which is not given: add --install-containerd VERSION|FILE|URL or drop --containerd-sha256")
+	}
+	return nil
+}
+
 // bindRuntimeFlags binds the flags of the runtime step, which bootstrap
 // and join share.
 func bindRuntimeFlags(fl *pflag.FlagSet, f *bootstrapFlags) {
@@ -195,15 +203,16 @@ func bindRuntimeFlags(fl *pflag.FlagSet, f *bootstrapFlags) {
 	fl.StringVar(&f.containerdSHA256, "containerd-sha256", "", "sha256 of the --install-containerd tarball, or of a version eksd-kata carries no checksum for")
 }
 
-// kubeadmFirst installs the binaries before the run when the release is
-// newer than this program: the pause tag that containerd's sandbox image
-// and the images step need comes from its kubeadm then.
-func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer) error {
+// kubeadmFirst runs the phase that installs kubeadm (named phase) before
+// the run when the release is newer than this program: the pause tag that
+// containerd's sandbox image and the images step need comes from its
+// kubeadm then.
+func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, phase string, f *bootstrapFlags, out io.Writer) error {
 	_, err := rel.KubeadmPauseTag()
-	if !errors.Is(err, eksd.ErrPauseTagUnknown) || !h.IsLive() || f.dryRun || !selected(binaries.StepName, f.only, f.skip) {
+	if !errors.Is(err, eksd.ErrPauseTagUnknown) || !h.IsLive() || f.dryRun || !selected(phase, f.only, f.skip) {
 		return nil
 	}
-	i := slices.IndexFunc(phases, func(p bootstrap.Phase) bool { return p.Name == binaries.StepName })
+	i := slices.IndexFunc(phases, func(p bootstrap.Phase) bool { return p.Name == phase })
 	if i < 0 {
 		return nil
 	}
@@ -223,10 +232,18 @@ func kubeadmFirst(ctx context.Context, g *globals, h *host.Host, rel *eksd.Relea
 // report and a *bootstrap.BlockedError (exit 1: the plan cannot be carried
 // out).
 func runSteps(ctx context.Context, g *globals, h *host.Host, cfg *config.NodeConfig, rel *eksd.Release, phases []bootstrap.Phase, f *bootstrapFlags, out io.Writer, verbName string) (*bootstrap.Report, error) {
+	return runTable(ctx, g, h, rel, phases, binaries.StepName, f, out, verbName, func(report *bootstrap.Report) error {
+		return recordNode(h, verbName, cfg, rel, f, report)
+	})
+}
+
+// runTable runs a table of phases (kubeadmInstall names the phase that
+// installs kubeadm), then after with the report, and prints the tally line.
+func runTable(ctx context.Context, g *globals, h *host.Host, rel *eksd.Release, phases []bootstrap.Phase, kubeadmInstall string, f *bootstrapFlags, out io.Writer, verbName string, after func(*bootstrap.Report) error) (*bootstrap.Report, error) {
 	if !h.IsLive() {
 		fmt.Fprintf(out, "working on the host file system at %s (--root): live operations are skipped\n", h.Root())
 	}
-	if err := kubeadmFirst(ctx, g, h, rel, phases, f, out); err != nil {
+	if err := kubeadmFirst(ctx, g, h, rel, phases, kubeadmInstall, f, out); err != nil {
 		return nil, err
 	}
 	opts := bootstrap.Options{Only: f.only, Skip: f.skip, DryRun: f.dryRun, Out: out}
@@ -236,8 +253,10 @@ func runSteps(ctx context.Context, g *globals, h *host.Host, cfg *config.NodeCon
 		opts.Log = g.log
 	}
 	report, err := bootstrap.RunPhases(ctx, h, phases, opts)
-	if rerr := recordNode(h, verbName, cfg, rel, f, report); rerr != nil {
-		err = errors.Join(err, rerr)
+	if after != nil {
+		if rerr := after(report); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
 	}
 	var blocked *bootstrap.BlockedError
 	if err != nil && !errors.As(err, &blocked) {

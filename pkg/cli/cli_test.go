@@ -55,7 +55,7 @@ func TestHelpListsEveryVerb(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, verb := range []string{"check", "bootstrap", "join", "reset", "status", "images", "config", "version", "completion"} {
+	for _, verb := range []string{"check", "bootstrap", "join", "reset", "status", "upgrade", "images", "config", "version", "completion"} {
 		if !strings.Contains(out, "  "+verb+" ") {
 			t.Errorf("--help does not list %q:\n%s", verb, out)
 		}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"io"
+	"path"
 
 	"github.com/eksd-kata/eksd-kata/pkg/artifacts"
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
@@ -10,14 +12,17 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/config"
 	"github.com/eksd-kata/eksd-kata/pkg/containerd"
 	"github.com/eksd-kata/eksd-kata/pkg/eksd"
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	"github.com/eksd-kata/eksd-kata/pkg/images"
 	"github.com/eksd-kata/eksd-kata/pkg/kata"
 	"github.com/eksd-kata/eksd-kata/pkg/kube"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/preflight"
 	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
 	"github.com/eksd-kata/eksd-kata/pkg/tuning"
+	"github.com/eksd-kata/eksd-kata/pkg/upgrade"
 )
 
 // This file is the run order of bootstrap and join: a table of phases,
@@ -183,6 +188,121 @@ func nodePhases(in phaseInputs, m milestones) []bootstrap.Phase {
 	}
 }
 
+// upgradeInputs are what the upgrade's phases need beside phaseInputs:
+// where the node starts from, and where what it replaces is kept.
+type upgradeInputs struct {
+	rec *noderecord.Record
+	// first: this node runs kubeadm upgrade apply (the first control
+	// plane); others run kubeadm upgrade node.
+	first bool
+	// connect reaches the cluster with the node's own kubeconfig.
+	connect kube.Connector
+	// newRecord is what the node is once upgraded.
+	newRecord *noderecord.Record
+	skipDrain bool
+}
+
+// Phase names of the upgrade table that its code refers to.
+const (
+	upgradeKubeadmBinary = "kubeadm-binary"
+	upgradeKubelet       = "kubelet"
+)
+
+// upgradePhases is the table of upgrade: as kubeadm's upgrade, the new
+// images and kubeadm first, then kubeadm upgrade, then the node drained
+// around the kubelet's swap and restart, then the record.
+func upgradePhases(in phaseInputs, u upgradeInputs) []bootstrap.Phase {
+	keep := upgrade.KeepDir(u.rec.Release.Name)
+	rt := &runtimeinstall.Step{
+		Release: in.rel, Request: runtimeinstall.Request{Containerd: in.f.installContainerd, SHA256: in.f.containerdSHA256},
+		Version: in.f.containerdVersion, Socket: in.cfg.Spec.Containerd.Socket, ArtifactsDir: in.f.artifactsDir, DryRun: in.f.dryRun,
+	}
+	var installer containerd.Installer
+	if selected(runtimeinstall.StepName, in.f.only, in.f.skip) {
+		installer = rt
+	}
+	node := func(names ...string) *binaries.Step {
+		return &binaries.Step{Release: in.rel, Names: names, Keep: keep, Mirror: in.cfg.Spec.Images.Mirror,
+			ArtifactsDir: in.f.artifactsDir, DryRun: in.f.dryRun, Progress: in.errOut}
+	}
+	// The drain and the restart are for a kubelet still to be replaced.
+	kubeletPending := func(_ context.Context, h *host.Host) (bool, error) {
+		ok, err := binaries.IsRelease(h, in.rel, "kubelet", "", "")
+		return !ok, err
+	}
+	name := in.cfg.Spec.Node.Name
+	return checked([]bootstrap.Phase{
+		{
+			Name:        runtimeinstall.StepName,
+			Description: "containerd and runc from their releases where the new release needs them (--install-containerd)",
+			Step:        rt,
+		},
+		{
+			Name:        "containerd",
+			Description: "containerd's sandbox image: the new release's pause, the daemon restarted",
+			Step:        &containerd.Step{Config: in.cfg, Release: in.rel, Version: in.f.containerdVersion, Installer: installer},
+		},
+		{
+			Name:        "images",
+			Description: "the new release's images pulled, tagged as its kubeadm expects, pause pinned",
+			Step:        &images.Step{Config: in.cfg, Release: in.rel, Progress: &images.Lines{W: in.errOut}},
+			Background:  true,
+		},
+		{
+			Name:        upgradeKubeadmBinary,
+			Description: "the new kubeadm, verified; the old one kept for a rollback",
+			Step:        node("kubeadm"),
+		},
+		{
+			Name:        kubeadmPhase,
+			Description: "kubeadm upgrade apply on the first control plane, kubeadm upgrade node elsewhere",
+			Step:        &kubeadm.UpgradeStep{Config: in.cfg, Release: in.rel, Apply: u.first, Connect: u.connect, Out: in.out},
+			Needs:       []bootstrap.Need{bootstrap.After("images")},
+		},
+		{
+			Name:        "drain",
+			Description: "the node cordoned and its pods evicted (not DaemonSets'), unless no other node can take them",
+			Step:        &kube.DrainStep{Node: name, Release: in.rel.String(), Skip: u.skipDrain, Pending: kubeletPending, Connect: u.connect},
+		},
+		{
+			Name:        upgradeKubelet,
+			Description: "the new kubelet and kubectl, verified; the old ones kept for a rollback",
+			Step:        node("kubelet", "kubectl"),
+		},
+		{
+			Name:        "restart",
+			Description: "the kubelet restarted, then the node Ready",
+			Step:        &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Pending: kubeletPending, Node: name, Connect: u.connect},
+		},
+		{
+			Name:        "uncordon",
+			Description: "the node schedulable again, when the drain cordoned it",
+			Step:        &kube.UncordonStep{Node: name, Connect: u.connect},
+		},
+		{
+			Name:        "record",
+			Description: "the node recorded as the new release (" + noderecord.Path + "), the old record kept",
+			Step:        &upgrade.RecordStep{New: u.newRecord, Release: in.rel},
+		},
+	})
+}
+
+// rollbackPhases is the table of upgrade --rollback: what an upgrade kept,
+// put back.
+func rollbackPhases(kept *upgrade.Kept, node string, connect kube.Connector) []bootstrap.Phase {
+	restore := &upgrade.RollbackStep{Kept: kept}
+	return checked([]bootstrap.Phase{
+		{Name: "binaries", Description: "kubeadm, the kubelet and kubectl the upgrade replaced, put back", Step: restore},
+		{
+			Name:        "restart",
+			Description: "the kubelet restarted, then the node Ready",
+			Step: &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Node: node, Connect: connect,
+				Pending: func(ctx context.Context, h *host.Host) (bool, error) { return restore.Restores(ctx, h, "kubelet") }},
+		},
+		{Name: "record", Description: "the node's record from before the upgrade, put back", Step: &upgrade.RestoreRecordStep{Kept: kept}},
+	})
+}
+
 // checked returns a table that passes bootstrap.Validate; one that does
 // not is a mistake in this file.
 func checked(phases []bootstrap.Phase) []bootstrap.Phase {
@@ -207,4 +327,6 @@ var (
 	stepNames      = phaseNames(bootstrapPhases(noInputs))
 	joinStepNames  = phaseNames(joinPhases(noInputs, config.Join{}))
 	nodePhaseNames = phaseNames(nodePhases(noInputs, milestones{}))
+	upgradeNames   = phaseNames(upgradePhases(phaseInputs{cfg: &config.NodeConfig{}, rel: &eksd.Release{}, f: &bootstrapFlags{}},
+		upgradeInputs{rec: &noderecord.Record{}}))
 )

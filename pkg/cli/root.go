@@ -126,7 +126,7 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	pf.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 
-	bootstrap, join, reset := newBootstrapCmd(g), newJoinCmd(g), newResetCmd(g)
+	bootstrap, join, reset, upgrade := newBootstrapCmd(g), newJoinCmd(g), newResetCmd(g), newUpgradeCmd(g)
 	root.AddCommand(
 		newCheckCmd(g),
 		bootstrap,
@@ -136,11 +136,12 @@ binaries and images, runs kubeadm and applies the kata RuntimeClass.`,
 		newConfigCmd(g),
 		newVerifyCmd(g),
 		newStatusCmd(g),
+		upgrade,
 		newVersionCmd(),
 	)
 	// These change the host: a user who is not root is told so before any
 	// work, not by a failure halfway (the lock, a file under /etc).
-	for _, c := range []*cobra.Command{bootstrap, join, reset} {
+	for _, c := range []*cobra.Command{bootstrap, join, reset, upgrade} {
 		c.PreRunE = g.requireRoot
 	}
 	checkUnknownSubcommands(root)

@@ -132,6 +132,13 @@ func runStatus(ctx context.Context, g *globals, f *statusFlags, out io.Writer) e
 // statusConfig is the configuration status plans with: --config's, or
 // else the record's, with the override flags on top.
 func (g *globals) statusConfig(rec *noderecord.Record, o *config.Overrides) (*config.NodeConfig, error) {
+	return g.recordConfig(rec, o, true)
+}
+
+// recordConfig is the record's configuration with the override flags on
+// top (or --config's); without keepRelease, the flags alone name the
+// release.
+func (g *globals) recordConfig(rec *noderecord.Record, o *config.Overrides, keepRelease bool) (*config.NodeConfig, error) {
 	if g.configFile != "" || rec == nil {
 		return g.loadConfig(o)
 	}
@@ -139,6 +146,9 @@ func (g *globals) statusConfig(rec *noderecord.Record, o *config.Overrides) (*co
 	// spec.join would miss: status does not join.
 	c := *rec.Config
 	c.Spec.Join = config.Join{}
+	if !keepRelease {
+		c.Spec.Release = config.Release{}
+	}
 	data, err := json.Marshal(&c)
 	if err != nil {
 		return nil, err

@@ -41,9 +41,7 @@ type Overrides struct {
 
 // Bind registers the override flags on fs.
 func (o *Overrides) Bind(fs *pflag.FlagSet) {
-	o.flags = fs
-	fs.StringVar(&o.release, "release", "", `EKS-D release as CHANNEL or CHANNEL-NUMBER, e.g. "1-36" or "1-36-7"`)
-	fs.StringVar(&o.releaseManifest, "release-manifest", "", "EKS-D release manifest file or https URL to use instead of the embedded release data")
+	o.BindRelease(fs)
 	fs.StringVar(&o.nodeName, "node-name", "", "node name (default: host name)")
 	fs.StringVar(&o.role, "role", "", "control-plane or worker")
 	fs.StringVar(&o.advertiseAddress, "advertise-address", "", "API server advertise address (default: address of the default-route interface)")
@@ -61,6 +59,14 @@ func (o *Overrides) Bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.allowCgroupV1, "allow-cgroup-v1", false, "let the kubelet of Kubernetes 1.35+ run on a cgroup v1 host (failCgroupV1: false)")
 	fs.StringVar(&o.containerdConfig, "containerd-config", "", "path of containerd's config.toml")
 	fs.StringVar(&o.containerdSocket, "containerd-socket", "", "path of containerd's socket")
+}
+
+// BindRelease registers only --release and --release-manifest: a verb
+// that keeps the node's recorded configuration (upgrade) takes these alone.
+func (o *Overrides) BindRelease(fs *pflag.FlagSet) {
+	o.flags = fs
+	fs.StringVar(&o.release, "release", "", `EKS-D release as CHANNEL or CHANNEL-NUMBER, e.g. "1-36" or "1-36-7"`)
+	fs.StringVar(&o.releaseManifest, "release-manifest", "", "EKS-D release manifest file or https URL to use instead of the embedded release data")
 }
 
 // BindInit registers the flags only kubeadm init reads (bootstrap).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/host"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -160,4 +161,14 @@ func waitReady(ctx context.Context, c *Clients, name string, timeout, every time
 		case <-time.After(every):
 		}
 	}
+}
+
+// WaitReady waits, for at most timeout, until the API server answers and
+// node is Ready: after its kubelet restarted.
+func WaitReady(ctx context.Context, h *host.Host, connect Connector, node string, timeout time.Duration) error {
+	c, err := waitAPI(ctx, h, connect, timeout, defaultBackoff)
+	if err != nil {
+		return err
+	}
+	return waitReady(ctx, c, node, timeout, time.Second, "journalctl -u kubelet tells why", nil)
 }

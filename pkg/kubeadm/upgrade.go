@@ -102,7 +102,8 @@ func UpdateClusterConfig(doc []byte, r *eksd.Release, mirror string) (out []byte
 
 // UpgradeStep is the upgrade verb's step "kubeadm": on the first control
 // plane, the cluster's ClusterConfiguration given the release's image
-// settings, then kubeadm upgrade apply; on every other node kubeadm upgrade
+// settings, then kubeadm upgrade apply, and bootstrap's kubeadm config
+// (ConfigFile) rendered for the release; on every other node kubeadm upgrade
 // node. Each is planned only while the node is not there yet.
 type UpgradeStep struct {
 	Config  *config.NodeConfig // the node's, resolved
@@ -173,7 +174,7 @@ func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	}
 	run := &Run{Argv: argv, Out: s.Out, LogFile: logFile("upgrade-"+s.verb(), nowOr(s.Now))}
 	if !s.Apply {
-		done, err := kubeletIs(h, s.Release, s.InstallDir)
+		done, err := binaries.IsRelease(h, s.Release, "kubelet", "", s.InstallDir)
 		switch {
 		case err != nil:
 			return nil, err
@@ -185,6 +186,10 @@ func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 			p.Add(run)
 		}
 		return p, nil
+	}
+	// What bootstrap rendered for kubeadm init, as the cluster now is.
+	if _, _, err := planConfig(h, p, s.Config, s.Release); err != nil {
+		return nil, err
 	}
 	pods, err := StaticPodsAt(h, s.Release, s.Config.Spec.Images.Mirror)
 	if err != nil {
@@ -336,19 +341,4 @@ func clusterAt(ctx context.Context, c *kube.Clients, r *eksd.Release, mirror str
 		}
 	}
 	return true, "", nil
-}
-
-// kubeletIs reports whether the kubelet in dir is release r's, by its
-// checksum.
-func kubeletIs(h *host.Host, r *eksd.Release, dir string) (bool, error) {
-	items, err := binaries.Inspect(h, r, "", dir)
-	if err != nil {
-		return false, err
-	}
-	for _, it := range items {
-		if it.Name == "kubelet" {
-			return it.State == binaries.Match, nil
-		}
-	}
-	return false, nil
 }

@@ -58,6 +58,9 @@ type Record struct {
 	// NodeName is the node's name in the cluster.
 	NodeName string  `json:"nodeName,omitempty"`
 	Release  Release `json:"release"`
+	// UpgradedFrom is the release eksd-kata upgrade moved the node from;
+	// its binaries and record are kept for a rollback.
+	UpgradedFrom *Release `json:"upgradedFrom,omitempty"`
 	// ContainerdVersion is the version the run was told with
 	// --containerd-version (under --root); empty when containerd was asked.
 	ContainerdVersion string `json:"containerdVersion,omitempty"`
@@ -194,6 +197,13 @@ func Write(h *host.Host, r *Record, rel *eksd.Release) error {
 	}
 	_, err = h.FS.WriteFile(Path, append(data, '\n'), 0o644)
 	return err
+}
+
+// Equal reports whether two records say the same, whenever they were written.
+func Equal(a, b *Record) bool {
+	x, y := *a, *b
+	x.Time, y.Time = time.Time{}, time.Time{}
+	return same(&x, &y)
 }
 
 // same compares two records as written.

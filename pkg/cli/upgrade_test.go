@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
+	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
+	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
+	"github.com/eksd-kata/eksd-kata/pkg/upgrade"
+)
+
+// bundle is what an offline node gets for a release: its manifest, with
+// the checksums of fake binaries of its own, and those binaries in an
+// artifacts directory.
+type bundle struct {
+	manifest, artifacts string
+	bins                map[string][]byte
+}
+
+// releaseBundle is the bundle of the newest embedded release of channel.
+func releaseBundle(t *testing.T, channel string) bundle {
+	t.Helper()
+	bins := releasetest.Binaries()
+	for name := range bins {
+		bins[name] = append(bins[name], []byte("# "+channel+"\n")...)
+	}
+	r := releasetest.Release(t, channel, 0, "https://distro.invalid", bins)
+	dir := t.TempDir()
+	b := bundle{manifest: filepath.Join(dir, r.String()+".yaml"), artifacts: filepath.Join(dir, "artifacts"), bins: bins}
+	if err := os.WriteFile(b.manifest, releasetest.Manifest(t, r), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range bins {
+		hosttest.WriteTree(t, b.artifacts, map[string]string{releasetest.Path(name, runtime.GOARCH): string(data)})
+	}
+	return b
+}
+
+// (b bundle) args are the flags that take the release from the bundle.
+func (b bundle) args() []string {
+	return []string{"--release-manifest", b.manifest, "--artifacts-dir", b.artifacts}
+}
+
+// upgradeNode is a node image bootstrap --root made of the bundle's
+// release, with containerd ctr recorded as installed.
+func upgradeNode(t *testing.T, b bundle, ctr string) string {
+	t.Helper()
+	root := foundHost(t)
+	args := append([]string{"--root", root, "bootstrap", "--containerd-version", ctr, "--ignore", "all", "--kata=false",
+		"--node-name", "node-1", "--advertise-address", "192.0.2.10"}, b.args()...)
+	if code, out, stderr := run(t, "", args...); code != ExitOK {
+		t.Fatalf("bootstrap: exit %d\n%s%s", code, out, stderr)
+	}
+	return root
+}
+
+func upgradeArgs(root string, b bundle, extra ...string) []string {
+	return append(append([]string{"--root", root, "upgrade"}, b.args()...), extra...)
+}
+
+// readRecord reads the node's record under root.
+func readRecord(t *testing.T, root string) *noderecord.Record {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, noderecord.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r noderecord.Record
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return &r
+}
+
+// binariesAre fails unless kubeadm, kubelet and kubectl under root are
+// bins.
+func binariesAre(t *testing.T, root string, bins map[string][]byte, what string) {
+	t.Helper()
+	for name, data := range bins {
+		got, err := os.ReadFile(filepath.Join(root, "usr/local/bin", name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %s is not as it should be (%v)", what, name, err)
+		}
+	}
+}
+
+// TestUpgradeRefusals: before any change, bad input exits 2, says why and
+// leaves the host as it was: no record, no release named, a downgrade, a
+// skipped minor, a containerd too old for the release.
+func TestUpgradeRefusals(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	node35 := upgradeNode(t, b35, "2.4.2")
+	old := upgradeNode(t, b35, "1.7.28")
+	b34 := releaseBundle(t, "1-34")
+	node34 := upgradeNode(t, b34, "2.4.2")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"no record", []string{"--root", foundHost(t), "upgrade", "--release", "1-36"}, []string{"not bootstrapped", noderecord.Path}},
+		{"no release", []string{"--root", node35, "upgrade"}, []string{"--release CHANNEL[-NUMBER]", "the node runs kubernetes-1-35-eks-13", "1-36-7 of the next minor, Kubernetes v1.36.2"}},
+		{"downgrade", upgradeArgs(node35, b34), []string{"the node runs kubernetes-1-35-eks-13 (Kubernetes v1.35.6)", "kubernetes-1-34-eks-21 (Kubernetes v1.34.9) is older"}},
+		{"skipped minor", upgradeArgs(node34, b36), []string{"the node runs kubernetes-1-34-eks-21 (Kubernetes v1.34.9)", "kubernetes-1-36-eks-7 (Kubernetes v1.36.2) skips a minor", "--release 1-35"}},
+		{"containerd too old", upgradeArgs(old, b36), []string{"containerd 1.7.28", "too old for Kubernetes 1.36", "--install-containerd"}},
+		{"containerd too old, dry run", upgradeArgs(old, b36, "--dry-run"), []string{"containerd 1.7.28", "--install-containerd"}},
+		{"rollback of nothing", []string{"--root", node35, "upgrade", "--rollback"}, []string{"nothing to roll back", upgrade.Dir}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := tc.args[1]
+			before := hosttest.HashTreeTimes(t, root)
+			code, out, stderr := run(t, "", tc.args...)
+			if code != ExitUsage {
+				t.Fatalf("exit %d, want %d\n%s%s", code, ExitUsage, out, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr)
+				}
+			}
+			if hosttest.HashTreeTimes(t, root) != before {
+				t.Fatal("the refused upgrade changed the host")
+			}
+		})
+	}
+}
+
+// TestUpgradeDryRunListsThePlan: the dry run prints every phase and the
+// changes of each, and changes nothing.
+func TestUpgradeDryRunListsThePlan(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	root := upgradeNode(t, b35, "2.4.2")
+	before := hosttest.HashTreeTimes(t, root)
+	code, out, stderr := run(t, "", upgradeArgs(root, b36, "--dry-run")...)
+	if code != ExitOK {
+		t.Fatalf("exit %d\n%s%s", code, out, stderr)
+	}
+	keep := upgrade.KeepDir("kubernetes-1-35-eks-13")
+	containsAll(t, "dry run", out,
+		"upgrade: kubernetes-1-35-eks-13 (Kubernetes v1.35.6) to kubernetes-1-36-eks-7 (Kubernetes v1.36.2), a minor upgrade (kubeadm upgrade apply, as the first control plane)",
+		"[1/10] runtime: nothing to change",
+		"[2/10] containerd: 1 change(s) planned", "-      sandbox = 'public.ecr.aws/eks-distro/kubernetes/pause:3.10.1'", "+      sandbox = 'public.ecr.aws/eks-distro/kubernetes/pause:3.10.2'",
+		"[3/10] images: nothing to change",
+		"[4/10] kubeadm-binary: 1 change(s) planned", "install /usr/local/bin/kubeadm from "+b36.artifacts, ", the one there kept as "+keep+"/kubeadm",
+		"[5/10] kubeadm: 2 change(s) planned", "create "+kubeadm.UpgradeConfigFile, "update "+kubeadm.ConfigFile, "+kubernetesVersion: v1.36.2-eks-1-36-7", "kubeadm upgrade apply: skipped (--root): run `/usr/local/bin/kubeadm upgrade apply v1.36.2-eks-1-36-7 --config /etc/eksd-kata/kubeadm-upgrade.yaml --yes` on the node",
+		"[6/10] drain: nothing to change", "drain node node-1: skipped (--root)",
+		"[7/10] kubelet: 2 change(s) planned", "the one there kept as "+keep+"/kubelet", "the one there kept as "+keep+"/kubectl",
+		"[8/10] restart: nothing to change", "restart kubelet.service: skipped (--root)",
+		"[9/10] uncordon: nothing to change",
+		"[10/10] record: 3 change(s) planned", "copy "+noderecord.Path+" to "+keep+"/node.json (kept for a rollback)", "copy "+noderecord.ManifestPath+" to "+keep+"/release.yaml (kept for a rollback)",
+		"record the node as kubernetes-1-36-eks-7 (Kubernetes v1.36.2) in "+noderecord.Path,
+		"upgrade: 9 change(s) planned (dry run: nothing changed)")
+	if hosttest.HashTreeTimes(t, root) != before {
+		t.Fatal("the dry run changed the host")
+	}
+}
+
+// TestUpgradeThenRollback: the upgrade swaps the binaries, keeping the old
+// ones, and records the new release, which status then reports; a second
+// run plans nothing. --rollback puts the old binaries and record back
+// (containerd's sandbox image and kubeadm's config stay the new release's,
+// which status shows), and a second rollback plans nothing.
+func TestUpgradeThenRollback(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	root := upgradeNode(t, b35, "2.4.2")
+	mustRun(t, upgradeArgs(root, b36)...)
+	binariesAre(t, root, b36.bins, "upgraded")
+	keep := filepath.Join(root, upgrade.KeepDir("kubernetes-1-35-eks-13"))
+	for name, data := range b35.bins {
+		if got, err := os.ReadFile(filepath.Join(keep, name)); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("the old %s is not kept: %v", name, err)
+		}
+	}
+	rec := readRecord(t, root)
+	if rec.Release.Name != "kubernetes-1-36-eks-7" || rec.UpgradedFrom == nil || rec.UpgradedFrom.Name != "kubernetes-1-35-eks-13" || rec.Verb != "bootstrap" || rec.NodeName != "node-1" {
+		t.Fatalf("record %+v", rec)
+	}
+	out, _ := statusRun(t, ExitOK, root)
+	containsAll(t, "status after the upgrade", out, "release     kubernetes-1-36-eks-7 (Kubernetes v1.36.2)", "binaries    kubeadm, kubelet, kubectl match kubernetes-1-36-eks-7\n")
+
+	before := hosttest.HashTree(t, root)
+	code, out, stderr := run(t, "", upgradeArgs(root, b36)...)
+	if code != ExitOK || !strings.Contains(out, "upgrade: the node is recorded as kubernetes-1-36-eks-7 already") || !strings.Contains(out, "upgrade: 0 change(s) applied") {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, stderr)
+	}
+	if hosttest.HashTree(t, root) != before {
+		t.Fatal("the second run changed the host")
+	}
+
+	mustRun(t, "--root", root, "upgrade", "--rollback")
+	binariesAre(t, root, b35.bins, "rolled back")
+	if rec := readRecord(t, root); rec.Release.Name != "kubernetes-1-35-eks-13" || rec.UpgradedFrom != nil {
+		t.Fatalf("record after the rollback: %+v", rec)
+	}
+	// What the upgrade changed beside the binaries stays, and status says so.
+	out, _ = statusRun(t, ExitFailure, root)
+	containsAll(t, "status after the rollback", out, "release     kubernetes-1-35-eks-13 (Kubernetes v1.35.6)",
+		"binaries    kubeadm, kubelet, kubectl match kubernetes-1-35-eks-13\n", "+ containerd: update /etc/containerd/config.toml", "+ kubeadm: update /etc/eksd-kata/kubeadm.yaml")
+	code, out, stderr = run(t, "", "--root", root, "upgrade", "--rollback")
+	if code != ExitOK || !strings.Contains(out, "0 change(s) applied") {
+		t.Fatalf("second rollback: exit %d\n%s%s", code, out, stderr)
+	}
+}
