@@ -173,8 +173,27 @@ func (s *Step) planBinary(h *host.Host, p *plan.Plan, name, arch, dir string) (*
 		c.have = cur
 		return c, nil
 	}
+	if _, ours := loadDigests(h)[c.Path]; ours {
+		// eksd-kata installed a binary here, and a run cut short before
+		// the digest cache said which: it says so now, which also clears
+		// what a write of the cache cut short left.
+		p.Add(&Remember{Path: c.Path, Binary: b})
+	}
 	return nil, nil
 }
+
+// Remember records in the digest cache that the binary at Path, found
+// right by its checksum, is b.
+type Remember struct {
+	Path   string
+	Binary eksd.Binary
+}
+
+func (c *Remember) Summary() string {
+	return fmt.Sprintf("record %s, verified by its %s, in %s", c.Path, algo(c.Binary), DigestsFile)
+}
+
+func (c *Remember) Apply(_ context.Context, h *host.Host) error { return remember(h, c.Path, c.Binary) }
 
 // verifyArtifacts checks the operator's copies of the binaries that are
 // not installed yet at once, one per CPU, so that the plan below finds

@@ -3,12 +3,17 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/eksd-kata/eksd-kata/pkg/binaries"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
@@ -206,5 +211,87 @@ func TestUpgradeThenRollback(t *testing.T) {
 	code, out, stderr = run(t, "", "--root", root, "upgrade", "--rollback")
 	if code != ExitOK || !strings.Contains(out, "0 change(s) applied") {
 		t.Fatalf("second rollback: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// upgradeTreeHash is treeHash with what differs between two runs that did
+// the same at other times left out: the time in each node record, and the
+// file identities the binaries' digest cache holds (its paths count).
+func upgradeTreeHash(t *testing.T, root string) string {
+	t.Helper()
+	treeHash(t, root) // no temporary file left
+	return hosttest.HashTreeCanon(t, root, func(p string, data []byte) []byte {
+		switch {
+		case p == noderecord.Path || (strings.HasPrefix(p, upgrade.Dir+"/") && path.Base(p) == "node.json"):
+			var r noderecord.Record
+			if err := json.Unmarshal(data, &r); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			r.Time = time.Time{}
+			data, _ = json.Marshal(&r)
+		case p == binaries.DigestsFile:
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			data = []byte(strings.Join(slices.Sorted(maps.Keys(m)), "\n"))
+		}
+		return data
+	})
+}
+
+// TestUpgradeCrashAnywhereThenRerunConverges kills an upgrade under --root
+// at every fault point in turn: each step boundary, before and after the
+// rename of every file written. Each time the same command must finish
+// and leave the tree an uninterrupted upgrade leaves (record times aside),
+// and then a run must plan nothing.
+func TestUpgradeCrashAnywhereThenRerunConverges(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	ref := upgradeNode(t, b35, "2.4.2")
+	points := 0
+	code, out, stderr := runFault(t, func(string) { points++ }, upgradeArgs(ref, b36)...)
+	if code != ExitOK {
+		t.Fatalf("uninterrupted upgrade: exit %d\n%s%s", code, out, stderr)
+	}
+	want := upgradeTreeHash(t, ref)
+	if points < 20 {
+		t.Fatalf("only %d fault points: the hooks are not wired", points)
+	}
+	for at := 1; at <= points; at++ {
+		root := upgradeNode(t, b35, "2.4.2")
+		killAt(t, at, upgradeArgs(root, b36))
+		if code, out, stderr := run(t, "", upgradeArgs(root, b36)...); code != ExitOK {
+			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
+		}
+		if got := upgradeTreeHash(t, root); got != want {
+			t.Fatalf("fault point %d: the re-run left a different tree than an uninterrupted upgrade", at)
+		}
+		if code, out, _ := run(t, "", upgradeArgs(root, b36)...); code != ExitOK || !strings.Contains(out, "upgrade: 0 change(s) applied") {
+			t.Fatalf("fault point %d: a run after the re-run: exit %d\n%s", at, code, out)
+		}
+	}
+	t.Logf("%d fault points, each converged", points)
+}
+
+// TestRollbackOfAnUpgradeCutShort: an upgrade that swapped the binaries
+// but did not get to its record is rolled back from what it kept, checked
+// against the node's manifest; the record was never changed.
+func TestRollbackOfAnUpgradeCutShort(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	root := upgradeNode(t, b35, "2.4.2")
+	before := readRecord(t, root)
+	mustRun(t, upgradeArgs(root, b36, "--only", "kubeadm-binary,kubelet")...)
+	binariesAre(t, root, b36.bins, "half upgraded")
+	code, out, stderr := run(t, "", "--root", root, "upgrade", "--rollback", "--dry-run")
+	if code != ExitOK {
+		t.Fatalf("rollback dry run: exit %d\n%s%s", code, out, stderr)
+	}
+	keep := upgrade.KeepDir("kubernetes-1-35-eks-13")
+	containsAll(t, "rollback dry run", out, "[1/3] binaries: 3 change(s) planned",
+		"restore /usr/local/bin/kubeadm from "+keep+"/kubeadm (sha256 verified)", "[3/3] record: nothing to change")
+	mustRun(t, "--root", root, "upgrade", "--rollback")
+	binariesAre(t, root, b35.bins, "rolled back")
+	if after := readRecord(t, root); !noderecord.Equal(before, after) || !after.Time.Equal(before.Time) {
+		t.Fatalf("the record changed: %+v", after)
 	}
 }

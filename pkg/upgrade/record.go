@@ -54,7 +54,14 @@ func (s *RecordStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) {
 	}
 	if cur.Release.Name != s.New.Release.Name {
 		dir := KeepDir(cur.Release.Name)
-		for _, f := range [][2]string{{noderecord.Path, keptRecord}, {noderecord.ManifestPath, keptManifest}} {
+		files := [][2]string{{noderecord.Path, keptRecord}}
+		// A run cut short between the new manifest and the record leaves
+		// the new manifest beside the old record: the copy it kept of the
+		// old one before stays.
+		if m, err := noderecord.ReadRelease(h); err == nil && m.String() == cur.Release.Name {
+			files = append(files, [2]string{noderecord.ManifestPath, keptManifest})
+		}
+		for _, f := range files {
 			c, err := copyPlan(h, f[0], path.Join(dir, f[1]), "kept for a rollback")
 			if err != nil {
 				return nil, err
@@ -123,30 +130,32 @@ func FindKept(h *host.Host, rec *noderecord.Record) (*Kept, error) {
 	for _, name := range names {
 		dir := KeepDir(name)
 		ok, err := h.FS.Exists(dir)
-		if err != nil || !ok {
-			if err != nil {
-				return nil, err
-			}
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			continue
 		}
 		k := &Kept{Dir: dir}
-		if name == rec.Release.Name {
-			// The upgrade did not record the node yet: its manifest is the
-			// release's.
-			k.Release, err = noderecord.ReadRelease(h)
-			if err != nil {
+		manifest := path.Join(dir, keptManifest)
+		data, err := h.FS.ReadInput(manifest, maxRecordFile)
+		switch {
+		case err == nil:
+			if k.Release, err = eksd.Parse(data); err != nil {
+				return nil, fmt.Errorf("%s: %w", manifest, err)
+			}
+			if k.Record, err = h.FS.Exists(path.Join(dir, keptRecord)); err != nil {
 				return nil, err
 			}
-			return k, nil
-		}
-		data, err := h.FS.ReadInput(path.Join(dir, keptManifest), maxRecordFile)
-		if err != nil {
+		case errors.Is(err, fs.ErrNotExist) && name == rec.Release.Name:
+			// The upgrade did not get to its record: the node's manifest
+			// is still the release's.
+			if k.Release, err = noderecord.ReadRelease(h); err != nil {
+				return nil, err
+			}
+		default:
 			return nil, fmt.Errorf("the manifest kept of %s: %w", name, err)
 		}
-		if k.Release, err = eksd.Parse(data); err != nil {
-			return nil, fmt.Errorf("%s: %w", path.Join(dir, keptManifest), err)
-		}
-		k.Record = true
 		return k, nil
 	}
 	return nil, fmt.Errorf("nothing to roll back: no upgrade of %s kept its binaries in %s", rec.Release.Name, Dir)

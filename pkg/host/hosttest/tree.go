@@ -14,17 +14,25 @@ import (
 // dir, so a test can prove that a command changed nothing.
 func HashTree(t testing.TB, dir string) string {
 	t.Helper()
-	return hashTree(t, dir, false)
+	return hashTree(t, dir, false, nil)
+}
+
+// HashTreeCanon is HashTree with each file's content first passed through
+// canon (given its path under dir): what two runs may write differently
+// and still agree on (a time in a record) is left out so.
+func HashTreeCanon(t testing.TB, dir string, canon func(p string, data []byte) []byte) string {
+	t.Helper()
+	return hashTree(t, dir, false, canon)
 }
 
 // HashTreeTimes is HashTree with modification times too: for read-only
 // commands, which must not even touch a file.
 func HashTreeTimes(t testing.TB, dir string) string {
 	t.Helper()
-	return hashTree(t, dir, true)
+	return hashTree(t, dir, true, nil)
 }
 
-func hashTree(t testing.TB, dir string, times bool) string {
+func hashTree(t testing.TB, dir string, times bool, canon func(string, []byte) []byte) string {
 	t.Helper()
 	h := sha256.New()
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -44,6 +52,9 @@ func hashTree(t testing.TB, dir string, times bool) string {
 			b, err := os.ReadFile(p)
 			if err != nil {
 				return err
+			}
+			if canon != nil {
+				b = canon(strings.TrimPrefix(p, dir), b)
 			}
 			h.Write(b)
 		case info.Mode()&fs.ModeSymlink != 0:
