@@ -363,8 +363,12 @@ func printProblems(out io.Writer, r *bootstrap.Report) {
 // the help text.
 func describePhases(phases []bootstrap.Phase) string {
 	var b strings.Builder
+	width := 10
 	for _, p := range phases {
-		fmt.Fprintf(&b, "  %-11s %s\n", p.Name, p.Description)
+		width = max(width, len(p.Name))
+	}
+	for _, p := range phases {
+		fmt.Fprintf(&b, "  %-*s %s\n", width+1, p.Name, p.Description)
 	}
 	return b.String()
 }

@@ -42,7 +42,7 @@ const ClusterConfigMap = kubeadmconstants.KubeadmConfigConfigMap
 // of kubeadm upgrade apply and node to release r: its kubernetesVersion
 // ("v1.36.2-eks-1-36-7"), and images never pulled by kubeadm, which finds
 // them pulled and tagged by the images step. kubeadm before 1.31 has no
-// UpgradeConfiguration: nil then, and the flags say the same.
+// UpgradeConfiguration: nil then.
 func RenderUpgrade(r *eksd.Release) ([]byte, error) {
 	if APIVersion(r) != v1beta4.SchemeGroupVersion {
 		return nil, nil
@@ -138,10 +138,10 @@ func (s *UpgradeStep) Argv(kubeadm string) ([]string, error) {
 	if s.Apply {
 		argv = append(argv, s.Release.KubeadmVersion())
 	}
+	// Before 1.31 there is no UpgradeConfiguration: kubeadm then pulls
+	// only what is missing, and the images phase left nothing missing.
 	if doc != nil {
 		argv = append(argv, "--config", UpgradeConfigFile)
-	} else if s.Apply {
-		argv = append(argv, "--image-pull-policy", string(corev1.PullNever))
 	}
 	if s.Apply {
 		argv = append(argv, "--yes")

@@ -93,7 +93,7 @@ func TestRenderUpgrade(t *testing.T) {
 		t.Fatalf("1-30: %s, %v", doc, err)
 	}
 	s := &UpgradeStep{Release: lookup(t, "1-30"), Apply: true}
-	if argv, _ := s.Argv("kubeadm"); !slices.Equal(argv, []string{"kubeadm", "upgrade", "apply", "v1.30.14-eks-1-30-59", "--image-pull-policy", "Never", "--yes"}) {
+	if argv, _ := s.Argv("kubeadm"); !slices.Equal(argv, []string{"kubeadm", "upgrade", "apply", "v1.30.14-eks-1-30-59", "--yes"}) {
 		t.Fatalf("1-30 argv %q", argv)
 	}
 }
