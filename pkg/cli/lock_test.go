@@ -19,8 +19,12 @@ func TestLockChild(t *testing.T) {
 	if dir == "" {
 		return
 	}
+	at := os.Getenv("EKSD_KATA_LOCK_AT")
+	if at == "" {
+		at = "step-start host"
+	}
 	fault := func(point string) {
-		if point != "step-start host" {
+		if point != at {
 			return
 		}
 		os.WriteFile(filepath.Join(dir, "running"), nil, 0o644)
@@ -42,11 +46,40 @@ func TestConcurrentBootstrapIsRefused(t *testing.T) {
 	root := t.TempDir()
 	hosttest.WriteTree(t, root, map[string]string{"/etc/fstab": "/dev/sda2 none swap sw 0 0\n"})
 	args := []string{"--root", root, "bootstrap", "--only", "host,containerd", "--containerd-version", "2.4.2"}
+	first, out, goOn := pausedRun(t, args, "")
+	refusedMeanwhile(t, root, args)
+	goOn()
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first bootstrap: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "bootstrap: 4 change(s) applied") {
+		t.Fatalf("first bootstrap output:\n%s", out.String())
+	}
+}
+
+// TestConcurrentUpgradeIsRefused: while an upgrade runs, a bootstrap, a
+// reset and another upgrade of the same host are refused by the lock.
+func TestConcurrentUpgradeIsRefused(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	root := upgradeNode(t, b35, "2.4.2")
+	first, out, goOn := pausedRun(t, upgradeArgs(root, b36), "step-start kubeadm-binary")
+	refusedMeanwhile(t, root, upgradeArgs(root, b36), []string{"--root", root, "bootstrap", "--only", "host", "--containerd-version", "2.4.2"},
+		[]string{"--root", root, "reset"})
+	goOn()
+	if err := first.Wait(); err != nil || !strings.Contains(out.String(), "upgrade: ") {
+		t.Fatalf("first upgrade: %v\n%s", err, out.String())
+	}
+}
+
+// pausedRun starts eksd-kata args in a child that pauses at fault point
+// at ("": the host step's start) until goOn is called.
+func pausedRun(t *testing.T, args []string, at string) (child *exec.Cmd, out *strings.Builder, goOn func()) {
+	t.Helper()
 	dir := t.TempDir()
 	first := exec.Command(os.Args[0], "-test.run=^TestLockChild$", "-test.count=1")
-	first.Env = append(os.Environ(), "EKSD_KATA_LOCK_DIR="+dir, "EKSD_KATA_LOCK_ARGS="+strings.Join(args, "\n"))
-	var out strings.Builder
-	first.Stdout, first.Stderr = &out, &out
+	first.Env = append(os.Environ(), "EKSD_KATA_LOCK_DIR="+dir, "EKSD_KATA_LOCK_ARGS="+strings.Join(args, "\n"), "EKSD_KATA_LOCK_AT="+at)
+	out = &strings.Builder{}
+	first.Stdout, first.Stderr = out, out
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -57,26 +90,26 @@ func TestConcurrentBootstrapIsRefused(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			first.Process.Kill()
-			t.Fatalf("the first bootstrap never started its host step:\n%s", out.String())
+			t.Fatalf("the first run never paused:\n%s", out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return first, out, func() { os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o644) }
+}
 
-	before := hosttest.HashTree(t, root)
-	code, _, stderr := run(t, "", args...)
-	if code != ExitFailure || !strings.Contains(stderr, "another eksd-kata is running") {
-		t.Errorf("second bootstrap: exit %d, stderr %q; want exit 1 refused by the lock", code, stderr)
-	}
-	if hosttest.HashTree(t, root) != before {
-		t.Error("the refused bootstrap changed the root")
-	}
-
-	os.WriteFile(filepath.Join(dir, "go-on"), nil, 0o644)
-	if err := first.Wait(); err != nil {
-		t.Fatalf("first bootstrap: %v\n%s", err, out.String())
-	}
-	if !strings.Contains(out.String(), "bootstrap: 4 change(s) applied") {
-		t.Fatalf("first bootstrap output:\n%s", out.String())
+// refusedMeanwhile runs each command line and wants it refused by the
+// lock, with root unchanged.
+func refusedMeanwhile(t *testing.T, root string, lines ...[]string) {
+	t.Helper()
+	for _, args := range lines {
+		before := hosttest.HashTree(t, root)
+		code, _, stderr := run(t, "", args...)
+		if code != ExitFailure || !strings.Contains(stderr, "another eksd-kata is running") {
+			t.Errorf("%q: exit %d, stderr %q; want exit 1 refused by the lock", args, code, stderr)
+		}
+		if hosttest.HashTree(t, root) != before {
+			t.Errorf("%q, refused, changed the root", args)
+		}
 	}
 }
 
