@@ -146,8 +146,9 @@ func upgradeHost(t *testing.T, c *kubetest.Cluster, at *eksd.Release) *host.Host
 }
 
 // TestUpgradeApplyPlansUntilTheClusterIsThere: on the first control plane
-// of 1-35, the step updates the cluster's ClusterConfiguration and runs
-// kubeadm upgrade apply with the UpgradeConfiguration; static pods of 1-36
+// of 1-35, the step renders bootstrap's kubeadm config for 1-36, updates
+// the cluster's ClusterConfiguration and runs kubeadm upgrade apply with
+// the UpgradeConfiguration; static pods of 1-36
 // with a configuration or kube-proxy not there yet run it again; once
 // everything is 1-36's it plans nothing. (kubeadm upgrade apply itself
 // needs a whole cluster: its argv and the skip are what is tested here.)
@@ -174,11 +175,12 @@ func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	}
 	want := []string{
 		"create " + UpgradeConfigFile,
+		"create " + ConfigFile,
 		"set the image repository and the CoreDNS and etcd image tags of kubernetes-1-36-eks-7 in the cluster's ClusterConfiguration (kube-system/kubeadm-config)",
 		"run /usr/local/bin/kubeadm upgrade apply v1.36.2-eks-1-36-7 --config " + UpgradeConfigFile + " --yes, output kept in /var/log/eksd-kata/kubeadm-upgrade-apply-",
 	}
 	got := p.Summaries()
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || !strings.HasPrefix(got[2], want[2]) {
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || !strings.HasPrefix(got[3], want[3]) {
 		t.Fatalf("plan:\n%s", strings.Join(got, "\n"))
 	}
 	if err := p.Apply(ctx, h); err != nil {
@@ -196,9 +198,11 @@ func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	// kubeadm replaced the static pods, then stopped before uploading
 	// the configuration: it runs again.
 	h2 := upgradeHost(t, c, to)
-	hosttest.WriteTree(t, h2.Root(), map[string]string{UpgradeConfigFile: readHost(t, h, UpgradeConfigFile)})
-	if err := os.Chmod(filepath.Join(h2.Root(), UpgradeConfigFile), 0o600); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{UpgradeConfigFile, ConfigFile} {
+		hosttest.WriteTree(t, h2.Root(), map[string]string{f: readHost(t, h, f)})
+		if err := os.Chmod(filepath.Join(h2.Root(), f), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p, err = s.Plan(ctx, h2)
 	if err != nil || len(p.Changes) != 1 || !strings.Contains(strings.Join(p.Notes, "\n"), "the cluster's configuration says v1.35.6-eks-1-35-13: kubeadm upgrade apply runs again") {
