@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"maps"
 	"os"
@@ -14,11 +15,17 @@ import (
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/binaries"
+	"github.com/eksd-kata/eksd-kata/pkg/config"
+	"github.com/eksd-kata/eksd-kata/pkg/eksd"
 	"github.com/eksd-kata/eksd-kata/pkg/host/hosttest"
+	"github.com/eksd-kata/eksd-kata/pkg/kube"
+	"github.com/eksd-kata/eksd-kata/pkg/kube/kubetest"
 	"github.com/eksd-kata/eksd-kata/pkg/kubeadm"
 	"github.com/eksd-kata/eksd-kata/pkg/noderecord"
 	"github.com/eksd-kata/eksd-kata/pkg/release/releasetest"
+	"github.com/eksd-kata/eksd-kata/pkg/status"
 	"github.com/eksd-kata/eksd-kata/pkg/upgrade"
+	"k8s.io/client-go/kubernetes"
 )
 
 // bundle is what an offline node gets for a release: its manifest, with
@@ -293,5 +300,49 @@ func TestRollbackOfAnUpgradeCutShort(t *testing.T) {
 	binariesAre(t, root, b35.bins, "rolled back")
 	if after := readRecord(t, root); !noderecord.Equal(before, after) || !after.Time.Equal(before.Time) {
 		t.Fatalf("the record changed: %+v", after)
+	}
+}
+
+// TestUpgradeNeverPastTheControlPlane asks a real API server for its
+// version with the node's kubeconfig: a worker may go to it and no
+// further (bad input); the first control plane goes past it. (The one
+// built here reports v0.0.0: nothing is below it; upgrade.ControlPlane's
+// test has the first control plane's refusal.)
+func TestUpgradeNeverPastTheControlPlane(t *testing.T) {
+	if _, _, err := kubetest.Binaries(); err != nil {
+		t.Skipf("no real API server: %v", err)
+	}
+	c, err := kubetest.Start(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	h := hosttest.NewTestHost(t, "")
+	hosttest.WriteTree(t, h.Root(), map[string]string{status.Kubeconfig(config.RoleWorker): string(c.Kubeconfig)})
+	connect := kube.KubeconfigConnector(status.Kubeconfig(config.RoleWorker))
+	server, err := kubernetes.NewForConfigOrDie(c.Config).Discovery().ServerVersion()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(version string) *eksd.Release {
+		r := eksd.Default()
+		for i := range r.Status.Components {
+			if r.Status.Components[i].Name == eksd.KubernetesComponent {
+				r.Status.Components[i].GitTag = version
+			}
+		}
+		return r
+	}
+	var out strings.Builder
+	if err := checkControlPlane(context.Background(), h, connect, at(server.GitVersion), false, &out); err != nil {
+		t.Fatalf("a worker to the control plane's version %s: %v", server.GitVersion, err)
+	}
+	err = checkControlPlane(context.Background(), h, connect, at("v1.99.0"), false, &out)
+	if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), server.GitVersion) || !strings.Contains(err.Error(), "v1.99.0") {
+		t.Errorf("a worker past the control plane's %s: %v", server.GitVersion, err)
+	}
+	// The first control plane takes the cluster to the target.
+	if err := checkControlPlane(context.Background(), h, connect, at("v1.99.0"), true, &out); err != nil {
+		t.Errorf("the first control plane: %v", err)
 	}
 }
