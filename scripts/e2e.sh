@@ -24,7 +24,8 @@
 # image made for the first-boot unit: eksd-kata enables and starts it.
 # E2E_NET_RATE=200mbit caps the registry's traffic to the node (tc tbf),
 # so that pulls wait on the network as they do from public.ecr.aws;
-# E2E_ONE_NODE=1 leaves out the second node; E2E_TIMING=1 runs only the
+# E2E_ONE_NODE=1 leaves out the second node; E2E_KEEP_WORKER=1 (with
+# E2E_KEEP=1) ends once it has joined as a worker and leaves both running; E2E_TIMING=1 runs only the
 # first bootstrap and kubeadm init alone, and reports their times (for
 # scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
 # that eksd-kata binary on the nodes instead of bin/eksd-kata.
@@ -1234,6 +1235,13 @@ EOF
 		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
 	fi
 	kubectl delete pod e2e-runc-node2 --wait=false >/dev/null 2>&1 || true
+	# E2E_KEEP=1 E2E_KEEP_WORKER=1: the cluster stays as it is now, the
+	# second node a worker (scripts/e2e/conformance.sh tests it so).
+	if [ "${E2E_KEEP:-}" = 1 ] && [ "${E2E_KEEP_WORKER:-}" = 1 ]; then
+		printf '\nE2E_KEEP_WORKER=1: %s stays a worker; the remaining checks are skipped\n' "$NODE2_NAME"
+		finish
+		exit
+	fi
 	leave_node2 "$LOGS/reset-worker.log"
 
 	join_node2 "$LOGS/join-control-plane.log" /etc/eksd-kata/join-command-control-plane
