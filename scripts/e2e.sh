@@ -202,10 +202,11 @@ if [ "${1:-}" = --cleanup ]; then
 	node2_pid=$(cat "$E2E/node2.pid" 2>/dev/null || true)
 	registry_pid=$(cat "$E2E/registry.pid" 2>/dev/null || true)
 	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
-	# Only if they are still what they were (PIDs get reused).
-	[ -n "$node_pid" ] && [ "$(readlink "/proc/$node_pid/root" 2>/dev/null)" != "$NODE" ] && node_pid=""
-	[ -n "$node2_pid" ] && [ "$(readlink "/proc/$node2_pid/root" 2>/dev/null)" != "$NODE2" ] && node2_pid=""
-	[ -n "$registry_pid" ] && [ "$(readlink "/proc/$registry_pid/exe" 2>/dev/null)" != "$E2E/tools/bundle" ] && registry_pid=""
+	# Only if they are still what they were (PIDs get reused); /proc names
+	# them by their real paths (.cache may be a link).
+	[ -n "$node_pid" ] && [ "$(readlink "/proc/$node_pid/root" 2>/dev/null)" != "$(readlink -f "$NODE")" ] && node_pid=""
+	[ -n "$node2_pid" ] && [ "$(readlink "/proc/$node2_pid/root" 2>/dev/null)" != "$(readlink -f "$NODE2")" ] && node2_pid=""
+	[ -n "$registry_pid" ] && [ "$(readlink "/proc/$registry_pid/exe" 2>/dev/null)" != "$(readlink -f "$E2E/tools/bundle")" ] && registry_pid=""
 	trap cleanup EXIT
 	exit 0
 fi
