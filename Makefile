@@ -10,7 +10,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN_DIR := $(CURDIR)/.cache/bin
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-prereqs lint fuzz e2e e2e-bench bench install clean
+.PHONY: all build test test-prereqs lint fuzz e2e e2e-conformance e2e-bench bench install clean
 
 all: build
 
@@ -42,6 +42,10 @@ fuzz:
 ## e2e: slow end-to-end run on a throwaway node (see README)
 e2e: build
 	./scripts/e2e.sh
+
+## e2e-conformance: scripts/e2e/conformance.sh, Kubernetes' sig-node and sig-network [Conformance] tests against a two-node e2e cluster (slow; see docs/testing.md)
+e2e-conformance: build
+	./scripts/e2e/conformance.sh
 
 ## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes (ROUNDS=7; BASE=REV alternates with that revision; slow)
 e2e-bench:

@@ -33,7 +33,8 @@
 # image's containerd not enabled: eksd-kata enables and starts it.
 # E2E_NET_RATE=200mbit caps the registry's traffic to the node (tc tbf),
 # so that pulls wait on the network as they do from public.ecr.aws;
-# E2E_ONE_NODE=1 leaves out the second node; E2E_TIMING=1 runs only the
+# E2E_ONE_NODE=1 leaves out the second node; E2E_KEEP_WORKER=1 (with
+# E2E_KEEP=1) ends once it has joined as a worker and leaves both running; E2E_TIMING=1 runs only the
 # first bootstrap and kubeadm init alone, and reports their times (for
 # scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
 # that eksd-kata binary on the nodes instead of bin/eksd-kata.
@@ -216,10 +217,11 @@ if [ "${1:-}" = --cleanup ]; then
 	node2_pid=$(cat "$E2E/node2.pid" 2>/dev/null || true)
 	registry_pid=$(cat "$E2E/registry.pid" 2>/dev/null || true)
 	rm -f "$E2E/node.pid" "$E2E/node2.pid" "$E2E/registry.pid"
-	# Only if they are still what they were (PIDs get reused).
-	[ -n "$node_pid" ] && [ "$(readlink "/proc/$node_pid/root" 2>/dev/null)" != "$NODE" ] && node_pid=""
-	[ -n "$node2_pid" ] && [ "$(readlink "/proc/$node2_pid/root" 2>/dev/null)" != "$NODE2" ] && node2_pid=""
-	[ -n "$registry_pid" ] && [ "$(readlink "/proc/$registry_pid/exe" 2>/dev/null)" != "$E2E/tools/bundle" ] && registry_pid=""
+	# Only if they are still what they were (PIDs get reused); /proc names
+	# them by their real paths (.cache may be a link).
+	[ -n "$node_pid" ] && [ "$(readlink "/proc/$node_pid/root" 2>/dev/null)" != "$(readlink -f "$NODE")" ] && node_pid=""
+	[ -n "$node2_pid" ] && [ "$(readlink "/proc/$node2_pid/root" 2>/dev/null)" != "$(readlink -f "$NODE2")" ] && node2_pid=""
+	[ -n "$registry_pid" ] && [ "$(readlink "/proc/$registry_pid/exe" 2>/dev/null)" != "$(readlink -f "$E2E/tools/bundle")" ] && registry_pid=""
 	trap cleanup EXIT
 	exit 0
 fi
@@ -1320,6 +1322,13 @@ EOF
 		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
 	fi
 	kubectl delete pod e2e-runc-node2 --wait=false >/dev/null 2>&1 || true
+	# E2E_KEEP=1 E2E_KEEP_WORKER=1: the cluster stays as it is now, the
+	# second node a worker (scripts/e2e/conformance.sh tests it so).
+	if [ "${E2E_KEEP:-}" = 1 ] && [ "${E2E_KEEP_WORKER:-}" = 1 ]; then
+		printf '\nE2E_KEEP_WORKER=1: %s stays a worker; the remaining checks are skipped\n' "$NODE2_NAME"
+		finish
+		exit
+	fi
 	leave_node2 "$LOGS/reset-worker.log"
 
 	join_node2 "$LOGS/join-control-plane.log" /etc/eksd-kata/join-command-control-plane

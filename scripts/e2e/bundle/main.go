@@ -3,6 +3,7 @@
 //
 //	bundle build -bin DIR -out DIR [-release 1-36-7] [-layer NAME=TAR ...] [-busybox REF=BIN ...]
 //	bundle serve -dir DIR -addr 127.0.0.1:5000
+//	bundle testimages -registry ADDR ... (see testimages.go)
 //
 // build wraps each binary of DIR (kube-apiserver, kube-controller-manager,
 // kube-scheduler, kube-proxy, etcd, coredns, pause) as a one-layer OCI image
@@ -86,7 +87,7 @@ var imageBinaries = map[string]string{
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: bundle build|serve [flags]")
+		fmt.Fprintln(os.Stderr, "usage: bundle build|serve|testimages [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -95,8 +96,10 @@ func main() {
 		err = build(os.Args[2:])
 	case "serve":
 		err = serve(os.Args[2:])
+	case "testimages":
+		err = testImages(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (build, serve)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (build, serve, testimages)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bundle:", err)
