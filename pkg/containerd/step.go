@@ -112,7 +112,8 @@ func (s *Step) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 		p.Notef("restart containerd: skipped (--root)")
 	case !h.Systemd.Running():
 		return p, plan.Block("containerd must be restarted to load "+cfgPath+", but systemd is not running as PID 1", "restart containerd yourself and pass --no-restart")
-	case st != nil && st.Load == "not-found":
+	case st != nil && st.Load == "not-found" && how != installedByEksdKata:
+		// (The phase that installs containerd installs its unit too.)
 		return p, errNoUnit("to load " + cfgPath)
 	default:
 		s.planRestart(p, "")
@@ -198,13 +199,17 @@ type Installer interface {
 	ContainerdVersion(ctx context.Context, h *host.Host) (string, error)
 }
 
+// installedByEksdKata is how detectVersion knows a version the Installer
+// leaves on the host.
+const installedByEksdKata = "installed by eksd-kata"
+
 // detectVersion asks, in order: the Installer, the override, the daemon
 // (containerd Go client), then `containerd --version`.
 func (s *Step) detectVersion(ctx context.Context, h *host.Host) (version, how string, err error) {
 	if s.Installer != nil {
 		v, err := s.Installer.ContainerdVersion(ctx, h)
 		if err != nil || v != "" {
-			return v, "installed by eksd-kata", err
+			return v, installedByEksdKata, err
 		}
 	}
 	if s.Version != "" {

@@ -238,6 +238,16 @@ func TestStepRefusesAUnitItCannotRestart(t *testing.T) {
 			t.Fatalf("%s: %s written (%v)", tc.state.Load, cfgPath, err)
 		}
 	}
+	// Not found, but the phase before installs containerd, with its unit:
+	// the restart is planned (it starts the new daemon).
+	s.Installer = installs("2.3.4")
+	sd.Units[Unit] = host.UnitState{Load: "not-found", Active: "inactive"}
+	p, err := s.Plan(context.Background(), h)
+	if err != nil || !slices.Contains(p.Summaries(), "systemd restart containerd.service") {
+		t.Fatalf("containerd installed by the runtime phase: plan %q, %v; want a restart", p.Summaries(), err)
+	}
+	s.Installer = nil
+
 	// Not found, but nothing to restart for (--no-restart): containerd is
 	// run by other means, and the plan goes on.
 	s.NoRestart = true
@@ -394,4 +404,11 @@ func TestStepPlansForTheContainerdToBeInstalled(t *testing.T) {
 	if _, blocked := plan.Problems(err); !blocked || !strings.Contains(err.Error(), "--containerd-version") {
 		t.Errorf("the host's own containerd under --root: %v, want the flag asked for", err)
 	}
+}
+
+// installs is an Installer that leaves containerd version on the host.
+type installs string
+
+func (v installs) ContainerdVersion(context.Context, *host.Host) (string, error) {
+	return string(v), nil
 }
