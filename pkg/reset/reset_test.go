@@ -274,13 +274,30 @@ func TestResetEksdKatasContainerd(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(root, "var/lib"), 0o755); err != nil {
-				t.Fatal(err)
+			for _, d := range []string{"var/lib", "opt"} {
+				if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
 			}
 			if tc.packaged {
 				hosttest.WriteTree(t, root, map[string]string{"/lib/systemd/system/containerd.service": "[Service]\nExecStart=/usr/bin/containerd\n"})
 			}
+			// containerd's opt plugin makes /opt/containerd the first time it
+			// runs: the distribution's before eksd-kata came, or eksd-kata's.
+			optDirs := func() {
+				for _, d := range []string{"opt/containerd/bin", "opt/containerd/lib"} {
+					if err := os.MkdirAll(filepath.Join(root, d), 0o711); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if tc.packaged {
+				optDirs()
+			}
 			before := hosttest.HashTree(t, root)
+			if !tc.packaged {
+				optDirs()
+			}
 			h := hosttest.NewTestHost(t, root)
 			sd := &stopSystemd{FakeSystemd: hosttest.NewFakeSystemd()}
 			sd.Units[containerd.Unit] = host.UnitState{Load: "loaded", Active: "active", UnitFileState: "enabled"}

@@ -65,6 +65,9 @@ func (s *RestoreStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	for _, b := range backups {
 		p.Add(&restoreFile{b: b})
 	}
+	if d.unitCreated && !packagedUnit(h) {
+		p.Add(removeContainerdOpt())
+	}
 	if len(backups) > 0 {
 		p.Notef("kernel settings made now (sysctls, modules, swap off, SELinux) stay until the next boot, which reads the restored files")
 		s.planDaemons(ctx, h, p, d)
@@ -94,16 +97,43 @@ type daemons struct {
 // packagedUnits are where a distribution's package puts containerd's unit.
 var packagedUnits = []string{"/lib/systemd/system/" + containerd.Unit, "/usr/lib/systemd/system/" + containerd.Unit}
 
+// packagedUnit reports whether a distribution's containerd unit is there.
+func packagedUnit(h *host.Host) bool {
+	for _, u := range packagedUnits {
+		if ok, _ := h.FS.Exists(u); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// containerdOptDirs are what containerd's opt plugin makes the first time
+// it runs: a containerd eksd-kata installed where there was none leaves
+// them behind unless reset takes them, once empty.
+var containerdOptDirs = []string{"/opt/containerd/bin", "/opt/containerd/lib", "/opt/containerd"}
+
+func removeContainerdOpt() plan.Change {
+	return &plan.Func{
+		Text: "remove containerd's " + strings.Join(containerdOptDirs, ", ") + " once empty (made by eksd-kata's containerd)",
+		Do: func(_ context.Context, h *host.Host) error {
+			for _, d := range containerdOptDirs {
+				if fi, err := h.FS.Lstat(d); err != nil || !fi.IsDir() {
+					continue // not there, or not containerd's
+				}
+				if _, err := h.FS.RemoveEmptyDir(d); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
 // planStop stops eksd-kata's containerd before its files go, when no
 // other containerd takes its place: no packaged unit to fall back on.
 func (s *RestoreStep) planStop(ctx context.Context, h *host.Host, p *plan.Plan, d daemons) (bool, error) {
-	if !d.unitCreated || !h.IsLive() || !h.Systemd.Running() {
+	if !d.unitCreated || !h.IsLive() || !h.Systemd.Running() || packagedUnit(h) {
 		return false, nil
-	}
-	for _, u := range packagedUnits {
-		if ok, _ := h.FS.Exists(u); ok {
-			return false, nil
-		}
 	}
 	st, err := h.Systemd.UnitState(ctx, containerd.Unit)
 	if err != nil {
