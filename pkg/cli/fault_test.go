@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -29,9 +30,9 @@ func TestFaultChild(t *testing.T) {
 	if err != nil {
 		return
 	}
-	n := 0
+	var n atomic.Int64 // phases reach fault points from goroutines of their own
 	fault := func(string) {
-		if n++; n == at {
+		if n.Add(1) == int64(at) {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		}
 	}
@@ -59,8 +60,9 @@ func TestCrashAnywhereThenRerunConverges(t *testing.T) {
 			"--containerd-version", "2.4.2", "--install-kata", tarPath, "--kata-sha256", hex.EncodeToString(sum[:])}
 	}
 	ref := foundHost(t)
-	points := 0
-	code, out, stderr := runFault(t, func(string) { points++ }, args(ref)...)
+	var fc faultCounter
+	code, out, stderr := runFault(t, fc.hit, args(ref)...)
+	points := fc.count()
 	if code != ExitOK {
 		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, out, stderr)
 	}
@@ -145,3 +147,11 @@ func treeHash(t *testing.T, root string) string {
 func kataTarball(t *testing.T, extra ...tar.Header) []byte {
 	return katatest.Tarball(t, runtime.GOARCH, "gz", extra...)
 }
+
+// faultCounter counts the fault points of a run; phases reach them from
+// goroutines of their own.
+type faultCounter struct{ n atomic.Int64 }
+
+func (c *faultCounter) hit(string) { c.n.Add(1) }
+
+func (c *faultCounter) count() int { return int(c.n.Load()) }

@@ -136,8 +136,9 @@ func TestResetKilledAnywhereConverges(t *testing.T) {
 	ref := foundHost(t)
 	want := treeHash(t, ref)
 	mustRun(t, bootstrapArgs(ref)...)
-	points := 0
-	code, out, stderr := runFault(t, func(string) { points++ }, reset(ref)...)
+	var fc faultCounter
+	code, out, stderr := runFault(t, fc.hit, reset(ref)...)
+	points := fc.count()
 	if code != ExitOK || treeHash(t, ref) != want {
 		t.Fatalf("uninterrupted reset: exit %d, or not the tree bootstrap started from\n%s%s", code, out, stderr)
 	}

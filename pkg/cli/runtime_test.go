@@ -264,10 +264,11 @@ func TestRuntimeCrashAnywhereThenRerunConverges(t *testing.T) {
 		return treeHash(t, root)
 	}
 	ref := foundHost(t)
-	points := 0
-	if code, out, stderr := runFault(t, func(string) { points++ }, args(ref)...); code != ExitOK {
+	var fc faultCounter
+	if code, out, stderr := runFault(t, fc.hit, args(ref)...); code != ExitOK {
 		t.Fatalf("uninterrupted run: exit %d\n%s%s", code, out, stderr)
 	}
+	points := fc.count()
 	want := withoutRecord(ref)
 	if points < 12 {
 		t.Fatalf("only %d fault points: the hooks are not wired", points)

@@ -255,8 +255,9 @@ func upgradeTreeHash(t *testing.T, root string) string {
 func TestUpgradeCrashAnywhereThenRerunConverges(t *testing.T) {
 	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
 	ref := upgradeNode(t, b35, "2.4.2")
-	points := 0
-	code, out, stderr := runFault(t, func(string) { points++ }, upgradeArgs(ref, b36)...)
+	var fc faultCounter
+	code, out, stderr := runFault(t, fc.hit, upgradeArgs(ref, b36)...)
+	points := fc.count()
 	if code != ExitOK {
 		t.Fatalf("uninterrupted upgrade: exit %d\n%s%s", code, out, stderr)
 	}
