@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path"
@@ -272,7 +275,7 @@ func TestUpgradeCrashAnywhereThenRerunConverges(t *testing.T) {
 			t.Fatalf("fault point %d: re-run exit %d\n%s%s", at, code, out, stderr)
 		}
 		if got := upgradeTreeHash(t, root); got != want {
-			t.Fatalf("fault point %d: the re-run left a different tree than an uninterrupted upgrade", at)
+			t.Fatalf("fault point %d: the re-run left a different tree than an uninterrupted upgrade:\n%s", at, treeDiff(t, ref, root))
 		}
 		if code, out, _ := run(t, "", upgradeArgs(root, b36)...); code != ExitOK || !strings.Contains(out, "upgrade: 0 change(s) applied") {
 			t.Fatalf("fault point %d: a run after the re-run: exit %d\n%s", at, code, out)
@@ -346,4 +349,44 @@ func TestUpgradeNeverPastTheControlPlane(t *testing.T) {
 	if err := checkControlPlane(context.Background(), h, connect, at("v1.99.0"), true, &out); err != nil {
 		t.Errorf("the first control plane: %v", err)
 	}
+}
+
+// treeDiff names the files whose presence, mode or content differ between
+// two trees.
+func treeDiff(t *testing.T, a, b string) string {
+	t.Helper()
+	files := func(root string) map[string]string {
+		m := map[string]string{}
+		_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || p == root {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			v := fi.Mode().String()
+			if fi.Mode().IsRegular() {
+				data, _ := os.ReadFile(p)
+				v += fmt.Sprintf(" %x", sha256.Sum256(data))
+			}
+			m[strings.TrimPrefix(p, root)] = v
+			return nil
+		})
+		return m
+	}
+	fa, fb := files(a), files(b)
+	var out []string
+	for p, v := range fa {
+		if fb[p] != v {
+			out = append(out, fmt.Sprintf("%s: %q vs %q", p, v, fb[p]))
+		}
+	}
+	for p, v := range fb {
+		if _, ok := fa[p]; !ok {
+			out = append(out, fmt.Sprintf("%s: only in the re-run's tree (%s)", p, v))
+		}
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
 }
