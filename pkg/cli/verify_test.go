@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// runVerify runs the verify verb alone (the lead registers it in root.go).
+// runVerify runs the verify verb alone.
 func runVerify(t *testing.T, root string, args ...string) (int, string) {
 	t.Helper()
 	g := &globals{root: root, stdin: strings.NewReader("")}
