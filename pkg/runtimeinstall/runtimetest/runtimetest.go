@@ -6,8 +6,6 @@ package runtimetest
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -30,36 +28,14 @@ type Entry struct {
 	Linkname string
 }
 
-// Tarball is a .tar.gz of entries, in order.
+// Tarball is a .tar.gz of entries, in order, each of mode 0755.
 func Tarball(t testing.TB, entries ...Entry) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	for _, e := range entries {
-		hdr := &tar.Header{Name: e.Name, Typeflag: e.Type, Linkname: e.Linkname, Mode: 0o755, Size: int64(len(e.Body))}
-		switch e.Type {
-		case 0:
-			hdr.Typeflag = tar.TypeReg
-		case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeFifo:
-			hdr.Size = 0
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Size > 0 {
-			if _, err := tw.Write([]byte(e.Body)); err != nil {
-				t.Fatal(err)
-			}
-		}
+	out := make([]releasetest.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = releasetest.Entry{Name: e.Name, Type: e.Type, Mode: 0o755, Data: []byte(e.Body), Linkname: e.Linkname}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return releasetest.Tarball(t, out...)
 }
 
 // Programs are the programs of a containerd release, as in its bin/.
