@@ -256,8 +256,9 @@ func upgradePhases(in phaseInputs, u upgradeInputs) []bootstrap.Phase {
 		{
 			Name:        kubeadmPhase,
 			Description: "kubeadm upgrade apply on the first control plane, kubeadm upgrade node elsewhere",
-			Step:        &kubeadm.UpgradeStep{Config: in.cfg, Release: in.rel, Apply: u.first, Connect: u.connect, Out: in.out},
-			Needs:       []bootstrap.Need{bootstrap.After("images")},
+			Step: &kubeadm.UpgradeStep{Config: in.cfg, Release: in.rel, Apply: u.first, Connect: u.connect, Out: in.out,
+				KubeconfigUser: in.kubeconfigUser},
+			Needs: []bootstrap.Need{bootstrap.After("images")},
 		},
 		{
 			Name:        "drain",
@@ -272,7 +273,8 @@ func upgradePhases(in phaseInputs, u upgradeInputs) []bootstrap.Phase {
 		{
 			Name:        "restart",
 			Description: "the kubelet restarted, then the node Ready",
-			Step:        &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Pending: kubeletPending, Node: name, Connect: u.connect},
+			Step: &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Pending: kubeletPending, Node: name, Connect: u.connect,
+				Kubelet: in.rel.KubernetesVersion()},
 		},
 		{
 			Name:        "uncordon",

@@ -158,7 +158,7 @@ func runUpgrade(ctx context.Context, g *globals, f *upgradeFlags, out, errOut io
 			rec.Release.Name, rec.Release.KubernetesVersion, rel, rel.KubernetesVersion(), kind, how)
 	}
 	u := upgradeInputs{rec: rec, first: first, connect: connect, newRecord: upgradedRecord(rec, resolved, rel, kind, f), skipDrain: f.skipDrain}
-	phases := upgradePhases(phaseInputs{cfg: resolved, rel: rel, f: &f.bootstrapFlags, out: out, errOut: errOut}, u)
+	phases := upgradePhases(phaseInputs{cfg: resolved, rel: rel, f: &f.bootstrapFlags, out: out, errOut: errOut, kubeconfigUser: rec.KubeconfigUser}, u)
 	report, err := runTable(ctx, g, h, rel, phases, upgradeKubeadmBinary, &f.bootstrapFlags, out, "upgrade", nil)
 	if report != nil {
 		printProblems(out, report)

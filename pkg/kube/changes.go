@@ -104,7 +104,7 @@ func (s *AddonsStep) planCNI(p *plan.Plan, n int, create, update []string, notRe
 		p.Add(&plan.Func{
 			Text: fmt.Sprintf("wait up to %s for node %s to be Ready", s.ReadyTimeout, node),
 			Do: s.connected(func(ctx context.Context, c *Clients) error {
-				return waitReady(ctx, c, node, s.ReadyTimeout, 2*s.Backoff.Initial, "check the CNI pods: kubectl -n kube-system get pods", nil)
+				return waitReady(ctx, c, node, s.ReadyTimeout, 2*s.Backoff.Initial, "check the CNI pods: kubectl -n kube-system get pods", nil, "")
 			}),
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
 	corev1 "k8s.io/api/core/v1"
@@ -148,5 +149,42 @@ func TestDrainEvictsThenUncordonLifts(t *testing.T) {
 	}
 	if p, err = (&UncordonStep{Node: "drain-b"}).Plan(ctx, h); err != nil || !p.Empty() {
 		t.Fatalf("an admin's cordon lifted: %v %q", err, p.Summaries())
+	}
+}
+
+// TestWaitReadyForTheNewKubelet: after the kubelet's restart the node's
+// Ready is the old kubelet's until the new one reports itself: the wait
+// ends only on a Ready node whose kubelet is of the version asked for.
+func TestWaitReadyForTheNewKubelet(t *testing.T) {
+	c := cluster(t)
+	kc := clients(t, c).Kube
+	ctx := context.Background()
+	readyNode(t, kc, "restart-a")
+	setKubelet := func(v string) {
+		t.Helper()
+		n, err := kc.CoreV1().Nodes().Get(ctx, "restart-a", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Status.NodeInfo.KubeletVersion = v
+		if _, err := kc.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setKubelet("v1.35.6-eks-1-35-13")
+	err := waitReady(ctx, clients(t, c), "restart-a", 300*time.Millisecond, 50*time.Millisecond, "hint", nil, "v1.36.2")
+	if err == nil || !strings.Contains(err.Error(), "Ready, its kubelet still v1.35.6-eks-1-35-13") {
+		t.Fatalf("old kubelet: %v", err)
+	}
+	for _, v := range []string{"v1.36.2-eks-1-36-7", "v1.36.2"} {
+		setKubelet(v)
+		if err := waitReady(ctx, clients(t, c), "restart-a", 5*time.Second, 50*time.Millisecond, "hint", nil, "v1.36.2"); err != nil {
+			t.Fatalf("kubelet %s: %v", v, err)
+		}
+	}
+	// v1.36.20 is not a build of v1.36.2.
+	setKubelet("v1.36.20")
+	if err := waitReady(ctx, clients(t, c), "restart-a", 300*time.Millisecond, 50*time.Millisecond, "hint", nil, "v1.36.2"); err == nil {
+		t.Fatal("v1.36.20 taken for v1.36.2")
 	}
 }

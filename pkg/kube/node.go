@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/eksd-kata/eksd-kata/pkg/host"
@@ -133,15 +134,19 @@ func isReady(n *corev1.Node) bool {
 // waitReady polls until the node is Ready, for at most timeout; hint ends
 // the error of a wait that timed out. stop, when set, ends the wait at once
 // with its error for a Ready condition that waiting will not change.
-func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration, hint string, stop func(*corev1.NodeCondition) error) error {
+// kubelet, when set, is the version its kubelet must report too
+// (v1.36.2: any build of it).
+func waitReady(ctx context.Context, c *Clients, name string, timeout, every time.Duration, hint string, stop func(*corev1.NodeCondition) error, kubelet string) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last := "not registered"
 	for {
 		n, err := c.Kube.CoreV1().Nodes().Get(ctx, name, getOpts)
 		switch {
-		case err == nil && isReady(n):
+		case err == nil && isReady(n) && kubeletIs(n, kubelet):
 			return nil
+		case err == nil && isReady(n):
+			last = "Ready, its kubelet still " + n.Status.NodeInfo.KubeletVersion
 		case err == nil:
 			last = "no Ready condition yet"
 			if rc := nodeReady(n); rc != nil {
@@ -164,11 +169,20 @@ func waitReady(ctx context.Context, c *Clients, name string, timeout, every time
 }
 
 // WaitReady waits, for at most timeout, until the API server answers and
-// node is Ready: after its kubelet restarted.
-func WaitReady(ctx context.Context, h *host.Host, connect Connector, node string, timeout time.Duration) error {
+// node is Ready with a kubelet of version kubelet (v1.36.2; "": any): after
+// its kubelet restarted, when the node's status still says what the old
+// kubelet last reported.
+func WaitReady(ctx context.Context, h *host.Host, connect Connector, node, kubelet string, timeout time.Duration) error {
 	c, err := waitAPI(ctx, h, connect, timeout, defaultBackoff)
 	if err != nil {
 		return err
 	}
-	return waitReady(ctx, c, node, timeout, time.Second, "journalctl -u kubelet tells why", nil)
+	return waitReady(ctx, c, node, timeout, time.Second, "journalctl -u kubelet tells why", nil, kubelet)
+}
+
+// kubeletIs reports whether n's kubelet is of version want ("v1.36.2"
+// matches "v1.36.2" and its builds, "v1.36.2-eks-1-36-7"); true for "".
+func kubeletIs(n *corev1.Node, want string) bool {
+	v := n.Status.NodeInfo.KubeletVersion
+	return want == "" || v == want || strings.HasPrefix(v, want+"-") || strings.HasPrefix(v, want+"+")
 }

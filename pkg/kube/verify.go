@@ -167,7 +167,7 @@ func (s *VerifyStep) Run(ctx context.Context, h *host.Host) (*Result, error) {
 	if hasNetworkConfig(h) {
 		stop = nil
 	}
-	if err := waitReady(ctx, c, node, s.Timeout, 2*s.Backoff.Initial, "pods cannot start on it: kubectl describe node "+node, stop); err != nil {
+	if err := waitReady(ctx, c, node, s.Timeout, 2*s.Backoff.Initial, "pods cannot start on it: kubectl describe node "+node, stop, ""); err != nil {
 		return nil, err
 	}
 	// Right after kubeadm init the controller manager has not yet made the

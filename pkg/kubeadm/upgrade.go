@@ -23,6 +23,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	kubeadmapi "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm"
 	kubeadmscheme "k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme"
 	"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/v1beta4"
@@ -41,18 +42,41 @@ const ClusterConfigMap = kubeadmconstants.KubeadmConfigConfigMap
 // RenderUpgrade returns the UpgradeConfiguration (kubeadm's v1beta4 type)
 // of kubeadm upgrade apply and node to release r: its kubernetesVersion
 // ("v1.36.2-eks-1-36-7"), and images never pulled by kubeadm, which finds
-// them pulled and tagged by the images step. kubeadm before 1.31 has no
-// UpgradeConfiguration: nil then.
-func RenderUpgrade(r *eksd.Release) ([]byte, error) {
+// them pulled and tagged by the images step; EKS-D's version, a
+// pre-release to kubeadm, allowed; the preflight errors kubeadm
+// init and join were told to ignore (cfg's, which may be nil); and
+// kubeadm's CoreDNS upgrade left out (coreDNSPhase). kubeadm before 1.31
+// has no UpgradeConfiguration: nil then.
+func RenderUpgrade(r *eksd.Release, cfg *config.NodeConfig) ([]byte, error) {
 	if APIVersion(r) != v1beta4.SchemeGroupVersion {
 		return nil, nil
 	}
+	var ignore []string
+	if cfg != nil {
+		ignore = nodeRegistration(cfg).IgnorePreflightErrors
+	}
+	skip := []string{coreDNSPhase}
+	allow := true
 	uc := &v1beta4.UpgradeConfiguration{
-		Apply: v1beta4.UpgradeApplyConfiguration{KubernetesVersion: r.KubeadmVersion(), ImagePullPolicy: corev1.PullNever},
-		Node:  v1beta4.UpgradeNodeConfiguration{ImagePullPolicy: corev1.PullNever},
+		Apply: v1beta4.UpgradeApplyConfiguration{KubernetesVersion: r.KubeadmVersion(), ImagePullPolicy: corev1.PullNever,
+			IgnorePreflightErrors: append(slices.Clone(ignore), coreDNSChecks...), SkipPhases: skip,
+			// Every EKS-D version is a semver pre-release to kubeadm
+			// ("-eks-1-36-7"), which it upgrades to only when allowed.
+			AllowExperimentalUpgrades: &allow},
+		Node: v1beta4.UpgradeNodeConfiguration{ImagePullPolicy: corev1.PullNever, IgnorePreflightErrors: ignore, SkipPhases: skip},
 	}
 	return encode(uc, v1beta4.SchemeGroupVersion)
 }
+
+// kubeadm upgrade cannot upgrade an EKS-D CoreDNS: it reads the running
+// CoreDNS version from the Deployment's image tag ("v1.14.3-eks-1-35-13"),
+// which its Corefile migration does not know, and fails in its preflight
+// (coreDNSChecks) and in its addon/coredns phase. eksd-kata skips both and
+// sets the release's CoreDNS image itself (UpgradeStep), keeping the
+// Corefile, as kubeadm does when it cannot migrate one.
+const coreDNSPhase = "addon/coredns"
+
+var coreDNSChecks = []string{"CoreDNSUnsupportedPlugins", "CoreDNSMigration"}
 
 // UpdateClusterConfig sets, in a ClusterConfiguration document (v1beta3 or
 // v1beta4, as the kubeadm-config ConfigMap holds it), the image settings
@@ -113,6 +137,10 @@ type UpgradeStep struct {
 	Apply bool
 	// Connect reaches the cluster; nil: with admin.conf.
 	Connect kube.Connector
+	// KubeconfigUser has admin.conf as ~/.kube/config (the node's record
+	// says who): kubeadm upgrade renews admin.conf on a control plane, and
+	// the copy follows. "": nobody.
+	KubeconfigUser string
 	// InstallDir, Out, Now: as for InitStep.
 	InstallDir string
 	Out        io.Writer
@@ -130,7 +158,7 @@ func (s *UpgradeStep) verb() string {
 
 // Argv is the kubeadm upgrade command the step runs with kubeadm at path.
 func (s *UpgradeStep) Argv(kubeadm string) ([]string, error) {
-	doc, err := RenderUpgrade(s.Release)
+	doc, err := RenderUpgrade(s.Release, s.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +184,7 @@ func (s *UpgradeStep) Argv(kubeadm string) ([]string, error) {
 // release's (it is swapped after kubeadm upgrade node, in the same run).
 func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error) {
 	p := &plan.Plan{}
-	doc, err := RenderUpgrade(s.Release)
+	doc, err := RenderUpgrade(s.Release, s.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +213,7 @@ func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 		default:
 			p.Add(run)
 		}
-		return p, nil
+		return p, s.planKubeconfig(h, p, !done && h.IsLive())
 	}
 	// What bootstrap rendered for kubeadm init, as the cluster now is.
 	if _, _, err := planConfig(h, p, s.Config, s.Release); err != nil {
@@ -211,16 +239,18 @@ func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 	if err != nil {
 		return nil, badinput.Wrap(err)
 	}
+	done := false
 	if pods && !update {
-		done, why, err := clusterAt(ctx, c, s.Release, s.Config.Spec.Images.Mirror)
+		var why string
+		done, why, err = clusterAt(ctx, c, s.Release, s.Config.Spec.Images.Mirror)
 		if err != nil {
 			return nil, err
 		}
 		if done {
 			p.Notef("kubeadm upgrade apply: done already (the static pods, the cluster's configuration and kube-proxy are %s's)", s.Release)
-			return p, nil
+		} else {
+			p.Notef("the static pods run %s's images, but %s: kubeadm upgrade apply runs again", s.Release, why)
 		}
-		p.Notef("the static pods run %s's images, but %s: kubeadm upgrade apply runs again", s.Release, why)
 	}
 	if update {
 		p.Add(&plan.Func{
@@ -228,9 +258,78 @@ func (s *UpgradeStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 			Do:   func(ctx context.Context, h *host.Host) error { return s.updateClusterConfig(ctx, h) },
 		})
 	}
-	p.Add(run)
-	return p, nil
+	if !done {
+		p.Add(run)
+	}
+	if err := s.planKubeconfig(h, p, !done); err != nil {
+		return nil, err
+	}
+	return p, s.planCoreDNS(ctx, c, p)
 }
+
+// planKubeconfig copies admin.conf to the user's ~/.kube/config again
+// after kubeadm upgrade (ran: planned in p), which renews it, or when the
+// copy differs; on a control plane (admin.conf) with such a user.
+func (s *UpgradeStep) planKubeconfig(h *host.Host, p *plan.Plan, ran bool) error {
+	if s.KubeconfigUser == "" {
+		return nil
+	}
+	if ok, err := h.FS.Exists(AdminConf); err != nil || !ok {
+		return err
+	}
+	u, err := invokingUser(h, s.KubeconfigUser)
+	if err != nil {
+		return badinput.Wrap(err)
+	}
+	if !ran {
+		current, err := kubeconfigCurrent(h, u)
+		if err != nil || current {
+			return err
+		}
+	}
+	p.Add(&CopyKubeconfig{User: u})
+	return nil
+}
+
+// planCoreDNS plans the release's CoreDNS image on the cluster's CoreDNS
+// Deployment (kube-system/coredns), which kubeadm upgrade leaves to
+// eksd-kata (coreDNSPhase). A cluster without it has its DNS elsewhere.
+func (s *UpgradeStep) planCoreDNS(ctx context.Context, c *kube.Clients, p *plan.Plan) error {
+	want, err := targets(s.Release, s.Config.Spec.Images.Mirror)
+	if err != nil {
+		return err
+	}
+	d, err := c.Kube.AppsV1().Deployments(metav1.NamespaceSystem).Get(ctx, kubeadmconstants.CoreDNSDeploymentName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		p.Notef("no Deployment kube-system/%s: CoreDNS is not kubeadm's here, and left alone", kubeadmconstants.CoreDNSDeploymentName)
+		return nil
+	case err != nil:
+		return fmt.Errorf("kubeadm upgrade apply reads the cluster's CoreDNS: %w", err)
+	}
+	i := slices.IndexFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return c.Name == coreDNSContainer })
+	if i < 0 || d.Spec.Template.Spec.Containers[i].Image == want[eksd.CoreDNS] {
+		return nil
+	}
+	image := want[eksd.CoreDNS]
+	p.Add(&plan.Func{
+		Text: fmt.Sprintf("set the image of the CoreDNS Deployment (kube-system/%s) to %s, its Corefile kept", kubeadmconstants.CoreDNSDeploymentName, image),
+		Do: func(ctx context.Context, h *host.Host) error {
+			c, err := s.connect(ctx, h)
+			if err != nil {
+				return err
+			}
+			patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":%q,"image":%q}]}}}}`, coreDNSContainer, image)
+			_, err = c.Kube.AppsV1().Deployments(metav1.NamespaceSystem).Patch(ctx, kubeadmconstants.CoreDNSDeploymentName,
+				types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: kube.FieldManager})
+			return err
+		},
+	})
+	return nil
+}
+
+// coreDNSContainer is the container of kubeadm's CoreDNS Deployment.
+const coreDNSContainer = "coredns"
 
 func (s *UpgradeStep) connect(ctx context.Context, h *host.Host) (*kube.Clients, error) {
 	if s.Connect != nil {

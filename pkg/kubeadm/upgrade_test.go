@@ -68,28 +68,53 @@ func kubeadmValidates(t *testing.T, doc []byte) {
 }
 
 // TestRenderUpgrade: the UpgradeConfiguration names the release's version
-// and never pulls; the real kubeadm validates it. kubeadm 1.30 has none.
+// (allowed, though a pre-release to kubeadm), never pulls and leaves kubeadm's CoreDNS upgrade out; on a node allowed
+// cgroup v1 it ignores the preflight error kubeadm init was told to ignore
+// (kubeadm 1.35+ fails its SystemVerification there); the real kubeadm
+// validates it. kubeadm 1.30 has none.
 func TestRenderUpgrade(t *testing.T) {
 	r := lookup(t, "1-36")
-	doc, err := RenderUpgrade(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got struct {
+	type rendered struct {
 		APIVersion, Kind string
-		Apply            struct{ KubernetesVersion, ImagePullPolicy string }
-		Node             struct{ ImagePullPolicy string }
+		Apply            struct {
+			KubernetesVersion, ImagePullPolicy string
+			IgnorePreflightErrors, SkipPhases  []string
+			AllowExperimentalUpgrades          bool
+		}
+		Node struct {
+			ImagePullPolicy                   string
+			IgnorePreflightErrors, SkipPhases []string
+		}
 	}
-	if err := yaml.Unmarshal(doc, &got); err != nil {
-		t.Fatal(err)
+	for _, cgroupV1 := range []bool{false, true} {
+		cfg := &config.NodeConfig{}
+		cfg.Spec.Node.AllowCgroupV1 = cgroupV1
+		doc, err := RenderUpgrade(r, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got rendered
+		if err := yaml.Unmarshal(doc, &got); err != nil {
+			t.Fatal(err)
+		}
+		var ignore []string
+		if cgroupV1 {
+			ignore = []string{"SystemVerification"}
+		}
+		// kubeadm's CoreDNS upgrade is left out, and its CoreDNS checks,
+		// which fail on EKS-D's image tags, ignored.
+		applyIgnore := append(slices.Clone(ignore), "CoreDNSUnsupportedPlugins", "CoreDNSMigration")
+		skip := []string{"addon/coredns"}
+		if got.APIVersion != "kubeadm.k8s.io/v1beta4" || got.Kind != "UpgradeConfiguration" || got.Apply.KubernetesVersion != "v1.36.2-eks-1-36-7" ||
+			got.Apply.ImagePullPolicy != "Never" || got.Node.ImagePullPolicy != "Never" ||
+			!slices.Equal(got.Apply.IgnorePreflightErrors, applyIgnore) || !slices.Equal(got.Node.IgnorePreflightErrors, ignore) ||
+			!slices.Equal(got.Apply.SkipPhases, skip) || !slices.Equal(got.Node.SkipPhases, skip) || !got.Apply.AllowExperimentalUpgrades {
+			t.Fatalf("allowCgroupV1 %v, rendered:\n%s", cgroupV1, doc)
+		}
+		kubeadmValidates(t, doc)
 	}
-	if got.APIVersion != "kubeadm.k8s.io/v1beta4" || got.Kind != "UpgradeConfiguration" || got.Apply.KubernetesVersion != "v1.36.2-eks-1-36-7" ||
-		got.Apply.ImagePullPolicy != "Never" || got.Node.ImagePullPolicy != "Never" {
-		t.Fatalf("rendered:\n%s", doc)
-	}
-	kubeadmValidates(t, doc)
 
-	if doc, err := RenderUpgrade(lookup(t, "1-30")); doc != nil || err != nil {
+	if doc, err := RenderUpgrade(lookup(t, "1-30"), nil); doc != nil || err != nil {
 		t.Fatalf("1-30: %s, %v", doc, err)
 	}
 	s := &UpgradeStep{Release: lookup(t, "1-30"), Apply: true}
@@ -149,8 +174,9 @@ func upgradeHost(t *testing.T, c *kubetest.Cluster, at *eksd.Release) *host.Host
 // of 1-35, the step renders bootstrap's kubeadm config for 1-36, updates
 // the cluster's ClusterConfiguration and runs kubeadm upgrade apply with
 // the UpgradeConfiguration; static pods of 1-36
-// with a configuration or kube-proxy not there yet run it again; once
-// everything is 1-36's it plans nothing. (kubeadm upgrade apply itself
+// with a configuration or kube-proxy not there yet run it again; CoreDNS
+// is given its image, and the user's kubeconfig follows admin.conf, without
+// kubeadm; once everything is 1-36's it plans nothing. (kubeadm upgrade apply itself
 // needs a whole cluster: its argv and the skip are what is tested here.)
 func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	c := kubetest.Require(t)
@@ -168,24 +194,31 @@ func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	defer cms.Delete(ctx, ClusterConfigMap, metav1.DeleteOptions{})
 
 	h := upgradeHost(t, c, from)
-	s := &UpgradeStep{Config: testConfig(), Release: to, Apply: true}
+	s := &UpgradeStep{Config: testConfig(), Release: to, Apply: true, KubeconfigUser: "root"}
 	p, err := s.Plan(ctx, h)
 	if err != nil {
 		t.Fatal(err)
 	}
+	copyKubeconfig := "copy " + AdminConf + " to /root/.kube/config (0600, owner root)"
 	want := []string{
 		"create " + UpgradeConfigFile,
 		"create " + ConfigFile,
 		"set the image repository and the CoreDNS and etcd image tags of kubernetes-1-36-eks-7 in the cluster's ClusterConfiguration (kube-system/kubeadm-config)",
 		"run /usr/local/bin/kubeadm upgrade apply v1.36.2-eks-1-36-7 --config " + UpgradeConfigFile + " --yes, output kept in /var/log/eksd-kata/kubeadm-upgrade-apply-",
+		// kubeadm renews admin.conf: the user's copy follows.
+		copyKubeconfig,
 	}
 	got := p.Summaries()
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || !strings.HasPrefix(got[3], want[3]) {
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || !strings.HasPrefix(got[3], want[3]) || got[4] != want[4] {
 		t.Fatalf("plan:\n%s", strings.Join(got, "\n"))
 	}
 	if err := p.Apply(ctx, h); err != nil {
 		t.Fatal(err)
 	}
+	if readHost(t, h, "/root/.kube/config") != readHost(t, h, AdminConf) {
+		t.Fatal("~/.kube/config is not admin.conf")
+	}
+	s.KubeconfigUser = "" // until the end
 	run := h.Exec.(*hosttest.FakeRunner).Argvs()
 	if len(run) != 1 || run[0][1] != "upgrade" {
 		t.Fatalf("ran %q", run)
@@ -238,6 +271,54 @@ func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	}
 	if p, err = s.Plan(ctx, h2); err != nil || !p.Empty() || !strings.Contains(strings.Join(p.Notes, "\n"), "kubeadm upgrade apply: done already") {
 		t.Fatalf("upgraded: %v %q %q", err, p.Summaries(), p.Notes)
+	}
+
+	// CoreDNS, which kubeadm leaves to eksd-kata, still 1-35's: its image
+	// is set, kubeadm does not run again; then nothing is left to do.
+	labels := map[string]string{"k8s-app": "kube-dns"}
+	dns := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "coredns"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Image: old[eksd.CoreDNS], Args: []string{"-conf", "/etc/coredns/Corefile"}}}},
+			},
+		},
+	}
+	deps := clients.Kube.AppsV1().Deployments(metav1.NamespaceSystem)
+	if _, err := deps.Create(ctx, dns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	defer deps.Delete(ctx, "coredns", metav1.DeleteOptions{})
+	newer, _ := targets(to, "")
+	p, err = s.Plan(ctx, h2)
+	if err != nil || len(p.Changes) != 1 || p.Changes[0].Summary() != "set the image of the CoreDNS Deployment (kube-system/coredns) to "+newer[eksd.CoreDNS]+", its Corefile kept" {
+		t.Fatalf("CoreDNS behind: %v %q %q", err, p.Summaries(), p.Notes)
+	}
+	if err := p.Apply(ctx, h2); err != nil {
+		t.Fatal(err)
+	}
+	after, err := deps.Get(ctx, "coredns", metav1.GetOptions{})
+	if err != nil || after.Spec.Template.Spec.Containers[0].Image != newer[eksd.CoreDNS] || !slices.Equal(after.Spec.Template.Spec.Containers[0].Args, dns.Spec.Template.Spec.Containers[0].Args) {
+		t.Fatalf("CoreDNS after: %v %+v", err, after.Spec.Template.Spec.Containers)
+	}
+	if p, err = s.Plan(ctx, h2); err != nil || !p.Empty() {
+		t.Fatalf("CoreDNS upgraded: %v %q", err, p.Summaries())
+	}
+	// The user's kubeconfig, not admin.conf here: copied, kubeadm not run.
+	s.KubeconfigUser = "root"
+	if p, err = s.Plan(ctx, h2); err != nil || !slices.Equal(p.Summaries(), []string{copyKubeconfig}) {
+		t.Fatalf("kubeconfig behind: %v %q", err, p.Summaries())
+	}
+	if err := p.Apply(ctx, h2); err != nil {
+		t.Fatal(err)
+	}
+	if p, err = s.Plan(ctx, h2); err != nil || !p.Empty() {
+		t.Fatalf("kubeconfig copied: %v %q", err, p.Summaries())
+	}
+	if run := h2.Exec.(*hosttest.FakeRunner).Argvs(); len(run) != 0 {
+		t.Fatalf("kubeadm ran again: %q", run)
 	}
 }
 

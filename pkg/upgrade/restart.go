@@ -18,7 +18,7 @@ const DefaultReadyTimeout = 5 * time.Minute
 
 // RestartStep restarts the kubelet (over D-Bus) when it runs a program
 // older than the one installed, or a swap of it is still to come, then
-// waits until the node is Ready again.
+// waits until the node is Ready again, with its new kubelet.
 type RestartStep struct {
 	// Binary is the kubelet's program (a host path).
 	Binary string
@@ -28,6 +28,9 @@ type RestartStep struct {
 	// Node is waited for with Connect; no Connect: no wait.
 	Node    string
 	Connect kube.Connector
+	// Kubelet is the version the restarted kubelet reports (v1.36.2;
+	// "": any): until it does, the node's Ready is the old kubelet's.
+	Kubelet string
 	// ReadyTimeout bounds the wait; 0: DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 }
@@ -54,13 +57,20 @@ func (s *RestartStep) Plan(ctx context.Context, h *host.Host) (*plan.Plan, error
 			timeout = DefaultReadyTimeout
 		}
 		p.Add(&plan.Func{
-			Text: fmt.Sprintf("wait until node %s is Ready (at most %s)", s.Node, timeout),
+			Text: fmt.Sprintf("wait until node %s is Ready%s (at most %s)", s.Node, withKubelet(s.Kubelet), timeout),
 			Do: func(ctx context.Context, h *host.Host) error {
-				return kube.WaitReady(ctx, h, s.Connect, s.Node, timeout)
+				return kube.WaitReady(ctx, h, s.Connect, s.Node, s.Kubelet, timeout)
 			},
 		})
 	}
 	return p, nil
+}
+
+func withKubelet(v string) string {
+	if v == "" {
+		return ""
+	}
+	return " with kubelet " + v
 }
 
 // why says why the kubelet must restart; empty: it need not.

@@ -27,7 +27,7 @@ func TestRestartWhenTheKubeletRunsAnOlderProgram(t *testing.T) {
 	sd.Units["kubelet.service"] = host.UnitState{Load: "loaded", Active: "active", Sub: "running"}
 	sd.Since = map[string]time.Time{"kubelet.service": time.Now().Add(-time.Hour)}
 	connect := func(context.Context, *host.Host) (*kube.Clients, error) { return nil, nil }
-	s := &RestartStep{Binary: kubelet, Node: "node-1", Connect: connect}
+	s := &RestartStep{Binary: kubelet, Node: "node-1", Connect: connect, Kubelet: "v1.36.2"}
 
 	p, err := s.Plan(ctx, h)
 	if err != nil {
@@ -35,7 +35,7 @@ func TestRestartWhenTheKubeletRunsAnOlderProgram(t *testing.T) {
 	}
 	got := p.Summaries()
 	if len(got) != 2 || !strings.HasPrefix(got[0], "systemd restart kubelet.service (it runs the program it started with at ") ||
-		got[1] != "wait until node node-1 is Ready (at most 5m0s)" {
+		got[1] != "wait until node node-1 is Ready with kubelet v1.36.2 (at most 5m0s)" {
 		t.Fatalf("plan %q", got)
 	}
 	// The restart alone: the wait needs a cluster.
