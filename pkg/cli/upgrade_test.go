@@ -197,7 +197,7 @@ func TestUpgradeThenRollback(t *testing.T) {
 		t.Fatalf("record %+v", rec)
 	}
 	out, _ := statusRun(t, ExitOK, root)
-	containsAll(t, "status after the upgrade", out, "release     kubernetes-1-36-eks-7 (Kubernetes v1.36.2)", "binaries    kubeadm, kubelet, kubectl match kubernetes-1-36-eks-7\n")
+	containsAll(t, "status after the upgrade", out, "release     kubernetes-1-36-eks-7 (Kubernetes v1.36.2)", "upgraded from kubernetes-1-35-eks-13\n", "binaries    kubeadm, kubelet, kubectl match kubernetes-1-36-eks-7\n")
 
 	before := hosttest.HashTree(t, root)
 	code, out, stderr := run(t, "", upgradeArgs(root, b36)...)
@@ -220,6 +220,31 @@ func TestUpgradeThenRollback(t *testing.T) {
 	code, out, stderr = run(t, "", "--root", root, "upgrade", "--rollback")
 	if code != ExitOK || !strings.Contains(out, "0 change(s) applied") {
 		t.Fatalf("second rollback: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestResetAfterUpgrade: reset takes an upgraded node back to the host it
+// was before bootstrap, the binaries and record the upgrade kept and their
+// directories included.
+func TestResetAfterUpgrade(t *testing.T) {
+	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
+	root := foundHost(t)
+	before := hosttest.HashTree(t, root)
+	args := append([]string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--kata=false",
+		"--node-name", "node-1", "--advertise-address", "192.0.2.10"}, b35.args()...)
+	mustRun(t, args...)
+	mustRun(t, upgradeArgs(root, b36)...)
+	if _, err := os.Stat(filepath.Join(root, upgrade.KeepDir("kubernetes-1-35-eks-13"), "kubelet")); err != nil {
+		t.Fatalf("the upgrade kept no kubelet: %v", err)
+	}
+	mustRun(t, "--root", root, "reset")
+	if hosttest.HashTree(t, root) != before {
+		var left []string
+		_ = filepath.WalkDir(filepath.Join(root, "var/lib"), func(p string, _ fs.DirEntry, err error) error {
+			left = append(left, strings.TrimPrefix(p, root))
+			return err
+		})
+		t.Fatalf("reset after an upgrade left differences; /var/lib holds:\n%s", strings.Join(left, "\n"))
 	}
 }
 

@@ -38,7 +38,9 @@ func (s *KubeadmStep) Plan(_ context.Context, h *host.Host) (*plan.Plan, error) 
 		return p, nil
 	}
 	p.Add(&kubeadm.Run{
-		Argv: []string{bin, "reset", "-f", "--cri-socket", kubeadm.CRISocket},
+		// --cleanup-tmp-dir: kubeadm upgrade's backups of the control
+		// plane's manifests and etcd data, /etc/kubernetes/tmp, go too.
+		Argv: []string{bin, "reset", "-f", "--cri-socket", kubeadm.CRISocket, "--cleanup-tmp-dir"},
 		Why:  "found " + found,
 		Out:  s.Out,
 	})

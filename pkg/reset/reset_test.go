@@ -151,7 +151,7 @@ func TestResetLiveNode(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	fr := h.Exec.(*hosttest.FakeRunner)
-	if got := fr.Argvs(); len(got) != 1 || strings.Join(got[0], " ") != "/usr/local/bin/kubeadm reset -f --cri-socket "+kubeadm.CRISocket {
+	if got := fr.Argvs(); len(got) != 1 || strings.Join(got[0], " ") != "/usr/local/bin/kubeadm reset -f --cri-socket "+kubeadm.CRISocket+" --cleanup-tmp-dir" {
 		t.Fatalf("commands %q", got)
 	}
 	if strings.Join(sd.calls, ",") != "stop kubelet.service,disable kubelet.service" {

@@ -13,16 +13,24 @@ import (
 	"github.com/eksd-kata/eksd-kata/pkg/owned"
 	"github.com/eksd-kata/eksd-kata/pkg/plan"
 	"github.com/eksd-kata/eksd-kata/pkg/runtimeinstall"
+	"github.com/eksd-kata/eksd-kata/pkg/upgrade"
 )
 
 // ownDirs are directories only eksd-kata puts files in, deepest first:
 // removed once the restore left them empty.
 func ownDirs(h *host.Host) []string {
 	b := h.FS.BackupDir()
-	return []string{
-		path.Join(b, "files"), path.Join(b, "created"), path.Join(b, "dirs"), b, path.Dir(b),
-		"/etc/eksd-kata", "/var/log/eksd-kata",
+	dirs := []string{path.Join(b, "files"), path.Join(b, "created"), path.Join(b, "dirs"), b}
+	// What upgrades kept, one directory per release left (its files are
+	// in the backup, as created).
+	if entries, err := h.FS.ReadDir(upgrade.Dir); err == nil {
+		for _, e := range entries {
+			if e.IsDir() {
+				dirs = append(dirs, path.Join(upgrade.Dir, e.Name()))
+			}
+		}
 	}
+	return append(dirs, upgrade.Dir, path.Dir(b), "/etc/eksd-kata", "/var/log/eksd-kata")
 }
 
 // RestoreStep puts back every file the backup holds (bytes, mode, owner)

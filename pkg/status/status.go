@@ -56,6 +56,8 @@ type Node struct {
 	Release  string    `json:"release,omitempty"`
 	Since    time.Time `json:"since,omitzero"`
 	EksdKata string    `json:"eksdKataVersion,omitempty"`
+	// UpgradedFrom is the release eksd-kata upgrade last moved it from.
+	UpgradedFrom string `json:"upgradedFrom,omitempty"`
 }
 
 // Release is the release the node is compared with.
@@ -138,6 +140,9 @@ func Gather(ctx context.Context, in Inputs) *Report {
 	if rec := in.Record; rec != nil {
 		r.Node = Node{Bootstrapped: true, Record: noderecord.Path, Name: rec.NodeName, Role: rec.Role, Verb: rec.Verb,
 			Release: rec.Release.Name, Since: rec.Time, EksdKata: rec.EksdKata}
+		if rec.UpgradedFrom != nil {
+			r.Node.UpgradedFrom = rec.UpgradedFrom.Name
+		}
 	}
 	if in.Release != nil {
 		rel := in.Release

@@ -45,6 +45,9 @@ func WriteText(w io.Writer, r *Report) error {
 		if r.Node.Release != "" && r.Node.Release != rel.Name {
 			more("the node was made from %s", r.Node.Release)
 		}
+		if r.Node.UpgradedFrom != "" {
+			more("upgraded from %s", r.Node.UpgradedFrom)
+		}
 	}
 	if bs := r.Binaries; bs != nil {
 		writeBinaries(&b, r.Release.Name, bs)
