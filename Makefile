@@ -10,7 +10,7 @@ STATICCHECK_VERSION ?= v0.8.2
 GOBIN_DIR := $(CURDIR)/.cache/bin
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-prereqs lint fuzz e2e e2e-conformance e2e-bench bench install clean
+.PHONY: all build test test-prereqs lint fuzz e2e e2e-conformance e2e-upgrade e2e-bench bench install clean
 
 all: build
 
@@ -46,6 +46,10 @@ e2e: build
 ## e2e-conformance: scripts/e2e/conformance.sh, Kubernetes' sig-node and sig-network [Conformance] tests against a two-node e2e cluster (slow; see docs/testing.md)
 e2e-conformance: build
 	./scripts/e2e/conformance.sh
+
+## e2e-upgrade: scripts/e2e.sh with E2E_RELEASE=1-35-13 E2E_UPGRADE_TO=1-36-7, a node bootstrapped at 1-35 and upgraded to 1-36 with eksd-kata upgrade (slow; see docs/testing.md)
+e2e-upgrade: build
+	E2E_RELEASE=1-35-13 E2E_UPGRADE_TO=1-36-7 ./scripts/e2e.sh
 
 ## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes (ROUNDS=7; BASE=REV alternates with that revision; slow)
 e2e-bench:

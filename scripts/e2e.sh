@@ -38,6 +38,11 @@
 # first bootstrap and kubeadm init alone, and reports their times (for
 # scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
 # that eksd-kata binary on the nodes instead of bin/eksd-kata.
+# E2E_RELEASE=1-35-13 makes the bundle (and the node) that release instead
+# of 1-36-7; E2E_UPGRADE_TO=1-36-7 also builds a bundle of that release,
+# serves both, and upgrades the first node to it with `eksd-kata upgrade`
+# after its checks (scripts/e2e/upgrade-stage.sh); no second node, no
+# kubeadm baselines (make e2e-upgrade).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -73,7 +78,8 @@ REG_PORT=${E2E_REGISTRY_PORT:-5000}
 # (verify's busybox) reach it through spec.images.insecureRegistries.
 MIRROR=$GW_ADDR:$REG_PORT
 MIRROR_DEBIAN=${E2E_DEBIAN_MIRROR:-}
-RELEASE=1-36-7
+RELEASE=${E2E_RELEASE:-1-36-7}
+UPGRADE_TO=${E2E_UPGRADE_TO:-}
 # Preflight checks that cannot pass on a namespaced node on this kind of
 # machine; each is named with why (see eksd-kata check).
 IGNORE=${E2E_IGNORE:-all}
@@ -232,12 +238,25 @@ t0=$(now)
 command -v debootstrap >/dev/null || {
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 }
+# release_bin REL: builds the node binaries of the bundle standing in for
+# EKS-D release REL (the module versions that make it; etcd and CoreDNS are
+# the release's own versions) and prints where they are.
+release_bin() {
+	local dir=$E2E/bin
+	[ "$1" = 1-36-7 ] || dir=$E2E/bin-$1
+	case $1 in
+	1-36-7) ./scripts/e2e/build.sh "$dir" >&2 ;;
+	1-35-13) KUBE_MODULE_VERSION=v1.35.4 KUBE_GIT_VERSION=v1.35.6-eks-1-35-13 ETCD_VERSION=v3.5.21 ./scripts/e2e/build.sh "$dir" >&2 ;;
+	*) die "no bundle recipe for release $1 (scripts/e2e.sh release_bin knows 1-36-7 and 1-35-13)" ;;
+	esac
+	echo "$dir"
+}
 if [ -n "${E2E_BIN_DIR:-}" ]; then
 	bin_dir=$E2E_BIN_DIR
 else
-	bin_dir=$E2E/bin
-	./scripts/e2e/build.sh "$bin_dir"
+	bin_dir=$(release_bin "$RELEASE")
 fi
+[ -z "$UPGRADE_TO" ] || upgrade_bin_dir=$(release_bin "$UPGRADE_TO")
 mkdir -p "$E2E/tools"
 nice -n 10 go build -trimpath -o "$E2E/tools/bundle" ./scripts/e2e/bundle
 EKSD_KATA=${E2E_EKSD_KATA:-bin/eksd-kata}
@@ -340,6 +359,12 @@ fi
 bundle=$E2E/bundle
 "$E2E/tools/bundle" build -bin "$bin_dir" -out "$bundle" -release "$RELEASE" -layer "kube-proxy=$kp_layer" \
 	-busybox "$VERIFY_IMAGE=$E2E/tools/busybox"
+serve_dirs=(-dir "$bundle")
+if [ -n "$UPGRADE_TO" ]; then
+	upgrade_bundle=$E2E/bundle-upgrade
+	"$E2E/tools/bundle" build -bin "$upgrade_bin_dir" -out "$upgrade_bundle" -release "$UPGRADE_TO" -layer "kube-proxy=$kp_layer"
+	serve_dirs+=(-dir "$upgrade_bundle")
+fi
 t_bundle=$(secs "$t0" "$(now)")
 printf 'build %ss (binaries and tools), rootfs %ss, bundle %ss\n' "$t_build" "$t_rootfs" "$t_bundle"
 
@@ -375,6 +400,12 @@ node_tree() {
 	mkdir -p "$dir/opt/e2e" "$dir/etc/eksd-kata"
 	cp -al "$bundle/artifacts" "$dir/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$dir/opt/e2e/artifacts"
 	cp "$bundle/release.yaml" "$dir/opt/e2e/release.yaml"
+	# The release to upgrade to, as an offline site would bring it.
+	if [ -n "$UPGRADE_TO" ]; then
+		mkdir -p "$dir/opt/e2e/upgrade"
+		cp -al "$upgrade_bundle/artifacts" "$dir/opt/e2e/upgrade/artifacts" 2>/dev/null || cp -a "$upgrade_bundle/artifacts" "$dir/opt/e2e/upgrade/artifacts"
+		cp "$upgrade_bundle/release.yaml" "$dir/opt/e2e/upgrade/release.yaml"
+	fi
 	# Kubernetes 1.35+ refuses cgroup v1 unless told; this machine has cgroup v1.
 	[ -e /sys/fs/cgroup/cgroup.controllers ] || allow_v1=true
 	# The node lives in its own network namespace: kube-proxy may not set
@@ -387,8 +418,8 @@ apiVersion: eksd-kata.io/v1alpha1
 kind: NodeConfig
 spec:
   release:
-    channel: "1-36"
-    number: 7
+    channel: "${RELEASE%-*}"
+    number: ${RELEASE##*-}
     manifest: /opt/e2e/release.yaml
   node:
     name: $name
@@ -483,12 +514,13 @@ ln -sf "../$FIRSTBOOT" "$NODE/etc/systemd/system/multi-user.target.wants/$FIRSTB
 # snapshot RUNNER...: the node's files and directories as RUNNER (chroot
 # into the tree, or in_node) sees them, for reset. kubeadm reset empties
 # /etc/kubernetes, its manifests and pki directories and /var/lib/kubelet
-# but keeps them, as it does without eksd-kata: those four directory
-# entries are left out.
+# but keeps them, as it does without eksd-kata, and so /etc/kubernetes/tmp,
+# where kubeadm upgrade keeps its backups (--cleanup-tmp-dir): those five
+# directory entries are left out.
 snapshot() {
 	# shellcheck disable=SC2016 # expanded by the node's shell
 	"$@" /bin/sh -c 'find /etc /usr/local/bin /usr/local/sbin /opt /var/lib/eksd-kata /var/lib/kubelet /etc/systemd/system /root -xdev 2>/dev/null |
-		grep -v -e "^/etc/machine-id$" -e "^/etc/mtab$" -e "^/opt/e2e" -e "^/etc/\.pwd\.lock$" -e "^/etc/kubernetes$" -e "^/etc/kubernetes/manifests$" -e "^/etc/kubernetes/pki$" -e "^/var/lib/kubelet$" | sort -u |
+		grep -v -e "^/etc/machine-id$" -e "^/etc/mtab$" -e "^/opt/e2e" -e "^/etc/\.pwd\.lock$" -e "^/etc/kubernetes$" -e "^/etc/kubernetes/manifests$" -e "^/etc/kubernetes/pki$" -e "^/etc/kubernetes/tmp$" -e "^/var/lib/kubelet$" | sort -u |
 		while read -r f; do if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -d "$f" ]; then echo "$f/ $(stat -c %a "$f")"; else echo "$f $(stat -c %a "$f") $(sha256sum <"$f" | cut -c1-16)"; fi; done'
 }
 # Before the boot, which bootstraps the node.
@@ -537,7 +569,7 @@ fi
 # address the node can reach besides its own.
 say "registry on $MIRROR (plain HTTP) in the gateway's network namespace"
 t0=$(now)
-nsenter --net="/run/netns/$GWNS" "$E2E/tools/bundle" serve -dir "$bundle" -addr "$MIRROR" >"$LOGS/registry.log" 2>&1 &
+nsenter --net="/run/netns/$GWNS" "$E2E/tools/bundle" serve "${serve_dirs[@]}" -addr "$MIRROR" >"$LOGS/registry.log" 2>&1 &
 registry_pid=$!
 echo "$registry_pid" >"$E2E/registry.pid"
 for _ in $(seq 1 120); do
@@ -1163,6 +1195,13 @@ if [ "$have_cluster" = 1 ]; then
 	fi
 fi
 
+# ---------------------------------------------------------------- upgrade
+# E2E_UPGRADE_TO: the node moves to that release (scripts/e2e/upgrade-stage.sh).
+if [ -n "$UPGRADE_TO" ]; then
+	# shellcheck source=scripts/e2e/upgrade-stage.sh
+	. "$repo/scripts/e2e/upgrade-stage.sh"
+fi
+
 # ------------------------------------------------------------ more nodes
 # A second node joins the cluster: first as a worker, at its first boot,
 # through systemd/eksd-kata-join.service and a config whose spec.join holds
@@ -1171,7 +1210,7 @@ fi
 # run with eksd-kata in place of kubeadm. It leaves again (reset, which
 # removes its etcd member) and stops before the baseline below, which needs
 # the first node alone.
-if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ]; then
+if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ] && [ -z "$UPGRADE_TO" ]; then
 	say "second node: eksd-kata join as a worker (first-boot unit), then as a control plane"
 	read -r -a join_steps < <(only_steps join) || true
 	# join_args COMMAND_FILE: the first node's "kubeadm join ENDPOINT
@@ -1397,8 +1436,13 @@ if [ "${E2E_KEEP:-}" = 1 ]; then
 	exit 0
 fi
 
-baseline_alone
-baseline_pull
+# The baselines run kubeadm init of the node's first release: not after an
+# upgrade.
+t_alone="" t_alone_pull="" t_kubeadm_pulls=""
+if [ -z "$UPGRADE_TO" ]; then
+	baseline_alone
+	baseline_pull
+fi
 
 stop_sampler
 

@@ -2,7 +2,7 @@
 // images.
 //
 //	bundle build -bin DIR -out DIR [-release 1-36-7] [-layer NAME=TAR ...] [-busybox REF=BIN ...]
-//	bundle serve -dir DIR -addr 127.0.0.1:5000
+//	bundle serve -dir DIR [-dir DIR ...] -addr 127.0.0.1:5000
 //	bundle testimages -registry ADDR ... (see testimages.go)
 //
 // build wraps each binary of DIR (kube-apiserver, kube-controller-manager,
@@ -27,7 +27,7 @@
 // same files; nothing is rebuilt when OUT/stamp matches the inputs.
 //
 // serve runs go-containerregistry's in-memory registry on addr, pushes every
-// image of the layout into it under its EKS-D path (public.ecr.aws/X is
+// image of each bundle's layout into it under its EKS-D path (public.ecr.aws/X is
 // served as addr/X, which is what spec.images.mirror=addr asks for), prints
 // "ready" and serves until SIGTERM or SIGINT.
 package main
@@ -393,23 +393,12 @@ func busyboxImage(bin string) (v1.Image, error) {
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
-	dir := fs.String("dir", "", "bundle directory (its oci/ layout is served)")
+	var dirs stringsFlag
+	fs.Var(&dirs, "dir", "bundle directory whose oci/ layout is served (repeatable)")
 	addr := fs.String("addr", "127.0.0.1:5000", "listen address")
 	_ = fs.Parse(args)
-	if *dir == "" {
+	if len(dirs) == 0 {
 		return errors.New("serve: -dir is required")
-	}
-	lp, err := layout.FromPath(filepath.Join(*dir, "oci"))
-	if err != nil {
-		return err
-	}
-	idx, err := lp.ImageIndex()
-	if err != nil {
-		return err
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return err
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -419,25 +408,15 @@ func serve(args []string) error {
 	go func() { _ = srv.Serve(ln) }()
 
 	start := time.Now()
-	for _, desc := range im.Manifests {
-		ref := desc.Annotations[refAnnotation]
-		repoPath, ok := strings.CutPrefix(ref, "public.ecr.aws/")
-		if !ok {
-			return fmt.Errorf("layout image %q is not a public.ecr.aws reference", ref)
-		}
-		tag, err := name.ParseReference(ln.Addr().String()+"/"+repoPath, name.Insecure)
+	n := 0
+	for _, dir := range dirs {
+		pushed, err := pushLayout(filepath.Join(dir, "oci"), ln.Addr().String())
 		if err != nil {
 			return err
 		}
-		img, err := idx.Image(desc.Digest)
-		if err != nil {
-			return err
-		}
-		if err := remote.Write(tag, img); err != nil {
-			return fmt.Errorf("push %s: %w", tag, err)
-		}
+		n += pushed
 	}
-	fmt.Printf("ready: %d images on %s in %s\n", len(im.Manifests), ln.Addr(), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("ready: %d images on %s in %s\n", n, ln.Addr(), time.Since(start).Round(time.Millisecond))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -446,6 +425,48 @@ func serve(args []string) error {
 	defer cancel()
 	return srv.Shutdown(sctx)
 }
+
+// pushLayout pushes every image of the OCI layout at path to the registry
+// at addr, under its EKS-D path (public.ecr.aws/X as addr/X).
+func pushLayout(path, addr string) (int, error) {
+	lp, err := layout.FromPath(path)
+	if err != nil {
+		return 0, err
+	}
+	idx, err := lp.ImageIndex()
+	if err != nil {
+		return 0, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return 0, err
+	}
+	for _, desc := range im.Manifests {
+		ref := desc.Annotations[refAnnotation]
+		repoPath, ok := strings.CutPrefix(ref, "public.ecr.aws/")
+		if !ok {
+			return 0, fmt.Errorf("layout image %q is not a public.ecr.aws reference", ref)
+		}
+		tag, err := name.ParseReference(addr+"/"+repoPath, name.Insecure)
+		if err != nil {
+			return 0, err
+		}
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return 0, err
+		}
+		if err := remote.Write(tag, img); err != nil {
+			return 0, fmt.Errorf("push %s: %w", tag, err)
+		}
+	}
+	return len(im.Manifests), nil
+}
+
+// stringsFlag is a repeatable string flag.
+type stringsFlag []string
+
+func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
+func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 func splitRelease(s string) (string, int, error) {
 	i := strings.LastIndexByte(s, '-')
