@@ -47,9 +47,9 @@ e2e: build
 e2e-conformance: build
 	./scripts/e2e/conformance.sh
 
-## e2e-upgrade: scripts/e2e.sh with E2E_RELEASE=1-35-13 E2E_UPGRADE_TO=1-36-7, a node bootstrapped at 1-35 and upgraded to 1-36 with eksd-kata upgrade (slow; see docs/testing.md)
+## e2e-upgrade: scripts/e2e.sh with E2E_RELEASE=1-35-13 E2E_UPGRADE_TO="1-36-7 1-36-8", a node bootstrapped at 1-35, upgraded to 1-36 (a minor), then to 1-36-8 (a patch) with eksd-kata upgrade (slow; see docs/testing.md)
 e2e-upgrade: build
-	E2E_RELEASE=1-35-13 E2E_UPGRADE_TO=1-36-7 ./scripts/e2e.sh
+	E2E_RELEASE=1-35-13 E2E_UPGRADE_TO="1-36-7 1-36-8" ./scripts/e2e.sh
 
 ## e2e-bench: scripts/bench/e2e-init.sh, the bootstrap against kubeadm init alone on fresh e2e nodes (ROUNDS=7; BASE=REV alternates with that revision; slow)
 e2e-bench:

@@ -39,10 +39,12 @@
 # scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
 # that eksd-kata binary on the nodes instead of bin/eksd-kata.
 # E2E_RELEASE=1-35-13 makes the bundle (and the node) that release instead
-# of 1-36-7; E2E_UPGRADE_TO=1-36-7 also builds a bundle of that release,
-# serves both, and upgrades the first node to it with `eksd-kata upgrade`
-# after its checks (scripts/e2e/upgrade-stage.sh); no second node, no
-# kubeadm baselines (make e2e-upgrade).
+# of 1-36-7; E2E_UPGRADE_TO="1-36-7 1-36-8" also builds a bundle of each of
+# those releases, serves them all, and upgrades the first node to each in
+# turn with `eksd-kata upgrade` after its checks
+# (scripts/e2e/upgrade-stage.sh); no second node, no kubeadm baselines
+# (make e2e-upgrade). 1-36-8 is not a published release: its bundle is
+# 1-36-7's renamed, of Kubernetes v1.36.3, for a patch upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -247,16 +249,27 @@ release_bin() {
 	case $1 in
 	1-36-7) ./scripts/e2e/build.sh "$dir" >&2 ;;
 	1-35-13) KUBE_MODULE_VERSION=v1.35.4 KUBE_GIT_VERSION=v1.35.6-eks-1-35-13 ETCD_VERSION=v3.5.21 ./scripts/e2e/build.sh "$dir" >&2 ;;
-	*) die "no bundle recipe for release $1 (scripts/e2e.sh release_bin knows 1-36-7 and 1-35-13)" ;;
+	1-36-8) KUBE_MODULE_VERSION=v1.36.3 KUBE_GIT_VERSION=v1.36.3-eks-1-36-8 ./scripts/e2e/build.sh "$dir" >&2 ;;
+	*) die "no bundle recipe for release $1 (scripts/e2e.sh release_bin knows 1-35-13, 1-36-7 and 1-36-8)" ;;
 	esac
 	echo "$dir"
+}
+# release_from REL: the bundle tool's flags that make REL, which eksd-kata
+# does not embed, of a release it does.
+release_from() {
+	case $1 in
+	1-36-8) echo "-from 1-36-7 -kubernetes v1.36.3" ;;
+	esac
 }
 if [ -n "${E2E_BIN_DIR:-}" ]; then
 	bin_dir=$E2E_BIN_DIR
 else
 	bin_dir=$(release_bin "$RELEASE")
 fi
-[ -z "$UPGRADE_TO" ] || upgrade_bin_dir=$(release_bin "$UPGRADE_TO")
+declare -A upgrade_bin_dirs=() upgrade_bundles=()
+for rel in $UPGRADE_TO; do
+	upgrade_bin_dirs[$rel]=$(release_bin "$rel")
+done
 mkdir -p "$E2E/tools"
 nice -n 10 go build -trimpath -o "$E2E/tools/bundle" ./scripts/e2e/bundle
 EKSD_KATA=${E2E_EKSD_KATA:-bin/eksd-kata}
@@ -360,11 +373,12 @@ bundle=$E2E/bundle
 "$E2E/tools/bundle" build -bin "$bin_dir" -out "$bundle" -release "$RELEASE" -layer "kube-proxy=$kp_layer" \
 	-busybox "$VERIFY_IMAGE=$E2E/tools/busybox"
 serve_dirs=(-dir "$bundle")
-if [ -n "$UPGRADE_TO" ]; then
-	upgrade_bundle=$E2E/bundle-upgrade
-	"$E2E/tools/bundle" build -bin "$upgrade_bin_dir" -out "$upgrade_bundle" -release "$UPGRADE_TO" -layer "kube-proxy=$kp_layer"
-	serve_dirs+=(-dir "$upgrade_bundle")
-fi
+for rel in $UPGRADE_TO; do
+	upgrade_bundles[$rel]=$E2E/bundle-$rel
+	# shellcheck disable=SC2046 # release_from prints flags
+	"$E2E/tools/bundle" build -bin "${upgrade_bin_dirs[$rel]}" -out "${upgrade_bundles[$rel]}" -release "$rel" $(release_from "$rel") -layer "kube-proxy=$kp_layer"
+	serve_dirs+=(-dir "${upgrade_bundles[$rel]}")
+done
 t_bundle=$(secs "$t0" "$(now)")
 printf 'build %ss (binaries and tools), rootfs %ss, bundle %ss\n' "$t_build" "$t_rootfs" "$t_bundle"
 
@@ -400,12 +414,14 @@ node_tree() {
 	mkdir -p "$dir/opt/e2e" "$dir/etc/eksd-kata"
 	cp -al "$bundle/artifacts" "$dir/opt/e2e/artifacts" 2>/dev/null || cp -a "$bundle/artifacts" "$dir/opt/e2e/artifacts"
 	cp "$bundle/release.yaml" "$dir/opt/e2e/release.yaml"
-	# The release to upgrade to, as an offline site would bring it.
-	if [ -n "$UPGRADE_TO" ]; then
-		mkdir -p "$dir/opt/e2e/upgrade"
-		cp -al "$upgrade_bundle/artifacts" "$dir/opt/e2e/upgrade/artifacts" 2>/dev/null || cp -a "$upgrade_bundle/artifacts" "$dir/opt/e2e/upgrade/artifacts"
-		cp "$upgrade_bundle/release.yaml" "$dir/opt/e2e/upgrade/release.yaml"
-	fi
+	# The releases to upgrade to, as an offline site would bring them.
+	local rel
+	for rel in $UPGRADE_TO; do
+		mkdir -p "$dir/opt/e2e/upgrade/$rel"
+		cp -al "${upgrade_bundles[$rel]}/artifacts" "$dir/opt/e2e/upgrade/$rel/artifacts" 2>/dev/null ||
+			cp -a "${upgrade_bundles[$rel]}/artifacts" "$dir/opt/e2e/upgrade/$rel/artifacts"
+		cp "${upgrade_bundles[$rel]}/release.yaml" "$dir/opt/e2e/upgrade/$rel/release.yaml"
+	done
 	# Kubernetes 1.35+ refuses cgroup v1 unless told; this machine has cgroup v1.
 	[ -e /sys/fs/cgroup/cgroup.controllers ] || allow_v1=true
 	# The node lives in its own network namespace: kube-proxy may not set
@@ -1196,7 +1212,8 @@ if [ "$have_cluster" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- upgrade
-# E2E_UPGRADE_TO: the node moves to that release (scripts/e2e/upgrade-stage.sh).
+# E2E_UPGRADE_TO: the node moves to each of those releases in turn
+# (scripts/e2e/upgrade-stage.sh).
 if [ -n "$UPGRADE_TO" ]; then
 	# shellcheck source=scripts/e2e/upgrade-stage.sh
 	. "$repo/scripts/e2e/upgrade-stage.sh"

@@ -52,7 +52,7 @@ type Node struct {
 	Role         config.Role `json:"role,omitempty"`
 	// Verb is the command that made it: bootstrap or join.
 	Verb string `json:"verb,omitempty"`
-	// Release is the release it was made from.
+	// Release is the release it was made from, or last upgraded to.
 	Release  string    `json:"release,omitempty"`
 	Since    time.Time `json:"since,omitzero"`
 	EksdKata string    `json:"eksdKataVersion,omitempty"`

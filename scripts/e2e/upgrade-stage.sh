@@ -1,14 +1,14 @@
 # shellcheck shell=bash disable=SC2154 # the variables are scripts/e2e.sh's
-# The upgrade stage of scripts/e2e.sh (E2E_UPGRADE_TO=REL; make
+# The upgrade stage of scripts/e2e.sh (E2E_UPGRADE_TO="REL ..."; make
 # e2e-upgrade), sourced once the first node's checks are done: its helpers
 # (in_node, kubectl, pass, fail, say, now, secs) and variables are e2e.sh's.
 #
 # The node, bootstrapped at $RELEASE, runs two pods: e2e-runc (pause),
 # started by the checks before, and e2e-upgrade-probe (busybox), started
-# here. Then `eksd-kata upgrade` moves it to $UPGRADE_TO from the bundle the
-# node carries in /opt/e2e/upgrade (its manifest and files; the registry
-# serves its images), first as a dry run that must change nothing. After
-# it: the API server, controller manager, scheduler, etcd, kube-proxy and
+# here. Then `eksd-kata upgrade` moves it to each release of $UPGRADE_TO in
+# turn (upgrade_to FROM TO), from the bundle the node carries in
+# /opt/e2e/upgrade/TO (its manifest and files; the registry serves its
+# images), first as a dry run that must change nothing. After each: the API server, controller manager, scheduler, etcd, kube-proxy and
 # CoreDNS run the new release's images and say its version; the kubelet
 # reports it; the node is Ready; containerd's sandbox image is the new
 # pause; both pods run on, the same pods, with no container restarted, and
@@ -16,17 +16,19 @@
 # new release with no drift. The reset at the end of e2e.sh then checks that
 # an upgraded node is taken back to its image.
 
-if [ "$have_cluster" = 1 ]; then
-	say "eksd-kata upgrade: $RELEASE to $UPGRADE_TO"
-	up_manifest=/opt/e2e/upgrade/release.yaml
-	up_args=(upgrade --release "$UPGRADE_TO" --release-manifest "$up_manifest" --artifacts-dir /opt/e2e/upgrade/artifacts)
+# upgrade_to FROM TO: the node, at release FROM, upgraded to TO.
+upgrade_to() {
+	local from=$1 to=$2
+	local up_bundle=${upgrade_bundles[$to]} up_dir=/opt/e2e/upgrade/$to
+	say "eksd-kata upgrade: $from to $to"
+	local up_args=(upgrade --release "$to" --release-manifest "$up_dir/release.yaml" --artifacts-dir "$up_dir/artifacts")
 	# tag_of NAME: the tag of image NAME in the target release's manifest.
-	tag_of() { sed -n "s#^ *uri: public\.ecr\.aws/.*/$1:\(.*\)\$#\1#p" "$upgrade_bundle/release.yaml" | head -1; }
+	tag_of() { sed -n "s#^ *uri: public\.ecr\.aws/.*/$1:\(.*\)\$#\1#p" "$up_bundle/release.yaml" | head -1; }
 	want_kube=$(tag_of kube-apiserver)
 	want_etcd=$(tag_of etcd)
 	want_dns=$(tag_of coredns)
 	if [ -z "$want_kube" ] || [ -z "$want_etcd" ] || [ -z "$want_dns" ]; then
-		die "no kube-apiserver, etcd or coredns image in $upgrade_bundle/release.yaml"
+		die "no kube-apiserver, etcd or coredns image in $up_bundle/release.yaml"
 	fi
 
 	# A busybox pod beside e2e-runc, to exec into after the upgrade.
@@ -50,31 +52,31 @@ EOF
 
 	# The plan: every phase, nothing changed.
 	set +e
-	in_node eksd-kata "${up_args[@]}" --dry-run >"$LOGS/upgrade-dry-run.log" 2>&1
+	in_node eksd-kata "${up_args[@]}" --dry-run >"$LOGS/upgrade-dry-run-$to.log" 2>&1
 	urc=$?
 	set -e
 	sv=$(kubectl version -o json 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p' | tail -1 || true)
-	if [ "$urc" = 0 ] && grep -q "^upgrade: .* to kubernetes-${UPGRADE_TO%-*}-eks-${UPGRADE_TO##*-} .*kubeadm upgrade apply" "$LOGS/upgrade-dry-run.log" &&
-		grep -q 'change(s) planned' "$LOGS/upgrade-dry-run.log" && [ "$(kubelet_sum)" = "$kubelet_before" ] && [ "$sv" != "$want_kube" ]; then
-		pass "upgrade --dry-run plans the upgrade to $UPGRADE_TO (kubeadm upgrade apply) and changes nothing (kubelet, API server still $sv)"
+	if [ "$urc" = 0 ] && grep -q "^upgrade: .* to kubernetes-${to%-*}-eks-${to##*-} .*kubeadm upgrade apply" "$LOGS/upgrade-dry-run-$to.log" &&
+		grep -q 'change(s) planned' "$LOGS/upgrade-dry-run-$to.log" && [ "$(kubelet_sum)" = "$kubelet_before" ] && [ "$sv" != "$want_kube" ]; then
+		pass "upgrade --dry-run plans the upgrade to $to (kubeadm upgrade apply) and changes nothing (kubelet, API server still $sv)"
 	else
-		fail "upgrade --dry-run exit $urc: $(grep -m3 -E '^upgrade:|^error' "$LOGS/upgrade-dry-run.log" | tr '\n' ' ' | cut -c1-400)"
+		fail "upgrade --dry-run exit $urc: $(grep -m3 -E '^upgrade:|^error' "$LOGS/upgrade-dry-run-$to.log" | tr '\n' ' ' | cut -c1-400)"
 	fi
 
 	t0=$(now)
 	set +e
-	in_node eksd-kata "${up_args[@]}" >"$LOGS/upgrade.log" 2>&1
+	in_node eksd-kata "${up_args[@]}" >"$LOGS/upgrade-$to.log" 2>&1
 	urc=$?
 	set -e
 	t_upgrade=$(secs "$t0" "$(now)")
 	# kubeadm's own output, which reset removes with /var/log/eksd-kata.
-	in_node sh -c 'cat /var/log/eksd-kata/kubeadm-upgrade-*.log' >"$LOGS/kubeadm-upgrade.log" 2>&1 || true
-	sed 's/^/  /' "$LOGS/upgrade.log" | grep -E '^\s+(\[[0-9]+/[0-9]+\]|upgrade:|error)' | cut -c1-200
-	t_kubeadm_upgrade=$(sed -n 's/^kubeadm upgrade .* took \([0-9.hms]*\)$/\1/p' "$LOGS/upgrade.log" | head -1)
+	in_node sh -c 'cat /var/log/eksd-kata/kubeadm-upgrade-*.log' >"$LOGS/kubeadm-upgrade-$to.log" 2>&1 || true
+	sed 's/^/  /' "$LOGS/upgrade-$to.log" | grep -E '^\s+(\[[0-9]+/[0-9]+\]|upgrade:|error)' | cut -c1-200
+	t_kubeadm_upgrade=$(sed -n 's/^kubeadm upgrade .* took \([0-9.hms]*\)$/\1/p' "$LOGS/upgrade-$to.log" | head -1)
 	if [ "$urc" = 0 ]; then
-		pass "upgrade $RELEASE to $UPGRADE_TO: exit 0 in ${t_upgrade}s$([ -n "$t_kubeadm_upgrade" ] && echo " (kubeadm upgrade apply ${t_kubeadm_upgrade})")"
+		pass "upgrade $from to $to: exit 0 in ${t_upgrade}s$([ -n "$t_kubeadm_upgrade" ] && echo " (kubeadm upgrade apply ${t_kubeadm_upgrade})")"
 	else
-		fail "upgrade exit $urc after ${t_upgrade}s: $(grep -m3 -E '^error|problem' "$LOGS/upgrade.log" | tr '\n' ' ' | cut -c1-500)"
+		fail "upgrade exit $urc after ${t_upgrade}s: $(grep -m3 -E '^error|problem' "$LOGS/upgrade-$to.log" | tr '\n' ' ' | cut -c1-500)"
 		kubelet_diagnosis
 	fi
 
@@ -154,32 +156,40 @@ EOF
 	else
 		fail "pods before the upgrade: '$(tr '\n' ';' <<<"$pods_before")' after: '$(tr '\n' ';' <<<"$pods_after")'; exec: '${said:0:100}'"
 	fi
-	kubectl delete pod e2e-upgrade-probe --wait=false >/dev/null 2>&1 || true
 
 	# Once done, the same command changes nothing; status sees the new release.
 	set +e
-	in_node eksd-kata "${up_args[@]}" >"$LOGS/upgrade-2.log" 2>&1
+	in_node eksd-kata "${up_args[@]}" >"$LOGS/upgrade-2-$to.log" 2>&1
 	urc=$?
 	set -e
-	if [ "$urc" = 0 ] && grep -q '^upgrade: 0 change(s) applied' "$LOGS/upgrade-2.log"; then
-		pass "a second upgrade to $UPGRADE_TO changes nothing"
+	if [ "$urc" = 0 ] && grep -q '^upgrade: 0 change(s) applied' "$LOGS/upgrade-2-$to.log"; then
+		pass "a second upgrade to $to changes nothing"
 	else
-		fail "second upgrade exit $urc: $(grep -E 'change\(s\)|^error' "$LOGS/upgrade-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-400)"
+		fail "second upgrade exit $urc: $(grep -E 'change\(s\)|^error' "$LOGS/upgrade-2-$to.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-400)"
 	fi
 	set +e
-	in_node eksd-kata status -o json >"$LOGS/status.json" 2>"$LOGS/status.err"
+	in_node eksd-kata status -o json >"$LOGS/status-$to.json" 2>"$LOGS/status-$to.err"
 	src=$?
 	set -e
-	st_release=$(sed -n 's/^    "name": "\(kubernetes-[^"]*\)",$/\1/p' "$LOGS/status.json" | head -1)
-	st_from=$(sed -n 's/^    "upgradedFrom": "\([^"]*\)"$/\1/p' "$LOGS/status.json" | head -1)
-	st_changes=$(sed -n 's/^    "changes": \([0-9]*\),$/\1/p' "$LOGS/status.json" | head -1)
+	st_release=$(sed -n 's/^    "name": "\(kubernetes-[^"]*\)",$/\1/p' "$LOGS/status-$to.json" | head -1)
+	st_from=$(sed -n 's/^    "upgradedFrom": "\([^"]*\)"$/\1/p' "$LOGS/status-$to.json" | head -1)
+	st_changes=$(sed -n 's/^    "changes": \([0-9]*\),$/\1/p' "$LOGS/status-$to.json" | head -1)
 	# Its problems: on this machine Kata's, which no node here can run.
-	st_problems=$(sed -n '/^  "problems": \[/,/^  \]/{s/^    "\(.*\)",\{0,1\}$/\1/p}' "$LOGS/status.json")
+	st_problems=$(sed -n '/^  "problems": \[/,/^  \]/{s/^    "\(.*\)",\{0,1\}$/\1/p}' "$LOGS/status-$to.json")
 	not_kata=$(grep -v ' left to you (kata [0-9]*)$' <<<"$st_problems" || true)
-	if [ "$st_release" = "kubernetes-${UPGRADE_TO%-*}-eks-${UPGRADE_TO##*-}" ] && [ "$st_from" = "kubernetes-${RELEASE%-*}-eks-${RELEASE##*-}" ] &&
+	if [ "$st_release" = "kubernetes-${to%-*}-eks-${to##*-}" ] && [ "$st_from" = "kubernetes-${from%-*}-eks-${from##*-}" ] &&
 		[ "$st_changes" = 0 ] && [ -z "$not_kata" ] && { [ "$src" = 0 ] || { [ "$src" = 1 ] && [ -n "$st_problems" ]; }; }; then
 		pass "status: release $st_release, upgraded from $st_from, no drift (exit $src: ${st_problems:-no problems})"
 	else
-		fail "status exit $src: release '$st_release' from '$st_from', drift changes '$st_changes', problems '$(tr '\n' ';' <<<"$st_problems")' ($LOGS/status.json; $(head -c 200 "$LOGS/status.err"))"
+		fail "status exit $src: release '$st_release' from '$st_from', drift changes '$st_changes', problems '$(tr '\n' ';' <<<"$st_problems")' ($LOGS/status-$to.json; $(head -c 200 "$LOGS/status-$to.err"))"
 	fi
+}
+
+if [ "$have_cluster" = 1 ]; then
+	up_from=$RELEASE
+	for up_to in $UPGRADE_TO; do
+		upgrade_to "$up_from" "$up_to"
+		up_from=$up_to
+	done
+	kubectl delete pod e2e-upgrade-probe --wait=false >/dev/null 2>&1 || true
 fi

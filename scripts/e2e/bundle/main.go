@@ -1,7 +1,7 @@
 // Command bundle makes the offline EKS-D bundle of `make e2e` and serves its
 // images.
 //
-//	bundle build -bin DIR -out DIR [-release 1-36-7] [-layer NAME=TAR ...] [-busybox REF=BIN ...]
+//	bundle build -bin DIR -out DIR [-release 1-36-7 [-from 1-36-7 -kubernetes v1.36.3]] [-layer NAME=TAR ...] [-busybox REF=BIN ...]
 //	bundle serve -dir DIR [-dir DIR ...] -addr 127.0.0.1:5000
 //	bundle testimages -registry ADDR ... (see testimages.go)
 //
@@ -21,7 +21,9 @@
 // binaries' sha256/sha512, the images' digests and a component per packed
 // file (containerd, runc, cni-plugins) with its sha256/sha512, which the node
 // gets as spec.release.manifest. A NAME=TAR layer goes under the image NAME's
-// binary (kube-proxy needs iptables). -busybox adds a test image that is not
+// binary (kube-proxy needs iptables). -from makes a release eksd-kata does
+// not embed (1-36-8, for a patch upgrade) out of one it does: its numbers,
+// tags and URLs renamed, its Kubernetes version -kubernetes. -busybox adds a test image that is not
 // part of the release (eksd-kata verify runs busybox). Everything is made
 // from the epoch (tar entries, image configs), so the same inputs give the
 // same files; nothing is rebuilt when OUT/stamp matches the inputs.
@@ -124,6 +126,8 @@ func build(args []string) error {
 	binDir := fs.String("bin", "", "directory with the built binaries")
 	out := fs.String("out", "", "bundle directory")
 	rel := fs.String("release", "1-36-7", "EKS-D release CHANNEL-NUMBER the bundle stands in for")
+	from := fs.String("from", "", "embedded release CHANNEL-NUMBER to make -release of, when eksd-kata does not embed it")
+	kubeVersion := fs.String("kubernetes", "", "with -from: the Kubernetes version of -release (v1.36.3)")
 	layers := layerFlags{}
 	fs.Var(layers, "layer", "NAME=TAR: extra layer under image NAME (repeatable)")
 	extras := layerFlags{}
@@ -136,7 +140,7 @@ func build(args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := eksd.Lookup(channel, number)
+	r, err := lookupRelease(channel, number, *from, *kubeVersion)
 	if err != nil {
 		return err
 	}
@@ -157,7 +161,7 @@ func build(args []string) error {
 		return err
 	}
 	inputs = append(inputs, files...)
-	stamp, err := stampOf(*rel+" "+strings.Join(sortedKeys(extras), " "), inputs)
+	stamp, err := stampOf(*rel+" "+*from+" "+*kubeVersion+" "+strings.Join(sortedKeys(extras), " "), inputs)
 	if err != nil {
 		return err
 	}
@@ -467,6 +471,46 @@ type stringsFlag []string
 
 func (s *stringsFlag) String() string     { return strings.Join(*s, ",") }
 func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+// lookupRelease is the embedded release channel-number, or with from one
+// made of the embedded release from: its name, every "eks-CH-N" tag,
+// release URL and number renamed, and its Kubernetes version (its component's tag,
+// the binaries' URLs, the images' tags) kube.
+func lookupRelease(channel string, number int, from, kube string) (*eksd.Release, error) {
+	if from == "" {
+		return eksd.Lookup(channel, number)
+	}
+	fch, fnum, err := splitRelease(from)
+	if err != nil {
+		return nil, err
+	}
+	if fch != channel || kube == "" {
+		return nil, fmt.Errorf("-from %s: want a release of channel %s and -kubernetes", from, channel)
+	}
+	base, err := eksd.Lookup(fch, fnum)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := yaml.Marshal(base)
+	if err != nil {
+		return nil, err
+	}
+	text := strings.NewReplacer(
+		fmt.Sprintf("kubernetes-%s-eks-%d", fch, fnum), fmt.Sprintf("kubernetes-%s-eks-%d", channel, number),
+		fmt.Sprintf("eks-%s-%d", fch, fnum), fmt.Sprintf("eks-%s-%d", channel, number),
+		fmt.Sprintf("/releases/%d/", fnum), fmt.Sprintf("/releases/%d/", number),
+		base.KubernetesVersion(), kube,
+	).Replace(string(doc))
+	r, err := eksd.Parse([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	r.Spec.Number = number
+	if r.String() != fmt.Sprintf("kubernetes-%s-eks-%d", channel, number) || r.KubernetesVersion() != kube {
+		return nil, fmt.Errorf("-from %s: made %s of Kubernetes %s", from, r, r.KubernetesVersion())
+	}
+	return r, nil
+}
 
 func splitRelease(s string) (string, int, error) {
 	i := strings.LastIndexByte(s, '-')
