@@ -293,12 +293,16 @@ func upgradePhases(in phaseInputs, u upgradeInputs) []bootstrap.Phase {
 // put back.
 func rollbackPhases(kept *upgrade.Kept, node string, connect kube.Connector) []bootstrap.Phase {
 	restore := &upgrade.RollbackStep{Kept: kept}
+	var kubelet string // the version the restarted kubelet reports
+	if kept.Release != nil {
+		kubelet = kept.Release.KubernetesVersion()
+	}
 	return checked([]bootstrap.Phase{
 		{Name: "binaries", Description: "kubeadm, the kubelet and kubectl the upgrade replaced, put back", Step: restore},
 		{
 			Name:        "restart",
 			Description: "the kubelet restarted, then the node Ready",
-			Step: &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Node: node, Connect: connect,
+			Step: &upgrade.RestartStep{Binary: path.Join(binaries.DefaultInstallDir, "kubelet"), Node: node, Connect: connect, Kubelet: kubelet,
 				Pending: func(ctx context.Context, h *host.Host) (bool, error) { return restore.Restores(ctx, h, "kubelet") }},
 		},
 		{Name: "record", Description: "the node's record from before the upgrade, put back", Step: &upgrade.RestoreRecordStep{Kept: kept}},

@@ -13,8 +13,9 @@
 # reports it; the node is Ready; containerd's sandbox image is the new
 # pause; both pods run on, the same pods, with no container restarted, and
 # an exec still works; a second upgrade changes nothing; status reports the
-# new release with no drift. The reset at the end of e2e.sh then checks that
-# an upgraded node is taken back to its image.
+# new release with no drift. Then `upgrade --rollback` puts the previous
+# release's binaries back. The reset at the end of e2e.sh then checks that
+# the node is taken back to its image.
 
 # upgrade_to FROM TO: the node, at release FROM, upgraded to TO.
 upgrade_to() {
@@ -185,11 +186,43 @@ EOF
 	fi
 }
 
+# rollback_to REL: `eksd-kata upgrade --rollback` after the upgrade from
+# REL puts REL's kubeadm, kubelet and kubectl back (the control plane stays
+# the newer release's, which a kubelet one release older may run under):
+# the kubelet restarted reports REL's version, the node is Ready, the pods
+# run on, and status reports REL.
+rollback_to() {
+	local rel=$1 manifest=$bundle/release.yaml want said
+	[ "$rel" = "$RELEASE" ] || manifest=${upgrade_bundles[$rel]}/release.yaml
+	want=$(sed -n 's#^ *uri: public\.ecr\.aws/.*/kube-apiserver:\(.*\)$#\1#p' "$manifest" | head -1)
+	say "eksd-kata upgrade --rollback: back to $rel's binaries"
+	local before
+	before=$(pods_state)
+	set +e
+	in_node eksd-kata upgrade --rollback >"$LOGS/upgrade-rollback.log" 2>&1
+	urc=$?
+	in_node eksd-kata status -o json >"$LOGS/status-rollback.json" 2>/dev/null
+	set -e
+	ready=no
+	kubectl wait node "$NODE_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1 && ready=yes
+	kubelet_v=$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}' 2>&1 || true)
+	kadm_v=$(in_node kubeadm version -o short 2>&1 || true)
+	st_release=$(sed -n 's/^    "name": "\(kubernetes-[^"]*\)",$/\1/p' "$LOGS/status-rollback.json" | head -1)
+	said=$(kubectl exec e2e-upgrade-probe -- echo alive 2>&1 || true)
+	if [ "$urc" = 0 ] && [ "$ready" = yes ] && [ "$kubelet_v" = "$want" ] && [ "$kadm_v" = "$want" ] &&
+		[ "$st_release" = "kubernetes-${rel%-*}-eks-${rel##*-}" ] && [ "$(pods_state)" = "$before" ] && [ "$said" = alive ]; then
+		pass "upgrade --rollback: kubeadm and the kubelet are $want again, node Ready, status says $st_release, the pods run on"
+	else
+		fail "upgrade --rollback exit $urc: node Ready $ready, kubelet '$kubelet_v', kubeadm '$kadm_v' (want $want), status '$st_release', exec '${said:0:80}' ($(grep -m2 '^error' "$LOGS/upgrade-rollback.log" | tr '\n' ' ' | cut -c1-300))"
+	fi
+}
+
 if [ "$have_cluster" = 1 ]; then
 	up_from=$RELEASE
 	for up_to in $UPGRADE_TO; do
 		upgrade_to "$up_from" "$up_to"
-		up_from=$up_to
+		up_prev=$up_from up_from=$up_to
 	done
+	rollback_to "$up_prev"
 	kubectl delete pod e2e-upgrade-probe --wait=false >/dev/null 2>&1 || true
 fi
