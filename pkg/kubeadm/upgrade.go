@@ -45,7 +45,8 @@ const ClusterConfigMap = kubeadmconstants.KubeadmConfigConfigMap
 // them pulled and tagged by the images step; EKS-D's version, a
 // pre-release to kubeadm, allowed; the preflight errors kubeadm
 // init and join were told to ignore (cfg's, which may be nil); and
-// kubeadm's CoreDNS upgrade left out (coreDNSPhase). kubeadm before 1.31
+// kubeadm's CoreDNS upgrade left out (coreDNSPhase); its health check
+// Job's outcome a warning (pauseJobCheck). kubeadm before 1.31
 // has no UpgradeConfiguration: nil then.
 func RenderUpgrade(r *eksd.Release, cfg *config.NodeConfig) ([]byte, error) {
 	if APIVersion(r) != v1beta4.SchemeGroupVersion {
@@ -59,7 +60,7 @@ func RenderUpgrade(r *eksd.Release, cfg *config.NodeConfig) ([]byte, error) {
 	allow := true
 	uc := &v1beta4.UpgradeConfiguration{
 		Apply: v1beta4.UpgradeApplyConfiguration{KubernetesVersion: r.KubeadmVersion(), ImagePullPolicy: corev1.PullNever,
-			IgnorePreflightErrors: append(slices.Clone(ignore), coreDNSChecks...), SkipPhases: skip,
+			IgnorePreflightErrors: append(append(slices.Clone(ignore), coreDNSChecks...), pauseJobCheck), SkipPhases: skip,
 			// Every EKS-D version is a semver pre-release to kubeadm
 			// ("-eks-1-36-7"), which it upgrades to only when allowed.
 			AllowExperimentalUpgrades: &allow},
@@ -77,6 +78,13 @@ func RenderUpgrade(r *eksd.Release, cfg *config.NodeConfig) ([]byte, error) {
 const coreDNSPhase = "addon/coredns"
 
 var coreDNSChecks = []string{"CoreDNSUnsupportedPlugins", "CoreDNSMigration"}
+
+// kubeadm upgrade apply's health check runs a Job of the pause image under
+// kubeadm's own tag (pause:3.10.2), which EKS-D does not publish: only the
+// nodes eksd-kata retagged it on have it, and on any other node, where the
+// scheduler may put the Job's pod, the pull fails. A failed check is a
+// warning; the upgrade itself waits for the node and its kubelet.
+const pauseJobCheck = "CreateJob"
 
 // UpdateClusterConfig sets, in a ClusterConfiguration document (v1beta3 or
 // v1beta4, as the kubeadm-config ConfigMap holds it), the image settings
