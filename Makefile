@@ -47,7 +47,7 @@ e2e: build
 e2e-conformance: build
 	./scripts/e2e/conformance.sh
 
-## e2e-upgrade: scripts/e2e.sh with E2E_RELEASE=1-35-13 E2E_UPGRADE_TO="1-36-7 1-36-8", a node bootstrapped at 1-35, upgraded to 1-36 (a minor), then to 1-36-8 (a patch) with eksd-kata upgrade (slow; see docs/testing.md)
+## e2e-upgrade: scripts/e2e.sh with E2E_RELEASE=1-35-13 E2E_UPGRADE_TO="1-36-7 1-36-8", a control plane and a worker made at 1-35, upgraded with eksd-kata upgrade to 1-36 (a minor), then to 1-36-8 (a patch) (slow; see docs/testing.md)
 e2e-upgrade: build
 	E2E_RELEASE=1-35-13 E2E_UPGRADE_TO="1-36-7 1-36-8" ./scripts/e2e.sh
 

@@ -38,13 +38,14 @@
 # first bootstrap and kubeadm init alone, and reports their times (for
 # scripts/bench/e2e-init.sh, which repeats it); E2E_EKSD_KATA=PATH puts
 # that eksd-kata binary on the nodes instead of bin/eksd-kata.
-# E2E_RELEASE=1-35-13 makes the bundle (and the node) that release instead
+# E2E_RELEASE=1-35-13 makes the bundle (and the nodes) that release instead
 # of 1-36-7; E2E_UPGRADE_TO="1-36-7 1-36-8" also builds a bundle of each of
-# those releases, serves them all, and upgrades the first node to each in
-# turn with `eksd-kata upgrade` after its checks
-# (scripts/e2e/upgrade-stage.sh); no second node, no kubeadm baselines
-# (make e2e-upgrade). 1-36-8 is not a published release: its bundle is
-# 1-36-7's renamed, of Kubernetes v1.36.3, for a patch upgrade.
+# those releases, serves them all, and once the second node has joined as a
+# worker, upgrades the first node, then the worker, to each in turn with
+# `eksd-kata upgrade` (scripts/e2e/upgrade-stage.sh); no control-plane
+# join, no kubeadm baselines (make e2e-upgrade). 1-36-8 is not a published
+# release: its bundle is 1-36-7's renamed, of Kubernetes v1.36.3, for a
+# patch upgrade.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -1212,9 +1213,10 @@ if [ "$have_cluster" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- upgrade
-# E2E_UPGRADE_TO: the node moves to each of those releases in turn
-# (scripts/e2e/upgrade-stage.sh).
-if [ -n "$UPGRADE_TO" ]; then
+# E2E_UPGRADE_TO with E2E_ONE_NODE=1: the node moves to each of those
+# releases in turn (scripts/e2e/upgrade-stage.sh); with two nodes, below,
+# once the second has joined as a worker.
+if [ -n "$UPGRADE_TO" ] && [ "${E2E_ONE_NODE:-}" = 1 ]; then
 	# shellcheck source=scripts/e2e/upgrade-stage.sh
 	. "$repo/scripts/e2e/upgrade-stage.sh"
 fi
@@ -1227,8 +1229,8 @@ fi
 # run with eksd-kata in place of kubeadm. It leaves again (reset, which
 # removes its etcd member) and stops before the baseline below, which needs
 # the first node alone.
-if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ] && [ -z "$UPGRADE_TO" ]; then
-	say "second node: eksd-kata join as a worker (first-boot unit), then as a control plane"
+if [ "$have_cluster" = 1 ] && [ "${E2E_ONE_NODE:-}" != 1 ]; then
+	say "second node: eksd-kata join as a worker (first-boot unit)$([ -n "$UPGRADE_TO" ] && echo ", then upgraded" || echo ", then as a control plane")"
 	read -r -a join_steps < <(only_steps join) || true
 	# join_args COMMAND_FILE: the first node's "kubeadm join ENDPOINT
 	# --token ..." as the array join_cmd; join_secrets gets the token and
@@ -1378,63 +1380,85 @@ EOF
 		fail "a join with an endpoint nothing answers at (exit $join_rc): no kube.api_endpoint finding ($LOGS/join-unreachable.log)"
 	fi
 	kubectl delete pod e2e-runc-node2 --wait=false >/dev/null 2>&1 || true
-	# E2E_KEEP=1 E2E_KEEP_WORKER=1: the cluster stays as it is now, the
-	# second node a worker (scripts/e2e/conformance.sh tests it so).
-	if [ "${E2E_KEEP:-}" = 1 ] && [ "${E2E_KEEP_WORKER:-}" = 1 ]; then
-		printf '\nE2E_KEEP_WORKER=1: %s stays a worker; the remaining checks are skipped\n' "$NODE2_NAME"
-		finish
-		exit
-	fi
-	leave_node2 "$LOGS/reset-worker.log"
-
-	join_node2 "$LOGS/join-control-plane.log" /etc/eksd-kata/join-command-control-plane
-	if [ "$leave_rc" = 0 ]; then
-		join_verdict "control-plane join (after eksd-kata reset of the worker)" "$LOGS/join-control-plane.log"
-	else
-		fail "eksd-kata reset of the worker: exit $leave_rc ($(tail -2 "$LOGS/reset-worker.log" | tr '\n' ' ' | cut -c1-300))"
-	fi
-	role=$(kubectl get node -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -c "^node/$NODE2_NAME\$" || true)
-	cp_pods=0
-	for _ in $(seq 1 120); do
-		kubectl -n kube-system wait pod "etcd-$NODE2_NAME" "kube-apiserver-$NODE2_NAME" --for=condition=Ready --timeout=1s >/dev/null 2>&1 && cp_pods=1 && break
-		sleep 1
-	done
-	own=$(in_node2 kubectl --kubeconfig /root/.kube/config --server "https://$NODE2_ADDR:6443" get --raw /readyz 2>&1 || true)
-	if node2_ready && [ "$role" = 1 ] && [ "$cp_pods" = 1 ] && [ "$own" = ok ]; then
-		pass "$NODE2_NAME Ready as a control plane: its etcd member and API server Ready, and its own API server answers /readyz with the kubeconfig join gave root"
-	else
-		fail "$NODE2_NAME as a control plane: control-plane role label $role, etcd and API server pods Ready $cp_pods, its API server: ${own:0:200}"
-	fi
-	join_node2 "$LOGS/join-control-plane-2.log" /etc/eksd-kata/join-command-control-plane --dry-run
-	if [ "$join_rc" = 0 ] && ! grep -qE ': [1-9][0-9]* change\(s\) planned' "$LOGS/join-control-plane-2.log" && grep -q 'in a cluster already' "$LOGS/join-control-plane-2.log"; then
-		pass "a second join on the joined control plane plans nothing"
-	else
-		fail "a second join on the joined control plane (exit $join_rc) plans: $(grep -E 'change\(s\) planned|^  \+|^error' "$LOGS/join-control-plane-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-300)"
-	fi
-	leave_node2 "$LOGS/reset-control-plane.log"
-	# Best effort, as in cleanup (which stops it otherwise).
-	set +e
-	stop_node "$node2_pid" "$wrapper2_pid" "$CGNAME2" "$NODE2" "$NETNS2"
-	set -e
-	node2_pid="" wrapper2_pid=""
-	rm -f "$E2E/node2.pid"
-	# Had its etcd member stayed, the first node's etcd would have lost its
-	# quorum with it: the API server there must go on answering.
-	sleep 5
-	alone_ok=0
-	for _ in $(seq 1 20); do
-		if kubectl get --raw /readyz >/dev/null 2>&1; then
-			alone_ok=$((alone_ok + 1))
-			[ "$alone_ok" -ge 3 ] && break
+	if [ -n "$UPGRADE_TO" ]; then
+		# E2E_UPGRADE_TO: both nodes upgraded, the control plane first;
+		# then the worker leaves (no control-plane join here).
+		# Pods on either node reach the other's and the API server (the
+		# upgrade's new CoreDNS pods may land on the worker).
+		kubectl get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address} {.spec.podCIDR}{"\n"}{end}' |
+			./scripts/e2e/pod-routes.sh "$NETNS" "$NETNS2"
+		# shellcheck source=scripts/e2e/upgrade-stage.sh
+		. "$repo/scripts/e2e/upgrade-stage.sh"
+		leave_node2 "$LOGS/reset-worker.log"
+		if [ "$leave_rc" = 0 ]; then
+			pass "the upgraded worker left: eksd-kata reset exit 0"
 		else
-			alone_ok=0
+			fail "eksd-kata reset of the upgraded worker: exit $leave_rc ($(tail -2 "$LOGS/reset-worker.log" | tr '\n' ' ' | cut -c1-300))"
 		fi
-		sleep 1
-	done
-	if [ "$leave_rc" = 0 ] && [ "$alone_ok" -ge 3 ]; then
-		pass "the control plane left (eksd-kata reset removed its etcd member) and stopped: $NODE_NAME's API server still answers /readyz"
+		set +e
+		stop_node "$node2_pid" "$wrapper2_pid" "$CGNAME2" "$NODE2" "$NETNS2"
+		set -e
+		node2_pid="" wrapper2_pid=""
+		rm -f "$E2E/node2.pid"
 	else
-		fail "the control plane's leave: reset exit $leave_rc ($(tail -2 "$LOGS/reset-control-plane.log" | tr '\n' ' ' | cut -c1-200)); $NODE_NAME's /readyz: $(kubectl get --raw /readyz 2>&1 | tail -1 | cut -c1-200)"
+		# E2E_KEEP=1 E2E_KEEP_WORKER=1: the cluster stays as it is now, the
+		# second node a worker (scripts/e2e/conformance.sh tests it so).
+		if [ "${E2E_KEEP:-}" = 1 ] && [ "${E2E_KEEP_WORKER:-}" = 1 ]; then
+			printf '\nE2E_KEEP_WORKER=1: %s stays a worker; the remaining checks are skipped\n' "$NODE2_NAME"
+			finish
+			exit
+		fi
+		leave_node2 "$LOGS/reset-worker.log"
+
+		join_node2 "$LOGS/join-control-plane.log" /etc/eksd-kata/join-command-control-plane
+		if [ "$leave_rc" = 0 ]; then
+			join_verdict "control-plane join (after eksd-kata reset of the worker)" "$LOGS/join-control-plane.log"
+		else
+			fail "eksd-kata reset of the worker: exit $leave_rc ($(tail -2 "$LOGS/reset-worker.log" | tr '\n' ' ' | cut -c1-300))"
+		fi
+		role=$(kubectl get node -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -c "^node/$NODE2_NAME\$" || true)
+		cp_pods=0
+		for _ in $(seq 1 120); do
+			kubectl -n kube-system wait pod "etcd-$NODE2_NAME" "kube-apiserver-$NODE2_NAME" --for=condition=Ready --timeout=1s >/dev/null 2>&1 && cp_pods=1 && break
+			sleep 1
+		done
+		own=$(in_node2 kubectl --kubeconfig /root/.kube/config --server "https://$NODE2_ADDR:6443" get --raw /readyz 2>&1 || true)
+		if node2_ready && [ "$role" = 1 ] && [ "$cp_pods" = 1 ] && [ "$own" = ok ]; then
+			pass "$NODE2_NAME Ready as a control plane: its etcd member and API server Ready, and its own API server answers /readyz with the kubeconfig join gave root"
+		else
+			fail "$NODE2_NAME as a control plane: control-plane role label $role, etcd and API server pods Ready $cp_pods, its API server: ${own:0:200}"
+		fi
+		join_node2 "$LOGS/join-control-plane-2.log" /etc/eksd-kata/join-command-control-plane --dry-run
+		if [ "$join_rc" = 0 ] && ! grep -qE ': [1-9][0-9]* change\(s\) planned' "$LOGS/join-control-plane-2.log" && grep -q 'in a cluster already' "$LOGS/join-control-plane-2.log"; then
+			pass "a second join on the joined control plane plans nothing"
+		else
+			fail "a second join on the joined control plane (exit $join_rc) plans: $(grep -E 'change\(s\) planned|^  \+|^error' "$LOGS/join-control-plane-2.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-300)"
+		fi
+		leave_node2 "$LOGS/reset-control-plane.log"
+		# Best effort, as in cleanup (which stops it otherwise).
+		set +e
+		stop_node "$node2_pid" "$wrapper2_pid" "$CGNAME2" "$NODE2" "$NETNS2"
+		set -e
+		node2_pid="" wrapper2_pid=""
+		rm -f "$E2E/node2.pid"
+		# Had its etcd member stayed, the first node's etcd would have lost its
+		# quorum with it: the API server there must go on answering.
+		sleep 5
+		alone_ok=0
+		for _ in $(seq 1 20); do
+			if kubectl get --raw /readyz >/dev/null 2>&1; then
+				alone_ok=$((alone_ok + 1))
+				[ "$alone_ok" -ge 3 ] && break
+			else
+				alone_ok=0
+			fi
+			sleep 1
+		done
+		if [ "$leave_rc" = 0 ] && [ "$alone_ok" -ge 3 ]; then
+			pass "the control plane left (eksd-kata reset removed its etcd member) and stopped: $NODE_NAME's API server still answers /readyz"
+		else
+			fail "the control plane's leave: reset exit $leave_rc ($(tail -2 "$LOGS/reset-control-plane.log" | tr '\n' ' ' | cut -c1-200)); $NODE_NAME's /readyz: $(kubectl get --raw /readyz 2>&1 | tail -1 | cut -c1-200)"
+		fi
 	fi
 fi
 

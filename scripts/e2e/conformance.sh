@@ -182,20 +182,10 @@ kubectl=${E2E_BIN_DIR:-$E2E/bin}/kubectl
 k() { nsenter --net="/run/netns/$GWNS" "$kubectl" --kubeconfig "$run/kubeconfig" "$@"; }
 k wait node --all --for=condition=Ready --timeout=180s >/dev/null || die "nodes not Ready: $(k get nodes --no-headers 2>&1 | tr '\n' ';')"
 
-# Pod routes: each node's pod CIDR through its address, on every other node.
-# eksd-kata's bridge on the first node (made for a single node) gives its
-# pods the whole cluster pod CIDR as their link: they ask for the other
-# node's pods by ARP, which the node answers for them (proxy ARP) and routes.
-while read -r addr cidr; do
-	for ns in "${NETNS[@]}"; do
-		own=$(ip -n "$ns" -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)
-		[ "$own" = "$addr" ] || ip -n "$ns" route replace "$cidr" via "$addr"
-	done
-done < <(k get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address} {.spec.podCIDR}{"\n"}{end}')
-for ns in "${NETNS[@]}"; do
-	nsenter --net="/run/netns/$ns" sysctl -qw net.ipv4.conf.cni0.proxy_arp=1
-done
-log "pod routes: $(for ns in "${NETNS[@]}"; do printf '%s: %s; ' "$ns" "$(ip -n "$ns" route show | grep -v '^default' | grep ' via ' | tr -s ' \n' ' ')"; done)"
+# Pod routes between the nodes, as a CNI's (scripts/e2e/pod-routes.sh).
+routes=$(k get nodes -o jsonpath='{range .items[*]}{.status.addresses[?(@.type=="InternalIP")].address} {.spec.podCIDR}{"\n"}{end}' |
+	./scripts/e2e/pod-routes.sh "${NETNS[@]}")
+log "pod routes: $(tr '\n' ';' <<<"$routes")"
 
 # -------------------------------------------------------------- images
 # Every registry e2e.test names that these images stand in for, in the

@@ -3,6 +3,10 @@
 # e2e-upgrade), sourced once the first node's checks are done: its helpers
 # (in_node, kubectl, pass, fail, say, now, secs) and variables are e2e.sh's.
 #
+# With a second node joined as a worker (not E2E_ONE_NODE=1), each
+# upgrade of the control plane (--skip-drain, to keep its pods) is followed
+# by the worker's (upgrade_worker).
+#
 # The node, bootstrapped at $RELEASE, runs two pods: e2e-runc (pause),
 # started by the checks before, and e2e-upgrade-probe (busybox), started
 # here. Then `eksd-kata upgrade` moves it to each release of $UPGRADE_TO in
@@ -23,6 +27,9 @@ upgrade_to() {
 	local up_bundle=${upgrade_bundles[$to]} up_dir=/opt/e2e/upgrade/$to
 	say "eksd-kata upgrade: $from to $to"
 	local up_args=(upgrade --release "$to" --release-manifest "$up_dir/release.yaml" --artifacts-dir "$up_dir/artifacts")
+	# With a worker there the drain would evict the pods checked below:
+	# the control plane keeps them (--skip-drain); the worker is drained.
+	[ -z "${node2_pid:-}" ] || up_args+=(--skip-drain)
 	# tag_of NAME: the tag of image NAME in the target release's manifest.
 	tag_of() { sed -n "s#^ *uri: public\.ecr\.aws/.*/$1:\(.*\)\$#\1#p" "$up_bundle/release.yaml" | head -1; }
 	want_kube=$(tag_of kube-apiserver)
@@ -32,12 +39,14 @@ upgrade_to() {
 		die "no kube-apiserver, etcd or coredns image in $up_bundle/release.yaml"
 	fi
 
-	# A busybox pod beside e2e-runc, to exec into after the upgrade.
+	# A busybox pod beside e2e-runc on the first node (where no drain
+	# reaches it), to exec into after the upgrade.
 	kubectl apply -f - >/dev/null <<EOF || true
 apiVersion: v1
 kind: Pod
 metadata: {name: e2e-upgrade-probe, namespace: default}
 spec:
+  nodeName: $NODE_NAME
   containers: [{name: sh, image: "$MIRROR/${VERIFY_IMAGE#public.ecr.aws/}", command: [sleep, "100000"]}]
   tolerations: [{operator: Exists}]
 EOF
@@ -184,6 +193,73 @@ EOF
 	else
 		fail "status exit $src: release '$st_release' from '$st_from', drift changes '$st_changes', problems '$(tr '\n' ';' <<<"$st_problems")' ($LOGS/status-$to.json; $(head -c 200 "$LOGS/status-$to.err"))"
 	fi
+	[ -z "${node2_pid:-}" ] || upgrade_worker "$from" "$to"
+}
+
+# upgrade_worker FROM TO: the worker, at FROM, upgraded to TO after the
+# control plane: kubeadm upgrade node, and a drain that moves a
+# Deployment's pod, which runs again on the worker once it is uncordoned.
+upgrade_worker() {
+	local from=$1 to=$2 up_dir=/opt/e2e/upgrade/$2 wrc t0 took before after unsched kv ready
+	local args=(upgrade --release "$to" --release-manifest "$up_dir/release.yaml" --artifacts-dir "$up_dir/artifacts")
+	say "eksd-kata upgrade on the worker $NODE2_NAME: $from to $to"
+	kubectl apply -f - >/dev/null <<EOF || true
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: e2e-upgrade-app, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: e2e-upgrade-app}}
+  template:
+    metadata: {labels: {app: e2e-upgrade-app}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: $NODE2_NAME}
+      terminationGracePeriodSeconds: 0
+      containers: [{name: sh, image: "$MIRROR/${VERIFY_IMAGE#public.ecr.aws/}", command: [sleep, "100000"]}]
+EOF
+	# app_pod: the Deployment's Ready pods, as UID and node.
+	app_pod() {
+		kubectl get pod -l app=e2e-upgrade-app -o jsonpath='{range .items[*]}{.metadata.uid} {.spec.nodeName} {.status.containerStatuses[0].ready}{"\n"}{end}' 2>&1 | grep ' true$' || true
+	}
+	kubectl rollout status deployment/e2e-upgrade-app --timeout=120s >/dev/null 2>&1 || true
+	before=$(app_pod)
+	t0=$(now)
+	set +e
+	in_node2 eksd-kata "${args[@]}" >"$LOGS/upgrade-worker-$to.log" 2>&1
+	wrc=$?
+	set -e
+	took=$(secs "$t0" "$(now)")
+	sed 's/^/  /' "$LOGS/upgrade-worker-$to.log" | grep -E '^\s+(\[[0-9]+/[0-9]+\]|upgrade:|error)' | cut -c1-200
+	if [ "$wrc" = 0 ] && grep -q "^upgrade: .*(kubeadm upgrade node)" "$LOGS/upgrade-worker-$to.log" &&
+		grep -q "^  + cordon node $NODE2_NAME" "$LOGS/upgrade-worker-$to.log" && grep -q "^  + uncordon node $NODE2_NAME" "$LOGS/upgrade-worker-$to.log"; then
+		pass "worker upgrade $from to $to: exit 0 in ${took}s (kubeadm upgrade node; cordoned, drained, uncordoned)"
+	else
+		fail "worker upgrade exit $wrc after ${took}s: $(grep -m3 -E '^upgrade:|^error|cordon' "$LOGS/upgrade-worker-$to.log" | tr '\n' ' ' | cut -c1-500)"
+	fi
+	ready=no
+	kubectl wait node "$NODE2_NAME" --for=condition=Ready --timeout=180s >/dev/null 2>&1 && ready=yes
+	kv=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.status.nodeInfo.kubeletVersion}' 2>&1 || true)
+	unsched=$(kubectl get node "$NODE2_NAME" -o jsonpath='{.spec.unschedulable}' 2>&1 || true)
+	for _ in $(seq 1 120); do
+		after=$(app_pod)
+		[ -n "$after" ] && [ "$after" != "$before" ] && break
+		sleep 1
+	done
+	if [ "$ready" = yes ] && [ "$kv" = "$want_kube" ] && [ -z "$unsched" ] && [ -n "$before" ] &&
+		[ "${after#* }" = "$NODE2_NAME true" ] && [ "${after%% *}" != "${before%% *}" ]; then
+		pass "$NODE2_NAME Ready and schedulable, its kubelet $kv; the Deployment's pod the drain evicted runs again there (a new pod)"
+	else
+		fail "$NODE2_NAME: Ready $ready, kubelet '$kv' (want $want_kube), unschedulable '$unsched'; the Deployment's pod before '$before', after '$after'"
+	fi
+	set +e
+	in_node2 eksd-kata "${args[@]}" >"$LOGS/upgrade-worker-2-$to.log" 2>&1
+	wrc=$?
+	set -e
+	if [ "$wrc" = 0 ] && grep -q '^upgrade: 0 change(s) applied' "$LOGS/upgrade-worker-2-$to.log"; then
+		pass "a second upgrade of the worker to $to changes nothing"
+	else
+		fail "second worker upgrade exit $wrc: $(grep -E 'change\(s\)|^error' "$LOGS/upgrade-worker-2-$to.log" | grep -v ' 0 change' | head -4 | tr '\n' ' ' | cut -c1-400)"
+	fi
 }
 
 # rollback_to REL: `eksd-kata upgrade --rollback` after the upgrade from
@@ -225,4 +301,5 @@ if [ "$have_cluster" = 1 ]; then
 	done
 	rollback_to "$up_prev"
 	kubectl delete pod e2e-upgrade-probe --wait=false >/dev/null 2>&1 || true
+	kubectl delete deployment e2e-upgrade-app --wait=false >/dev/null 2>&1 || true
 fi
