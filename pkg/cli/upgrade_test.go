@@ -67,12 +67,19 @@ func (b bundle) args() []string {
 func upgradeNode(t *testing.T, b bundle, ctr string) string {
 	t.Helper()
 	root := foundHost(t)
+	bootstrapNode(t, root, b, ctr)
+	return root
+}
+
+// bootstrapNode bootstraps the host at root from bundle b, with containerd
+// version ctr, as node-1.
+func bootstrapNode(t *testing.T, root string, b bundle, ctr string) {
+	t.Helper()
 	args := append([]string{"--root", root, "bootstrap", "--containerd-version", ctr, "--ignore", "all", "--kata=false",
 		"--node-name", "node-1", "--advertise-address", "192.0.2.10"}, b.args()...)
 	if code, out, stderr := run(t, "", args...); code != ExitOK {
 		t.Fatalf("bootstrap: exit %d\n%s%s", code, out, stderr)
 	}
-	return root
 }
 
 func upgradeArgs(root string, b bundle, extra ...string) []string {
@@ -230,9 +237,7 @@ func TestResetAfterUpgrade(t *testing.T) {
 	b35, b36 := releaseBundle(t, "1-35"), releaseBundle(t, "1-36")
 	root := foundHost(t)
 	before := hosttest.HashTree(t, root)
-	args := append([]string{"--root", root, "bootstrap", "--containerd-version", "2.4.2", "--ignore", "all", "--kata=false",
-		"--node-name", "node-1", "--advertise-address", "192.0.2.10"}, b35.args()...)
-	mustRun(t, args...)
+	bootstrapNode(t, root, b35, "2.4.2")
 	mustRun(t, upgradeArgs(root, b36)...)
 	if _, err := os.Stat(filepath.Join(root, upgrade.KeepDir("kubernetes-1-35-eks-13"), "kubelet")); err != nil {
 		t.Fatalf("the upgrade kept no kubelet: %v", err)

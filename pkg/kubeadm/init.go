@@ -149,16 +149,8 @@ func (s *InitStep) planInit(h *host.Host, p *plan.Plan, kubeadm string) (*plan.P
 // running control plane, and writes the join command files a run that
 // stopped after kubeadm init did not.
 func (s *InitStep) planKubeconfig(h *host.Host, p *plan.Plan, kubeadm string) (*plan.Plan, error) {
-	u, err := invokingUser(h, s.sudoUser())
-	if err != nil {
-		return nil, badinput.Wrap(err)
-	}
-	ok, err := kubeconfigCurrent(h, u)
-	if err != nil {
+	if err := planUserKubeconfig(h, p, s.sudoUser(), false); err != nil {
 		return nil, err
-	}
-	if !ok {
-		p.Add(&CopyKubeconfig{User: u})
 	}
 	ha := s.Config.Spec.Network.ControlPlaneEndpoint != ""
 	missing := false

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/eksd-kata/eksd-kata/pkg/badinput"
 	"github.com/eksd-kata/eksd-kata/pkg/host"
+	"github.com/eksd-kata/eksd-kata/pkg/plan"
 )
 
 // User is the account whose ~/.kube/config gets admin.conf.
@@ -83,6 +85,24 @@ func (c *CopyKubeconfig) Apply(_ context.Context, h *host.Host) error {
 	}
 	_, err = h.FS.Chown(c.User.KubeconfigPath(), c.User.UID, c.User.GID)
 	return err
+}
+
+// planUserKubeconfig plans admin.conf as sudoUser's ~/.kube/config (root
+// without one): always when admin.conf is about to change, else when the
+// copy is not admin.conf as it is.
+func planUserKubeconfig(h *host.Host, p *plan.Plan, sudoUser string, always bool) error {
+	u, err := invokingUser(h, sudoUser)
+	if err != nil {
+		return badinput.Wrap(err)
+	}
+	if !always {
+		current, err := kubeconfigCurrent(h, u)
+		if err != nil || current {
+			return err
+		}
+	}
+	p.Add(&CopyKubeconfig{User: u})
+	return nil
 }
 
 // kubeconfigCurrent reports whether the user's kubeconfig already is

@@ -40,14 +40,17 @@ const UpgradeConfigFile = owned.KubeadmUpgradeFile
 const ClusterConfigMap = kubeadmconstants.KubeadmConfigConfigMap
 
 // RenderUpgrade returns the UpgradeConfiguration (kubeadm's v1beta4 type)
-// of kubeadm upgrade apply and node to release r: its kubernetesVersion
-// ("v1.36.2-eks-1-36-7"), and images never pulled by kubeadm, which finds
-// them pulled and tagged by the images step; EKS-D's version, a
-// pre-release to kubeadm, allowed; the preflight errors kubeadm
-// init and join were told to ignore (cfg's, which may be nil); and
-// kubeadm's CoreDNS upgrade left out (coreDNSPhase); its health check
-// Job's outcome a warning (pauseJobCheck). kubeadm before 1.31
-// has no UpgradeConfiguration: nil then.
+// of kubeadm upgrade apply and node to release r:
+//   - its kubernetesVersion ("v1.36.2-eks-1-36-7"), allowed though a
+//     pre-release to kubeadm;
+//   - images never pulled by kubeadm, which finds them pulled and tagged
+//     by the images step;
+//   - the preflight errors kubeadm init and join were told to ignore (cfg's,
+//     which may be nil);
+//   - kubeadm's CoreDNS upgrade left out (coreDNSPhase), and its health
+//     check Job's outcome a warning (pauseJobCheck).
+//
+// kubeadm before 1.31 has no UpgradeConfiguration: nil then.
 func RenderUpgrade(r *eksd.Release, cfg *config.NodeConfig) ([]byte, error) {
 	if APIVersion(r) != v1beta4.SchemeGroupVersion {
 		return nil, nil
@@ -285,18 +288,7 @@ func (s *UpgradeStep) planKubeconfig(h *host.Host, p *plan.Plan, ran bool) error
 	if ok, err := h.FS.Exists(AdminConf); err != nil || !ok {
 		return err
 	}
-	u, err := invokingUser(h, s.KubeconfigUser)
-	if err != nil {
-		return badinput.Wrap(err)
-	}
-	if !ran {
-		current, err := kubeconfigCurrent(h, u)
-		if err != nil || current {
-			return err
-		}
-	}
-	p.Add(&CopyKubeconfig{User: u})
-	return nil
+	return planUserKubeconfig(h, p, s.KubeconfigUser, ran)
 }
 
 // planCoreDNS plans the release's CoreDNS image on the cluster's CoreDNS

@@ -68,10 +68,11 @@ func kubeadmValidates(t *testing.T, doc []byte) {
 }
 
 // TestRenderUpgrade: the UpgradeConfiguration names the release's version
-// (allowed, though a pre-release to kubeadm), never pulls and leaves kubeadm's CoreDNS upgrade out; on a node allowed
-// cgroup v1 it ignores the preflight error kubeadm init was told to ignore
-// (kubeadm 1.35+ fails its SystemVerification there); the real kubeadm
-// validates it. kubeadm 1.30 has none.
+// (allowed, though a pre-release to kubeadm), never pulls and leaves
+// kubeadm's CoreDNS upgrade out; on a node allowed cgroup v1 it ignores the
+// preflight error kubeadm init was told to ignore (kubeadm 1.35+ fails its
+// SystemVerification there); the real kubeadm validates it. kubeadm 1.30
+// has none.
 func TestRenderUpgrade(t *testing.T) {
 	r := lookup(t, "1-36")
 	type rendered struct {
@@ -174,11 +175,11 @@ func upgradeHost(t *testing.T, c *kubetest.Cluster, at *eksd.Release) *host.Host
 // TestUpgradeApplyPlansUntilTheClusterIsThere: on the first control plane
 // of 1-35, the step renders bootstrap's kubeadm config for 1-36, updates
 // the cluster's ClusterConfiguration and runs kubeadm upgrade apply with
-// the UpgradeConfiguration; static pods of 1-36
-// with a configuration or kube-proxy not there yet run it again; CoreDNS
-// is given its image, and the user's kubeconfig follows admin.conf, without
-// kubeadm; once everything is 1-36's it plans nothing. (kubeadm upgrade apply itself
-// needs a whole cluster: its argv and the skip are what is tested here.)
+// the UpgradeConfiguration; static pods of 1-36 with a configuration or
+// kube-proxy not there yet run it again; CoreDNS is given its image, and the
+// user's kubeconfig follows admin.conf, without kubeadm; once everything is
+// 1-36's it plans nothing. (kubeadm upgrade apply itself needs a whole
+// cluster: its argv and the skip are what is tested here.)
 func TestUpgradeApplyPlansUntilTheClusterIsThere(t *testing.T) {
 	c := kubetest.Require(t)
 	from, to := lookup(t, "1-35"), lookup(t, "1-36")
